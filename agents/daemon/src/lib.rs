@@ -1,0 +1,19 @@
+//! What every SRP daemon (the API and the four agents) needs exactly once:
+//! command-line pieces, logging, the metrics registry, `/health` + `/metrics`,
+//! signal handling with graceful shutdown, and systemd readiness.
+//!
+//! Nothing daemon-specific lives here; if only one binary needs it, it belongs
+//! to that binary's crate.
+
+pub mod cli;
+pub mod health;
+pub mod metrics;
+pub mod server;
+pub mod shutdown;
+pub mod systemd;
+pub mod telemetry;
+
+pub use cli::{LogArgs, LogFormat};
+pub use health::{Check, HealthFn, HealthReport};
+pub use server::{bind, serve, standard_routes, ServeError};
+pub use shutdown::Shutdown;

@@ -1,0 +1,32 @@
+//! One Prometheus registry per process, with the standard `process_*` family.
+
+use prometheus::{Encoder, Registry, TextEncoder};
+
+/// A registry that already carries the `process_*` collector (CPU, resident
+/// memory, open fds, threads, start time), as every daemon must export them.
+pub fn registry() -> Registry {
+    let registry = Registry::new();
+    #[cfg(target_os = "linux")]
+    {
+        let pc = prometheus::process_collector::ProcessCollector::for_self();
+        // Registering into a fresh registry can only fail on duplicates.
+        registry
+            .register(Box::new(pc))
+            .expect("process collector registers into an empty registry");
+    }
+    registry
+}
+
+/// Render a registry in the Prometheus text exposition format.
+pub fn render(registry: &Registry) -> String {
+    let families = registry.gather();
+    let mut buf = Vec::with_capacity(8 * 1024);
+    // TextEncoder writes into a Vec, which cannot fail.
+    TextEncoder::new()
+        .encode(&families, &mut buf)
+        .expect("encoding metrics into memory");
+    String::from_utf8(buf).expect("the text format is UTF-8")
+}
+
+/// The content type Prometheus expects for the text format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Installs what the platform and its test suite need and a fresh machine lacks.
+# Idempotent: on a machine that has everything it only checks, and says so.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LOCAL="$ROOT/.local"
+mkdir -p "$LOCAL"
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+# Debian packages: the real Prometheus, promtool, Alertmanager, amtool, node_exporter
+# (parity peer), postgres_exporter, and the linters and load tools.
+APT_PKGS=(
+  prometheus prometheus-alertmanager prometheus-node-exporter prometheus-postgres-exporter
+  shellcheck yamllint debootstrap wrk hyperfine python3-venv
+)
+missing=()
+for p in "${APT_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  say "installing Debian packages: ${missing[*]}"
+  if [[ $(id -u) -ne 0 ]]; then
+    say "not root: install them with: sudo apt-get install -y ${missing[*]}"
+    exit 1
+  fi
+  # Keep package postinst scripts from starting services on their default
+  # ports: the tests start what they need on loopback and stop it themselves.
+  policy_created=0
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    policy_created=1
+  fi
+  apt-get update -q >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+  ((policy_created)) && rm -f /usr/sbin/policy-rc.d
+fi
+
+# Python tools, in a venv of the project's own so the system Python stays untouched.
+VENV="$LOCAL/venv"
+REQ="$ROOT/scripts/requirements-tools.txt"
+STAMP="$VENV/.requirements.sha256"
+want="$(sha256sum "$REQ" | cut -d' ' -f1)"
+if [[ ! -x "$VENV/bin/python" ]] || [[ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]]; then
+  say "installing Python tools into $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQ" >&2
+  echo "$want" >"$STAMP"
+fi
+
+# Rust test runner.
+if ! cargo nextest --version >/dev/null 2>&1; then
+  say "installing cargo-nextest"
+  cargo install --locked cargo-nextest >&2
+fi
+
+# PostgreSQL: this machine kind runs it at 127.0.0.1:5432; start it if it stopped.
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  if command -v pg_ctlcluster >/dev/null 2>&1; then
+    say "starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start >&2 || true
+  fi
+fi
+
+say "ok"

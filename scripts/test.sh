@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The whole test suite: set-up, lints, the Rust tests, and the platform's
+# config/rule/deployment checks. Every suite runs; the exit status is non-zero
+# if any failed, and the last line says how many passed and failed.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+bash scripts/setup.sh || { echo "setup failed"; exit 1; }
+export PATH="$ROOT/.local/venv/bin:$ROOT/.local/npm/node_modules/.bin:$PATH"
+
+passed=0
+failed=0
+failed_names=()
+suite() {
+  local name=$1
+  shift
+  printf '\n==> %s\n' "$name"
+  local start=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1))
+    printf '<== %s: ok (%ss)\n' "$name" $((SECONDS - start))
+  else
+    failed=$((failed + 1))
+    failed_names+=("$name")
+    printf '<== %s: FAILED (%ss)\n' "$name" $((SECONDS - start))
+  fi
+}
+
+suite "cargo fmt" cargo fmt --all -- --check
+suite "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+suite "rust tests" cargo nextest run --workspace --locked --no-fail-fast
+
+printf '\n'
+if ((failed)); then
+  printf 'failed suites: %s\n' "${failed_names[*]}"
+fi
+printf 'suites: %d passed, %d failed\n' "$passed" "$failed"
+((failed == 0))
