@@ -5,7 +5,7 @@
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+cd "$ROOT" || exit 1
 
 bash scripts/setup.sh || { echo "setup failed"; exit 1; }
 export PATH="$ROOT/.local/venv/bin:$ROOT/.local/npm/node_modules/.bin:$PATH"
