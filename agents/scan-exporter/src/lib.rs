@@ -1,0 +1,18 @@
+//! srp-gate and srp-scan-exporter: one policy gate for Trivy, Gitleaks, SARIF
+//! and CycloneDX reports, and their results as Prometheus metrics.
+//!
+//! Flow: `input` (bounded, sane bytes) → `formats` (recognise and parse into
+//! `model`) → `evaluate` (policy, waivers, baseline) → `summary` → `output`
+//! (table, JUnit) or `exporter` (SQLite history and metrics).
+
+pub mod evaluate;
+pub mod exporter;
+pub mod formats;
+pub mod gate;
+pub mod glob;
+pub mod ignorefile;
+pub mod input;
+pub mod model;
+pub mod output;
+pub mod policy;
+pub mod summary;
