@@ -1,0 +1,183 @@
+//! Command-line flags (each with an environment fallback) and the database URL.
+
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "SRP_LISTEN", default_value = "127.0.0.1:8000")]
+    pub listen: SocketAddr,
+
+    /// Database: `sqlite:PATH` (default `sqlite:srp.db` in the working
+    /// directory) or `postgres://USER@HOST:PORT/DB` for PostgreSQL.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<DatabaseUrl>,
+
+    /// Longest a request may take, body upload included, before it is
+    /// answered 408 (e.g. `10s`, `500ms`; a bare number means seconds).
+    #[arg(long, env = "SRP_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Largest request body accepted; larger ones are answered 413.
+    #[arg(long, env = "SRP_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+
+    #[command(flatten)]
+    pub log: srp_daemon::LogArgs,
+}
+
+impl Config {
+    /// The database to use: the flag, or the default SQLite file.
+    pub fn database(&self) -> DatabaseUrl {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| DatabaseUrl::Sqlite(PathBuf::from("srp.db")))
+    }
+}
+
+/// Where the projects live.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    /// A libpq-style URL, passed to tokio-postgres as is.
+    Postgres(String),
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl DatabaseUrl {
+    /// The URL with any password replaced, fit for logs and error messages.
+    pub fn redacted(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite(p) => format!("sqlite:{}", p.display()),
+            DatabaseUrl::Postgres(url) => redact_password(url),
+        }
+    }
+}
+
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}{tail}")
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DatabaseUrlError {
+    #[error("the SQLite URL has no path (expected sqlite:PATH, e.g. sqlite:srp.db)")]
+    EmptySqlitePath,
+    #[error(
+        "unsupported database URL {0:?}: expected sqlite:PATH or postgres://USER@HOST:PORT/DB"
+    )]
+    Unsupported(String),
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = DatabaseUrlError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(s.to_string()));
+        }
+        if let Some(rest) = s.strip_prefix("sqlite:") {
+            // sqlite://relative, sqlite:///absolute and sqlite:path all mean a file path.
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            if path.is_empty() {
+                return Err(DatabaseUrlError::EmptySqlitePath);
+            }
+            return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
+        }
+        Err(DatabaseUrlError::Unsupported(redact_password(s)))
+    }
+}
+
+/// `10s`, `250ms`, `2m` or a bare number of seconds (`1.5`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (try 10s or 500ms)"))?;
+    let seconds = match unit.trim() {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" => value * 60.0,
+        other => return Err(format!("unknown unit {other:?} in {s:?} (use ms, s or m)")),
+    };
+    if !(seconds.is_finite() && seconds > 0.0) {
+        return Err(format!("{s:?} must be greater than zero"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls() {
+        assert_eq!(
+            "sqlite:srp.db".parse::<DatabaseUrl>().unwrap(),
+            DatabaseUrl::Sqlite("srp.db".into())
+        );
+        assert_eq!(
+            "sqlite:///var/lib/srp/srp.db"
+                .parse::<DatabaseUrl>()
+                .unwrap(),
+            DatabaseUrl::Sqlite("/var/lib/srp/srp.db".into())
+        );
+        assert_eq!(
+            "sqlite:".parse::<DatabaseUrl>(),
+            Err(DatabaseUrlError::EmptySqlitePath)
+        );
+        assert!(matches!(
+            "postgresql://u@h/db".parse::<DatabaseUrl>().unwrap(),
+            DatabaseUrl::Postgres(_)
+        ));
+        let err = "mysql://u:secret@h/db"
+            .parse::<DatabaseUrl>()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("mysql://u:***@h/db"), "{err}");
+        assert!(!err.contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn redacts_passwords_only() {
+        let url = DatabaseUrl::Postgres("postgres://srp:hunter2@db:5432/srp".into());
+        assert_eq!(url.redacted(), "postgres://srp:***@db:5432/srp");
+        assert!(!format!("{url:?}").contains("hunter2"));
+        let url = DatabaseUrl::Postgres("postgres://srp@db/srp".into());
+        assert_eq!(url.redacted(), "postgres://srp@db/srp");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("3h").is_err());
+    }
+}

@@ -1,0 +1,117 @@
+//! Wiring: open the store, build the registry and router, bind, serve.
+
+use crate::build_info::BUILD;
+use crate::config::Config;
+use crate::http::metrics::HttpMetrics;
+use crate::http::{self, AppState, RouterParts};
+use crate::store::{ProjectStore, Store};
+use anyhow::Context;
+use axum::Router;
+use prometheus::IntGauge;
+use srp_daemon::{Check, HealthFn, HealthReport, Shutdown};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// How often `srp_api_db_up` is refreshed when nobody calls /health.
+const DB_PROBE_INTERVAL: Duration = Duration::from_secs(5);
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    store: Arc<Store>,
+    db_up: IntGauge,
+}
+
+/// Run the database check, record it in `srp_api_db_up`, and report it.
+async fn probe(store: &Store, db_up: &IntGauge) -> Check {
+    match store.check().await {
+        Ok(()) => {
+            db_up.set(1);
+            Check::ok()
+        }
+        Err(detail) => {
+            if db_up.get() != 0 {
+                tracing::warn!(error = %detail, "database check failed");
+            }
+            db_up.set(0);
+            Check::failed(detail)
+        }
+    }
+}
+
+impl Application {
+    /// Open (and migrate) the database and bind the listener. Fails with a
+    /// message naming the database or the address when either is unusable.
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let database = config.database();
+        let store = Arc::new(
+            Store::open(&database)
+                .await
+                .with_context(|| format!("cannot use the database {}", database.redacted()))?,
+        );
+        tracing::info!(database = %database.redacted(), backend = store.backend(), "database ready");
+
+        let registry = srp_daemon::metrics::registry();
+        let metrics = Arc::new(
+            HttpMetrics::register(&registry, &BUILD).context("registering the API's metrics")?,
+        );
+        let db_up = metrics.db_up.clone();
+        db_up.set(1);
+
+        let health: HealthFn = {
+            let store = store.clone();
+            let db_up = db_up.clone();
+            Arc::new(move || {
+                let store = store.clone();
+                let db_up = db_up.clone();
+                Box::pin(async move {
+                    HealthReport::new()
+                        .with("version", BUILD.version)
+                        .check("database", probe(&store, &db_up).await)
+                })
+            })
+        };
+
+        let router = http::router(RouterParts {
+            state: AppState {
+                store: store.clone(),
+                max_body_bytes: config.max_body_bytes,
+            },
+            metrics,
+            registry,
+            health,
+            request_timeout: config.request_timeout,
+        });
+        let listener = srp_daemon::bind(config.listen).await?;
+        Ok(Application {
+            listener,
+            router,
+            store,
+            db_up,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serve until `shutdown` fires, then drain in-flight requests.
+    pub async fn run(self, shutdown: Shutdown) -> anyhow::Result<()> {
+        let (store, db_up, stop) = (self.store.clone(), self.db_up.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(DB_PROBE_INTERVAL);
+            loop {
+                tokio::select! {
+                    _ = stop.wait() => break,
+                    _ = tick.tick() => { probe(&store, &db_up).await; }
+                }
+            }
+        });
+        srp_daemon::serve(self.listener, self.router, shutdown).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,226 @@
+//! PostgreSQL, for production: tokio-postgres behind a deadpool pool, with
+//! statements prepared once per connection and cached.
+//!
+//! A broken connection (server restarted, network cut) fails the request that
+//! was using it with 503; the pool drops it on the next checkout and opens a
+//! fresh one, so the API recovers by itself when the server comes back.
+
+use super::model::{now, NewProject, Project, ProjectChange};
+use super::{ProjectStore, StoreError};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use std::time::Duration;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{NoTls, Row};
+
+/// Schema versions, applied in order and recorded in `srp_schema_migrations`.
+const MIGRATIONS: &[&str] = &["CREATE TABLE projects (
+        id          BIGSERIAL PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        description TEXT NOT NULL DEFAULT '',
+        created_at  TIMESTAMPTZ NOT NULL,
+        updated_at  TIMESTAMPTZ NOT NULL
+    )"];
+
+/// Serialises migrations when several API instances start at once.
+const MIGRATION_LOCK_KEY: i64 = 0x5352_505f_6170_69; // "SRP_api"
+const COLUMNS: &str = "id, name, description, created_at, updated_at";
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(5);
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+const POOL_SIZE: usize = 16;
+
+pub struct PgStore {
+    pool: Pool,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn write_error(e: tokio_postgres::Error, name: Option<&str>) -> StoreError {
+    match (e.code(), name) {
+        (Some(code), Some(name)) if *code == SqlState::UNIQUE_VIOLATION => {
+            StoreError::DuplicateName(name.to_string())
+        }
+        _ => unavailable(e),
+    }
+}
+
+fn project(row: &Row) -> Project {
+    Project {
+        id: row.get(0),
+        name: row.get(1),
+        description: row.get(2),
+        created_at: row.get(3),
+        updated_at: row.get(4),
+    }
+}
+
+impl PgStore {
+    /// Connect, check the server answers, and migrate.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}")))?;
+        config.connect_timeout(CONNECT_TIMEOUT);
+        config.keepalives_idle(Duration::from_secs(30));
+        if config.get_application_name().is_none() {
+            config.application_name("srp-api");
+        }
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(POOL_WAIT_TIMEOUT))
+            .create_timeout(Some(CONNECT_TIMEOUT))
+            .recycle_timeout(Some(CONNECT_TIMEOUT))
+            .build()
+            .map_err(unavailable)?;
+        let store = PgStore { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn client(&self) -> Result<Object, StoreError> {
+        self.pool.get().await.map_err(|e| match e {
+            deadpool_postgres::PoolError::Backend(e) => unavailable(e),
+            other => unavailable(other),
+        })
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(unavailable)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])
+            .await
+            .map_err(unavailable)?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS srp_schema_migrations (
+                version    INTEGER PRIMARY KEY,
+                applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+            )",
+        )
+        .await
+        .map_err(unavailable)?;
+        let current: i32 = tx
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0) FROM srp_schema_migrations",
+                &[],
+            )
+            .await
+            .map_err(unavailable)?
+            .get(0);
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let version = i as i32 + 1;
+            tx.batch_execute(sql).await.map_err(unavailable)?;
+            tx.execute(
+                "INSERT INTO srp_schema_migrations (version) VALUES ($1)",
+                &[&version],
+            )
+            .await
+            .map_err(unavailable)?;
+            tracing::info!(version, "applied PostgreSQL migration");
+        }
+        tx.commit().await.map_err(unavailable)
+    }
+}
+
+impl ProjectStore for PgStore {
+    async fn create(&self, new: NewProject) -> Result<Project, StoreError> {
+        let ts = now();
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(&format!(
+                "INSERT INTO projects (name, description, created_at, updated_at)
+                 VALUES ($1, $2, $3, $3) RETURNING {COLUMNS}"
+            ))
+            .await
+            .map_err(unavailable)?;
+        let row = client
+            .query_one(&stmt, &[&new.name, &new.description, &ts])
+            .await
+            .map_err(|e| write_error(e, Some(&new.name)))?;
+        Ok(project(&row))
+    }
+
+    async fn list(&self, limit: u32, offset: u64) -> Result<Vec<Project>, StoreError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM projects ORDER BY id LIMIT $1 OFFSET $2"
+            ))
+            .await
+            .map_err(unavailable)?;
+        let limit = i64::from(limit);
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        let rows = client
+            .query(&stmt, &[&limit, &offset])
+            .await
+            .map_err(unavailable)?;
+        Ok(rows.iter().map(project).collect())
+    }
+
+    async fn get(&self, id: i64) -> Result<Option<Project>, StoreError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM projects WHERE id = $1"))
+            .await
+            .map_err(unavailable)?;
+        let row = client.query_opt(&stmt, &[&id]).await.map_err(unavailable)?;
+        Ok(row.as_ref().map(project))
+    }
+
+    async fn update(&self, id: i64, change: ProjectChange) -> Result<Option<Project>, StoreError> {
+        let ts = now();
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(&format!(
+                "UPDATE projects
+                 SET name = COALESCE($2, name),
+                     description = COALESCE($3, description),
+                     updated_at = $4
+                 WHERE id = $1 RETURNING {COLUMNS}"
+            ))
+            .await
+            .map_err(unavailable)?;
+        let row = client
+            .query_opt(&stmt, &[&id, &change.name, &change.description, &ts])
+            .await
+            .map_err(|e| write_error(e, change.name.as_deref()))?;
+        Ok(row.as_ref().map(project))
+    }
+
+    async fn delete(&self, id: i64) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached("DELETE FROM projects WHERE id = $1")
+            .await
+            .map_err(unavailable)?;
+        let n = client.execute(&stmt, &[&id]).await.map_err(unavailable)?;
+        Ok(n > 0)
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        let probe = async {
+            let client = self.client().await.map_err(|e| e.to_string())?;
+            client
+                .simple_query("SELECT 1")
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("PostgreSQL did not answer: {e}"))
+        };
+        tokio::time::timeout(HEALTH_TIMEOUT, probe)
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "PostgreSQL did not answer within {HEALTH_TIMEOUT:?}"
+                ))
+            })
+    }
+}

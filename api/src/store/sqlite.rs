@@ -1,0 +1,247 @@
+//! Embedded SQLite: the default backend, so a new user needs nothing installed.
+//!
+//! WAL mode lets readers run beside the single writer. Queries run inline on
+//! the async worker thread: they take microseconds, less than handing them to
+//! a blocking thread would cost. The only long wait is a lock held by another
+//! process, and that is bounded by the busy timeouts below.
+
+use super::model::{format_timestamp, now, NewProject, Project, ProjectChange};
+use super::{ProjectStore, StoreError};
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Schema versions, applied in order; `PRAGMA user_version` records the last.
+const MIGRATIONS: &[&str] = &["CREATE TABLE projects (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        name        TEXT NOT NULL UNIQUE,
+        description TEXT NOT NULL DEFAULT '',
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    )"];
+
+const COLUMNS: &str = "id, name, description, created_at, updated_at";
+const WRITE_BUSY_TIMEOUT: Duration = Duration::from_secs(1);
+/// Short, so that /health answers promptly while another process holds the lock.
+const HEALTH_BUSY_TIMEOUT: Duration = Duration::from_millis(250);
+
+pub struct SqliteStore {
+    path: PathBuf,
+    /// SQLite allows one writer at a time; one connection makes that explicit.
+    writer: Mutex<Connection>,
+    /// One reader per worker thread, picked round-robin.
+    readers: Box<[Mutex<Connection>]>,
+    next_reader: AtomicUsize,
+    health: Mutex<Connection>,
+    /// (device, inode) of the file we opened: if the path stops pointing at
+    /// it (deleted, moved, replaced), our writes go to a file nobody will read.
+    identity: (u64, u64),
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    // A panic while holding the lock cannot leave a transaction open
+    // (rusqlite rolls back on drop), so the connection is still usable.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the database file and migrate it.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let describe = |e: rusqlite::Error| {
+            StoreError::Unavailable(format!(
+                "cannot open SQLite database {}: {e}",
+                path.display()
+            ))
+        };
+        let writer = Connection::open(path).map_err(describe)?;
+        writer
+            .execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = NORMAL;
+                 PRAGMA foreign_keys = ON;",
+            )
+            .map_err(describe)?;
+        writer.busy_timeout(WRITE_BUSY_TIMEOUT).map_err(describe)?;
+        migrate(&writer).map_err(describe)?;
+
+        let open_reader = || -> Result<Connection, StoreError> {
+            let c = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(describe)?;
+            c.busy_timeout(WRITE_BUSY_TIMEOUT).map_err(describe)?;
+            c.execute_batch("PRAGMA query_only = ON;")
+                .map_err(describe)?;
+            Ok(c)
+        };
+        let n = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .clamp(1, 8);
+        let readers = (0..n)
+            .map(|_| open_reader().map(Mutex::new))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_boxed_slice();
+
+        let health = Connection::open(path).map_err(describe)?;
+        health.busy_timeout(HEALTH_BUSY_TIMEOUT).map_err(describe)?;
+
+        let meta = std::fs::metadata(path)
+            .map_err(|e| StoreError::Unavailable(format!("cannot stat {}: {e}", path.display())))?;
+        Ok(SqliteStore {
+            path: path.to_path_buf(),
+            writer: Mutex::new(writer),
+            readers,
+            next_reader: AtomicUsize::new(0),
+            health: Mutex::new(health),
+            identity: (meta.dev(), meta.ino()),
+        })
+    }
+
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        for i in 0..self.readers.len() {
+            if let Ok(guard) = self.readers[(start + i) % self.readers.len()].try_lock() {
+                return guard;
+            }
+        }
+        lock(&self.readers[start % self.readers.len()])
+    }
+
+    fn check_sync(&self) -> Result<(), String> {
+        let meta = std::fs::metadata(&self.path)
+            .map_err(|e| format!("database file {}: {e}", self.path.display()))?;
+        if (meta.dev(), meta.ino()) != self.identity {
+            return Err(format!(
+                "database file {} was replaced or moved since it was opened",
+                self.path.display()
+            ));
+        }
+        // Taking the write lock proves that a write would get through now.
+        let conn = lock(&self.health);
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| format!("cannot take the write lock: {e}"))?;
+        conn.execute_batch("ROLLBACK").map_err(|e| e.to_string())
+    }
+}
+
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "applied SQLite migration");
+    }
+    Ok(())
+}
+
+fn parse_time(s: &str) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
+        })
+}
+
+fn project(row: &Row<'_>) -> rusqlite::Result<Project> {
+    Ok(Project {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        description: row.get(2)?,
+        created_at: parse_time(row.get_ref(3)?.as_str()?)?,
+        updated_at: parse_time(row.get_ref(4)?.as_str()?)?,
+    })
+}
+
+/// A unique-constraint failure means a duplicate name; anything else means
+/// the database could not do its job.
+fn write_error(e: rusqlite::Error, name: Option<&str>) -> StoreError {
+    if let (rusqlite::Error::SqliteFailure(f, _), Some(name)) = (&e, name) {
+        if f.code == ErrorCode::ConstraintViolation
+            && f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+        {
+            return StoreError::DuplicateName(name.to_string());
+        }
+    }
+    unavailable(e)
+}
+
+impl ProjectStore for SqliteStore {
+    async fn create(&self, new: NewProject) -> Result<Project, StoreError> {
+        let ts = format_timestamp(&now());
+        let conn = lock(&self.writer);
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "INSERT INTO projects (name, description, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?3) RETURNING {COLUMNS}"
+            ))
+            .map_err(unavailable)?;
+        stmt.query_row(params![new.name, new.description, ts], project)
+            .map_err(|e| write_error(e, Some(&new.name)))
+    }
+
+    async fn list(&self, limit: u32, offset: u64) -> Result<Vec<Project>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM projects ORDER BY id LIMIT ?1 OFFSET ?2"
+            ))
+            .map_err(unavailable)?;
+        // SQLite integers are signed; an offset past i64::MAX matches nothing anyway.
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map(params![limit, offset], project)
+            .map_err(unavailable)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)
+    }
+
+    async fn get(&self, id: i64) -> Result<Option<Project>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM projects WHERE id = ?1"))
+            .map_err(unavailable)?;
+        stmt.query_row([id], project)
+            .optional()
+            .map_err(unavailable)
+    }
+
+    async fn update(&self, id: i64, change: ProjectChange) -> Result<Option<Project>, StoreError> {
+        let ts = format_timestamp(&now());
+        let conn = lock(&self.writer);
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "UPDATE projects
+                 SET name = COALESCE(?2, name),
+                     description = COALESCE(?3, description),
+                     updated_at = ?4
+                 WHERE id = ?1 RETURNING {COLUMNS}"
+            ))
+            .map_err(unavailable)?;
+        stmt.query_row(params![id, change.name, change.description, ts], project)
+            .optional()
+            .map_err(|e| write_error(e, change.name.as_deref()))
+    }
+
+    async fn delete(&self, id: i64) -> Result<bool, StoreError> {
+        let conn = lock(&self.writer);
+        let mut stmt = conn
+            .prepare_cached("DELETE FROM projects WHERE id = ?1")
+            .map_err(unavailable)?;
+        Ok(stmt.execute([id]).map_err(unavailable)? > 0)
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        self.check_sync()
+    }
+}
