@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Security Secrets: Gitleaks over the repository's history with the repository's
+# own .gitleaks.toml (JSON for the gate and the exporter, SARIF for warnings-ng),
+# then srp-gate decides. Without gitleaks (local runs only) the report given in
+# SRP_GITLEAKS_REPORT is judged instead, and the log says the scan did not run here.
+set -euo pipefail
+# shellcheck source=jenkins/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+stage_begin "Security Secrets"
+
+json="$SRP_REPORTS_DIR/gitleaks.json"
+sarif="$SRP_REPORTS_DIR/gitleaks.sarif"
+config="$SRP_ROOT/.gitleaks.toml"
+[[ -f $config ]] || die "$config is missing"
+
+if command -v gitleaks >/dev/null 2>&1; then
+  log "gitleaks $(gitleaks version 2>/dev/null || echo '?'): scanning the git history of $SRP_ROOT"
+  # --exit-code 0: the gate, not gitleaks, decides; a scanner error still fails here.
+  for format in json sarif; do
+    out="$json"
+    [[ $format == sarif ]] && out="$sarif"
+    gitleaks git --no-banner --redact --config "$config" --exit-code 0 \
+      --report-format "$format" --report-path "$out" "$SRP_ROOT"
+  done
+else
+  take_given_report gitleaks "${SRP_GITLEAKS_REPORT:-}" "$json" --gitleaks-report
+fi
+
+push_report "$json" repository
+run_gate secrets "$json"
