@@ -1,0 +1,198 @@
+//! Command line: `serve` (the default) and `dlq list|replay`.
+
+use clap::{ArgGroup, Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+fn duration(s: &str) -> Result<Duration, String> {
+    crate::duration::parse(s)
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "srp-slack-relay",
+    version,
+    about = "Relays Alertmanager and Jenkins notifications to Slack through a durable SQLite outbox.",
+    long_about = "Relays Alertmanager (webhook v4) and Jenkins notifications to Slack. Every notification \
+is committed to SQLite before it is acknowledged, delivered with retries (Retry-After on 429, \
+exponential backoff with jitter otherwise) at most one message per interval per destination, \
+deduplicated, and dead-lettered when it cannot be delivered.\n\n\
+Slack modes: --slack-webhook-url (incoming webhook), or --slack-token with --slack-channel \
+(bot token: resolves are threaded under the firing message, which is edited). With no Slack \
+settings the relay runs as a log sink and prints the formatted messages.\n\n\
+Without a subcommand the relay serves (same as `serve`).",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Receive notifications and deliver them (the default).
+    Serve(ServeArgs),
+    /// Inspect and replay the dead-letter table.
+    Dlq(DlqArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on for webhooks, /health and /metrics.
+    #[arg(long, env = "SRP_LISTEN", default_value = "127.0.0.1:9742")]
+    pub listen: SocketAddr,
+
+    /// Directory for the SQLite outbox (relay.db); created if missing.
+    #[arg(long, env = "SRP_DATA_DIR", default_value = "/var/lib/srp-slack-relay")]
+    pub data_dir: PathBuf,
+
+    /// Slack incoming-webhook URL for the default destination.
+    #[arg(
+        long,
+        env = "SRP_SLACK_WEBHOOK_URL",
+        hide_env_values = true,
+        conflicts_with = "slack_channel"
+    )]
+    pub slack_webhook_url: Option<url::Url>,
+
+    /// Slack bot token (xoxb-…) for chat.postMessage/chat.update. Prefer the
+    /// environment or --slack-token-file over the flag (visible in ps).
+    #[arg(
+        long,
+        env = "SRP_SLACK_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "slack_token_file"
+    )]
+    pub slack_token: Option<String>,
+
+    /// File holding the Slack bot token.
+    #[arg(long, env = "SRP_SLACK_TOKEN_FILE")]
+    pub slack_token_file: Option<PathBuf>,
+
+    /// Default channel (name or ID) for the bot token.
+    #[arg(long, env = "SRP_SLACK_CHANNEL")]
+    pub slack_channel: Option<String>,
+
+    /// Slack Web API base URL (tests point it at a mock; http:// is allowed).
+    #[arg(
+        long,
+        env = "SRP_SLACK_API_URL",
+        default_value = "https://slack.com/api"
+    )]
+    pub slack_api_url: String,
+
+    /// File holding the bearer token senders must present
+    /// (Alertmanager: http_config.authorization.credentials_file).
+    #[arg(long, env = "SRP_RELAY_TOKEN_FILE", conflicts_with = "auth_token")]
+    pub auth_token_file: Option<PathBuf>,
+
+    /// The inbound bearer token itself (prefer the environment variable or
+    /// --auth-token-file).
+    #[arg(long, env = "SRP_RELAY_TOKEN", hide_env_values = true)]
+    pub auth_token: Option<String>,
+
+    /// User name for inbound basic auth (with --basic-auth-password-file).
+    #[arg(
+        long,
+        env = "SRP_RELAY_BASIC_USER",
+        requires = "basic_auth_password_file"
+    )]
+    pub basic_auth_user: Option<String>,
+
+    /// File holding the inbound basic-auth password.
+    #[arg(
+        long,
+        env = "SRP_RELAY_BASIC_PASSWORD_FILE",
+        requires = "basic_auth_user"
+    )]
+    pub basic_auth_password_file: Option<PathBuf>,
+
+    /// Routing file (TOML): label matchers choosing a channel or webhook per
+    /// notification, plus a default. See the README.
+    #[arg(long, env = "SRP_RELAY_ROUTES")]
+    pub routes: Option<PathBuf>,
+
+    /// In log-sink mode, append messages as JSON lines to this file instead
+    /// of printing them to stdout.
+    #[arg(long, env = "SRP_RELAY_SINK_FILE")]
+    pub sink_file: Option<PathBuf>,
+
+    /// Largest accepted request body, in bytes (larger gets 413).
+    #[arg(long, default_value_t = 4 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Minimum gap between two messages to one Slack channel or webhook
+    /// (Slack allows about one per second).
+    #[arg(long, default_value = "1s", value_parser = duration)]
+    pub per_destination_interval: Duration,
+
+    /// Failed attempts (429s not counted) before a message is dead-lettered.
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: u32,
+
+    /// Age after which an undelivered message is dead-lettered.
+    #[arg(long, default_value = "24h", value_parser = duration)]
+    pub max_age: Duration,
+
+    /// First retry delay; doubles per failure, with ±50 % jitter.
+    #[arg(long, default_value = "2s", value_parser = duration)]
+    pub retry_base: Duration,
+
+    /// Longest retry delay.
+    #[arg(long, default_value = "5m", value_parser = duration)]
+    pub retry_max: Duration,
+
+    /// Give up on one Slack request after this long (then retry).
+    #[arg(long, default_value = "15s", value_parser = duration)]
+    pub slack_timeout: Duration,
+
+    /// The same notification (group, status, alerts) received again within
+    /// this window is a duplicate. Keep it longer than Alertmanager's retry
+    /// horizon (group_interval) and shorter than repeat_interval.
+    #[arg(long, default_value = "15m", value_parser = duration)]
+    pub dedupe_window: Duration,
+
+    /// How long delivered messages stay in the database (for inspection).
+    #[arg(long, default_value = "3d", value_parser = duration)]
+    pub keep_delivered: Duration,
+
+    #[command(flatten)]
+    pub log: srp_daemon::LogArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DlqArgs {
+    /// Directory holding the relay's database (as given to serve).
+    #[arg(
+        long,
+        env = "SRP_DATA_DIR",
+        default_value = "/var/lib/srp-slack-relay",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    #[command(subcommand)]
+    pub action: DlqAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqAction {
+    /// List dead letters: id, when, route, attempts, title, last error.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue dead letters for delivery again (fresh attempts and age). A
+    /// running relay picks them up within a second.
+    #[command(group(ArgGroup::new("which").required(true).args(["ids", "all"])))]
+    Replay {
+        /// Dead-letter IDs (from `dlq list`).
+        ids: Vec<i64>,
+        /// Replay every dead letter.
+        #[arg(long)]
+        all: bool,
+    },
+}

@@ -1,0 +1,282 @@
+//! The delivery loop: takes the oldest pending message of each route, paces
+//! each Slack destination to one message per interval, and turns every
+//! attempt's outcome into durable outbox state (delivered, retry at T, dead).
+
+use crate::deliver::{Attempt, Sender};
+use crate::metrics::Metrics;
+use crate::routes::{Destination, Routes};
+use crate::store::{now, Kind, Outbox, OutboxRow};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, Notify};
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Minimum gap between two messages to one Slack destination.
+    pub interval: Duration,
+    /// Failed attempts (429s excluded) before a message is dead-lettered.
+    pub max_attempts: u32,
+    /// Age after which an undelivered message is dead-lettered.
+    pub max_age: Duration,
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    pub keep_delivered: Duration,
+    pub dedupe_window: Duration,
+}
+
+/// Exponential backoff with jitter: base·2^(n-1), capped, times 0.5–1.5 so
+/// that many relays (or many messages) do not retry in lockstep.
+pub fn backoff(policy: &Policy, attempts: u32) -> Duration {
+    let exp =
+        policy.retry_base.as_secs_f64() * 2f64.powi(attempts.saturating_sub(1).min(30) as i32);
+    let capped = exp.min(policy.retry_max.as_secs_f64());
+    Duration::from_secs_f64(capped * (0.5 + fastrand::f64()))
+}
+
+type Done = (OutboxRow, Destination, Attempt);
+
+pub struct Dispatcher {
+    pub outbox: Outbox,
+    pub routes: Arc<Routes>,
+    pub sender: Arc<Sender>,
+    pub metrics: Metrics,
+    pub policy: Policy,
+    pub wake: Arc<Notify>,
+}
+
+impl Dispatcher {
+    pub async fn run(self, shutdown: srp_daemon::Shutdown) {
+        let this = Arc::new(self);
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+        let mut in_flight: HashSet<String> = HashSet::new();
+        let mut next_allowed: HashMap<String, Instant> = HashMap::new();
+        let mut last_stats = Instant::now() - Duration::from_secs(10);
+        let mut last_prune = Instant::now();
+        loop {
+            if shutdown.is_triggered() {
+                break;
+            }
+            let mut wake_in = Duration::from_secs(1);
+            match this.outbox.heads().await {
+                Ok(heads) => {
+                    for row in heads {
+                        if in_flight.contains(&row.route) {
+                            continue;
+                        }
+                        let t = now();
+                        if t - row.queued_at > this.policy.max_age.as_secs_f64() {
+                            this.metrics.failed.with_label_values(&["expired"]).inc();
+                            let err =
+                                format!("not delivered within {:?} (max age)", this.policy.max_age);
+                            if let Err(e) = this.outbox.dead(row.id, err).await {
+                                tracing::error!("cannot dead-letter message {}: {e}", row.id);
+                            }
+                            continue;
+                        }
+                        if row.next_attempt_at > t {
+                            wake_in = wake_in.min(Duration::from_secs_f64(row.next_attempt_at - t));
+                            continue;
+                        }
+                        let dest = this.routes.destination(&row.route).clone();
+                        if let Some(key) = dest.rate_key() {
+                            let n = Instant::now();
+                            if let Some(at) = next_allowed.get(&key) {
+                                if *at > n {
+                                    wake_in = wake_in.min(*at - n);
+                                    continue;
+                                }
+                            }
+                            next_allowed.insert(key, n + this.policy.interval);
+                        }
+                        in_flight.insert(row.route.clone());
+                        let me = this.clone();
+                        let tx = done_tx.clone();
+                        tokio::spawn(async move {
+                            let attempt = me.attempt(&row, &dest).await;
+                            let _ = tx.send((row, dest, attempt));
+                        });
+                    }
+                }
+                Err(e) => tracing::error!("cannot read the outbox: {e}"),
+            }
+            if last_stats.elapsed() >= Duration::from_millis(500) {
+                last_stats = Instant::now();
+                this.update_gauges().await;
+            }
+            if last_prune.elapsed() >= Duration::from_secs(600) {
+                last_prune = Instant::now();
+                if let Err(e) = this
+                    .outbox
+                    .prune(this.policy.keep_delivered, this.policy.dedupe_window)
+                    .await
+                {
+                    tracing::warn!("cannot prune the outbox: {e}");
+                }
+            }
+            tokio::select! {
+                _ = this.wake.notified() => {}
+                Some(done) = done_rx.recv() => {
+                    in_flight.remove(&done.0.route);
+                    this.settle(done, &mut next_allowed).await;
+                    // Settle whatever else finished meanwhile before re-reading.
+                    while let Ok(more) = done_rx.try_recv() {
+                        in_flight.remove(&more.0.route);
+                        this.settle(more, &mut next_allowed).await;
+                    }
+                }
+                _ = tokio::time::sleep(wake_in) => {}
+                _ = shutdown.wait() => {}
+            }
+        }
+        // Let attempts already on the wire finish, so their outcome is
+        // recorded and they are not sent again after the restart.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !in_flight.is_empty() {
+            match tokio::time::timeout_at(deadline, done_rx.recv()).await {
+                Ok(Some(done)) => {
+                    in_flight.remove(&done.0.route);
+                    this.settle(done, &mut next_allowed).await;
+                }
+                _ => break,
+            }
+        }
+        this.update_gauges().await;
+    }
+
+    async fn attempt(&self, row: &OutboxRow, dest: &Destination) -> Attempt {
+        let message: serde_json::Value = match serde_json::from_str(&row.message) {
+            Ok(v) => v,
+            Err(e) => {
+                return Attempt::Reject {
+                    reason: "rejected",
+                    detail: format!("stored message is not JSON: {e}"),
+                }
+            }
+        };
+        let anchor = if dest.threads() && row.kind != Kind::Post {
+            match self
+                .outbox
+                .message_ref(dest.ref_key(), row.group_key.clone())
+                .await
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    return Attempt::Retry {
+                        reason: "network",
+                        detail: format!("cannot read message reference: {e}"),
+                    }
+                }
+            }
+        } else {
+            None
+        };
+        self.sender
+            .send(dest, row.kind, &row.route, &row.title, &message, anchor)
+            .await
+    }
+
+    async fn settle(
+        &self,
+        (row, dest, attempt): Done,
+        next_allowed: &mut HashMap<String, Instant>,
+    ) {
+        let m = &self.metrics;
+        let t = now();
+        let r = match attempt {
+            Attempt::Sent(anchor) => {
+                m.delivered.with_label_values(&[row.route.as_str()]).inc();
+                m.latency.observe((t - row.received_at).max(0.0));
+                tracing::debug!(id = row.id, route = %row.route, "delivered {}", row.title);
+                let remember = anchor
+                    .filter(|_| dest.threads() && row.kind != Kind::Update)
+                    .map(|a| (dest.ref_key(), row.group_key.clone(), a));
+                self.outbox.delivered(row.id, remember).await
+            }
+            Attempt::Skipped => self.outbox.delivered(row.id, None).await,
+            Attempt::RateLimited(wait) => {
+                m.rate_limited.inc();
+                m.retries.inc();
+                if let Some(key) = dest.rate_key() {
+                    // The whole destination waits, not just this message.
+                    next_allowed.insert(key, Instant::now() + wait);
+                }
+                tracing::warn!(id = row.id, route = %row.route, "Slack rate limit, retrying after {wait:?}");
+                self.outbox
+                    .retry_at(
+                        row.id,
+                        t + wait.as_secs_f64(),
+                        false,
+                        format!("429, Retry-After {}s", wait.as_secs()),
+                    )
+                    .await
+            }
+            Attempt::Retry { reason, detail } => {
+                m.failed.with_label_values(&[reason]).inc();
+                let attempts = row.attempts + 1;
+                if attempts >= self.policy.max_attempts {
+                    tracing::error!(id = row.id, route = %row.route, "dead-lettered after {attempts} attempts: {detail}");
+                    self.outbox
+                        .dead(row.id, format!("{detail} (after {attempts} attempts)"))
+                        .await
+                } else {
+                    m.retries.inc();
+                    let wait = backoff(&self.policy, attempts);
+                    tracing::warn!(id = row.id, route = %row.route, "delivery failed ({detail}), retry {attempts} in {wait:?}");
+                    self.outbox
+                        .retry_at(row.id, t + wait.as_secs_f64(), true, detail)
+                        .await
+                }
+            }
+            Attempt::Reject { reason, detail } => {
+                m.failed.with_label_values(&[reason]).inc();
+                tracing::error!(id = row.id, route = %row.route, "rejected, dead-lettered: {detail}");
+                self.outbox.dead(row.id, detail).await
+            }
+        };
+        if let Err(e) = r {
+            tracing::error!(id = row.id, "cannot record the delivery outcome: {e}");
+        }
+    }
+
+    async fn update_gauges(&self) {
+        match self.outbox.stats().await {
+            Ok(s) => {
+                self.metrics.queue_depth.set(s.pending);
+                self.metrics.dead_letters.set(s.dead);
+                self.metrics.oldest_pending.set(
+                    s.oldest_received_at
+                        .map(|o| (now() - o).max(0.0))
+                        .unwrap_or(0.0),
+                );
+            }
+            Err(e) => tracing::warn!("cannot read queue statistics: {e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_cap() {
+        let p = Policy {
+            interval: Duration::from_secs(1),
+            max_attempts: 10,
+            max_age: Duration::from_secs(3600),
+            retry_base: Duration::from_secs(1),
+            retry_max: Duration::from_secs(60),
+            keep_delivered: Duration::from_secs(60),
+            dedupe_window: Duration::from_secs(60),
+        };
+        for _ in 0..100 {
+            let a = backoff(&p, 1).as_secs_f64();
+            assert!((0.5..=1.5).contains(&a), "{a}");
+            let c = backoff(&p, 4).as_secs_f64();
+            assert!((4.0..=12.0).contains(&c), "{c}");
+            let d = backoff(&p, 40).as_secs_f64();
+            assert!((30.0..=90.0).contains(&d), "{d}");
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! The inbound side: `POST /alertmanager`, `POST /jenkins`, authentication
+//! and the answers Alertmanager acts on (2xx done, 4xx final, 5xx retry).
+
+use crate::format;
+use crate::metrics::Metrics;
+use crate::payload::{AlertmanagerPayload, JenkinsPayload, PayloadError, Status};
+use crate::routes::Routes;
+use crate::store::{Accepted, Ingest, Kind, NewMessage, NewNotification};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use base64::Engine;
+use serde_json::json;
+use std::sync::Arc;
+
+/// Accepted inbound credentials; none configured means no check.
+#[derive(Debug, Clone, Default)]
+pub struct Auth {
+    pub bearer: Option<String>,
+    pub basic: Option<(String, String)>,
+}
+
+impl Auth {
+    pub fn is_enabled(&self) -> bool {
+        self.bearer.is_some() || self.basic.is_some()
+    }
+
+    fn allows(&self, header: Option<&str>) -> bool {
+        if !self.is_enabled() {
+            return true;
+        }
+        let Some(h) = header else { return false };
+        let (scheme, value) = h.split_once(' ').unwrap_or((h, ""));
+        let value = value.trim();
+        if scheme.eq_ignore_ascii_case("bearer") {
+            if let Some(t) = &self.bearer {
+                return constant_time_eq(value.as_bytes(), t.as_bytes());
+            }
+        }
+        if scheme.eq_ignore_ascii_case("basic") {
+            if let Some((u, p)) = &self.basic {
+                let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(value) else {
+                    return false;
+                };
+                let expected = format!("{u}:{p}");
+                return constant_time_eq(&raw, expected.as_bytes());
+            }
+        }
+        false
+    }
+}
+
+/// Compare secrets without leaking where they differ through timing.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub struct AppState {
+    pub ingest: Ingest,
+    pub routes: Arc<Routes>,
+    pub metrics: Metrics,
+    pub auth: Auth,
+}
+
+pub fn router(state: Arc<AppState>, max_body: usize) -> Router {
+    Router::new()
+        .route("/alertmanager", post(alertmanager))
+        .route("/jenkins", post(jenkins))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_auth))
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state)
+}
+
+async fn require_auth(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let h = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if s.auth.allows(h) {
+        return next.run(req).await;
+    }
+    let mut challenges = Vec::new();
+    if s.auth.bearer.is_some() {
+        challenges.push("Bearer realm=\"srp-slack-relay\"");
+    }
+    if s.auth.basic.is_some() {
+        challenges.push("Basic realm=\"srp-slack-relay\"");
+    }
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, challenges.join(", "))],
+        Json(json!({"error": "missing or wrong credentials (Authorization: Bearer <token> or Basic)"})),
+    )
+        .into_response()
+}
+
+fn bad_request(e: PayloadError) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"error": e.to_string()})),
+    )
+        .into_response()
+}
+
+async fn store(s: &AppState, n: NewNotification) -> Response {
+    let source = n.source;
+    match s.ingest.submit(n).await {
+        Ok(Accepted::Stored { messages }) => {
+            s.metrics.received.with_label_values(&[source]).inc();
+            (
+                StatusCode::OK,
+                Json(json!({"status": "accepted", "messages": messages})),
+            )
+                .into_response()
+        }
+        Ok(Accepted::Duplicate) => {
+            s.metrics.received.with_label_values(&[source]).inc();
+            s.metrics.duplicates.inc();
+            (StatusCode::OK, Json(json!({"status": "duplicate"}))).into_response()
+        }
+        Err(e) => {
+            tracing::error!("cannot store a {source} notification: {e}");
+            // 5xx: Alertmanager keeps retrying, so nothing is lost.
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"error": format!("not stored, retry: {e}")})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Bot-token destinations get the thread treatment on resolve; others a
+/// new message.
+fn messages_for(
+    routes: &Routes,
+    labels: &crate::payload::Labels,
+    group_key: &str,
+    ends_thread: bool,
+    rendered: &format::Rendered,
+) -> Vec<NewMessage> {
+    let body = rendered.message.to_string();
+    let mut out = Vec::new();
+    for route in routes.select(labels) {
+        let threads = routes.destination(&route).threads();
+        let kinds: &[Kind] = if ends_thread && threads {
+            &[Kind::Reply, Kind::Update]
+        } else {
+            &[Kind::Post]
+        };
+        for k in kinds {
+            out.push(NewMessage {
+                route: route.clone(),
+                kind: *k,
+                group_key: group_key.to_string(),
+                title: rendered.title.clone(),
+                message: body.clone(),
+            });
+        }
+    }
+    out
+}
+
+async fn alertmanager(State(s): State<Arc<AppState>>, body: Bytes) -> Response {
+    let p = match AlertmanagerPayload::parse(&body) {
+        Ok(p) => p,
+        Err(e) => return bad_request(e),
+    };
+    let rendered = format::alertmanager(&p);
+    let messages = messages_for(
+        &s.routes,
+        &p.routing_labels(),
+        &p.group_key,
+        p.status == Status::Resolved,
+        &rendered,
+    );
+    let n = NewNotification {
+        source: "alertmanager",
+        dedupe_key: p.dedupe_key(),
+        messages,
+    };
+    store(&s, n).await
+}
+
+async fn jenkins(State(s): State<Arc<AppState>>, body: Bytes) -> Response {
+    let p = match JenkinsPayload::parse(&body) {
+        Ok(p) => p,
+        Err(e) => return bad_request(e),
+    };
+    let rendered = format::jenkins(&p);
+    let ends = p.result != crate::payload::BuildResult::Started;
+    let messages = messages_for(
+        &s.routes,
+        &p.routing_labels(),
+        &p.group_key(),
+        ends,
+        &rendered,
+    );
+    let n = NewNotification {
+        source: "jenkins",
+        dedupe_key: p.dedupe_key(),
+        messages,
+    };
+    store(&s, n).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auth_accepts_configured_schemes_only() {
+        let a = Auth {
+            bearer: Some("s3cret".into()),
+            basic: Some(("am".into(), "pw".into())),
+        };
+        assert!(a.allows(Some("Bearer s3cret")));
+        assert!(a.allows(Some("bearer s3cret")));
+        assert!(!a.allows(Some("Bearer s3cre")));
+        assert!(!a.allows(None));
+        let b64 = base64::engine::general_purpose::STANDARD.encode("am:pw");
+        assert!(a.allows(Some(&format!("Basic {b64}"))));
+        assert!(!a.allows(Some("Basic !!!")));
+        let only_bearer = Auth {
+            bearer: Some("t".into()),
+            basic: None,
+        };
+        assert!(!only_bearer.allows(Some(&format!("Basic {b64}"))));
+        assert!(Auth::default().allows(None));
+    }
+}
