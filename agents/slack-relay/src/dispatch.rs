@@ -100,7 +100,7 @@ impl Dispatcher {
                 }
                 Err(e) => tracing::error!("cannot read the outbox: {e}"),
             }
-            if last_stats.elapsed() >= Duration::from_millis(500) {
+            if last_stats.elapsed() >= Duration::from_millis(200) {
                 last_stats = Instant::now();
                 this.update_gauges().await;
             }

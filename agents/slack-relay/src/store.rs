@@ -6,7 +6,7 @@
 //! is acknowledged before it is on disk. The dispatcher uses its own
 //! connection for the much smaller delivery bookkeeping.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -276,7 +276,10 @@ fn commit_batch(
     window_secs: f64,
 ) -> Result<Vec<Accepted>, StoreError> {
     let t = now();
-    let tx = conn.transaction()?;
+    // IMMEDIATE: take the write lock up front. A deferred transaction that
+    // reads first cannot upgrade after the dispatcher wrote (SQLITE_BUSY
+    // without waiting), which would turn into needless 503s.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut out = Vec::with_capacity(batch.len());
     {
         let mut seen = tx.prepare_cached("SELECT seen_at FROM dedupe WHERE key = ?1")?;
@@ -418,7 +421,7 @@ impl Outbox {
     ) -> Result<(), StoreError> {
         self.run(move |c| {
             let t = now();
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute(
                 "UPDATE outbox SET state = 'delivered', finished_at = ?2, last_error = NULL,
                         attempts = attempts + 1 WHERE id = ?1",
