@@ -1,4 +1,197 @@
-// Placeholder so the workspace builds while this crate is written.
-fn main() -> anyhow::Result<()> {
-    anyhow::bail!("srp-disk-guard is not implemented yet")
+//! srp-disk-guard: keeps build hosts from filling their disks, safely.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use srp_daemon::{LogArgs, Shutdown};
+use srp_disk_guard::config::Config;
+use srp_disk_guard::daemon::{self, HealthState};
+use srp_disk_guard::guard::{exit, Guard, PassReport};
+use srp_disk_guard::journal::Journal;
+use srp_disk_guard::metrics::Metrics;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// Watches mount points, predicts when they fill up, reclaims space by the
+/// policies in the config file (Docker images and build cache, Jenkins build
+/// records and workspaces, files by glob) without ever leaving their allowed
+/// roots, journals every deletion, and runs an escalation command when
+/// cleaning is not enough.
+#[derive(Parser, Debug)]
+#[command(name = "srp-disk-guard", version)]
+struct Cli {
+    /// Address for /metrics and /health.
+    #[arg(long, env = "SRP_LISTEN", default_value = "127.0.0.1:9741")]
+    listen: SocketAddr,
+
+    /// Configuration file (TOML). Reloaded when it changes or on SIGHUP.
+    #[arg(
+        long,
+        env = "SRP_DISK_GUARD_CONFIG",
+        default_value = "/etc/srp/disk-guard.toml",
+        global = true
+    )]
+    config: PathBuf,
+
+    /// Directory for the SQLite journal of deletions and escalations.
+    #[arg(
+        long,
+        env = "SRP_DATA_DIR",
+        default_value = "/var/lib/srp-disk-guard",
+        global = true
+    )]
+    data_dir: PathBuf,
+
+    /// Run one check-and-clean pass, print what was done, and exit:
+    /// 0 fine (nothing needed or target reached), 1 error, 3 still under the
+    /// act threshold after cleanup, 4 escalation command run.
+    #[arg(long)]
+    once: bool,
+
+    /// Report what would be deleted, delete nothing (also `dry_run = true`
+    /// in the config; the flag wins).
+    #[arg(long)]
+    dry_run: bool,
+
+    /// With --once: print the report as JSON instead of text lines.
+    #[arg(long, requires = "once")]
+    report_json: bool,
+
+    #[command(flatten)]
+    log: LogArgs,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// List the deletion journal, newest first.
+    Journal {
+        /// How many rows.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// One JSON array instead of tab-separated lines.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    cli.log.init();
+    let rt = tokio::runtime::Runtime::new().expect("starting the tokio runtime");
+    let code = match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("srp-disk-guard: {e:#}");
+            exit::ERROR
+        }
+    };
+    drop(rt);
+    std::process::exit(code);
+}
+
+async fn run(cli: Cli) -> anyhow::Result<i32> {
+    if let Some(Command::Journal { limit, json }) = cli.command {
+        return list_journal(&cli.data_dir, limit, json);
+    }
+    let config = Config::load(&cli.config)?;
+    let journal = Journal::open_in(&cli.data_dir)?;
+    let registry = srp_daemon::metrics::registry();
+    let metrics = Metrics::register(&registry).context("registering metrics")?;
+    let guard = Guard::new(
+        config,
+        cli.dry_run,
+        journal,
+        metrics,
+        tokio::runtime::Handle::current(),
+    );
+
+    if cli.once {
+        let (_, report) = tokio::task::spawn_blocking(move || {
+            let mut g = guard;
+            let r = g.pass();
+            (g, r)
+        })
+        .await
+        .context("the pass crashed")?;
+        print_report(&report, cli.report_json)?;
+        return Ok(report.exit_code());
+    }
+
+    let shutdown = Shutdown::on_signals();
+    let listener = srp_daemon::bind(cli.listen).await?;
+    let health = Arc::new(Mutex::new(HealthState::default()));
+    let router = srp_daemon::standard_routes(registry, daemon::health_fn(health.clone()));
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    daemon::spawn_sighup(tx.clone()).context("installing the SIGHUP handler")?;
+    let _watcher = match daemon::watch_config(&cli.config, tx) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!("cannot watch {} for changes ({e}); reload with SIGHUP", cli.config.display());
+            None
+        }
+    };
+    let looper = tokio::spawn(daemon::run_loop(
+        guard,
+        cli.config.clone(),
+        rx,
+        shutdown.clone(),
+        health,
+    ));
+    srp_daemon::serve(listener, router, shutdown.clone()).await?;
+    shutdown.trigger();
+    let _ = looper.await;
+    Ok(exit::OK)
+}
+
+fn list_journal(data_dir: &std::path::Path, limit: usize, json: bool) -> anyhow::Result<i32> {
+    let path = data_dir.join(srp_disk_guard::journal::FILE_NAME);
+    anyhow::ensure!(path.exists(), "no journal at {} (has the guard run with this --data-dir?)", path.display());
+    let journal = Journal::open(&path)?;
+    let rows = journal.list(limit)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        println!("time\toutcome\tpolicy\tbytes\tpath\treason");
+        for r in rows {
+            println!(
+                "{}\t{}\t{}\t{}\t{}\t{}",
+                r.time, r.outcome, r.policy, r.bytes, r.path, r.reason
+            );
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn print_report(report: &PassReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+        return Ok(());
+    }
+    for m in &report.mounts {
+        for a in &m.actions {
+            println!(
+                "{}\t{}\t{}\t{}\t{}",
+                a.outcome, a.path, a.bytes, a.policy, a.reason
+            );
+        }
+        println!(
+            "mount {}: free {:.1}% -> {:.1}%{} (act below {:.0}%, target {:.0}%, critical {:.0}%); reclaimed {} bytes; {} skipped; escalation {}{}",
+            m.mountpoint,
+            m.free_ratio_before * 100.0,
+            m.free_ratio_after * 100.0,
+            if report.dry_run { " projected (dry-run)" } else { "" },
+            m.act_below * 100.0,
+            m.target * 100.0,
+            m.critical * 100.0,
+            m.reclaimed_bytes,
+            m.skipped,
+            m.escalation,
+            if m.errors.is_empty() { String::new() } else { format!("; errors: {}", m.errors.join("; ")) },
+        );
+    }
+    Ok(())
 }

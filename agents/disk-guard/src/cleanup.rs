@@ -1,0 +1,180 @@
+//! One cleanup pass over one mount point: what every policy shares. Knows
+//! when the target is reached, journals before deleting, does nothing but
+//! report in dry-run, and explains (logs and counts) every skip.
+
+use crate::journal::{Journal, JournalError};
+use crate::metrics::Metrics;
+use crate::safe_fs::{self, Hooks, Skip, SkipReason};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// One deletion, done or (in dry-run) only reported.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Action {
+    /// deleted | would_delete | skipped | failed
+    pub outcome: String,
+    pub policy: String,
+    pub path: String,
+    pub bytes: u64,
+    pub reason: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// Deleting without a journal row is not allowed: the pass stops.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("{0}")]
+    Failed(String),
+}
+
+pub struct Pass<'a> {
+    pub mountpoint: PathBuf,
+    pub mount_dev: u64,
+    pub size_bytes: u64,
+    pub start_free: u64,
+    pub target_bytes: u64,
+    pub dry_run: bool,
+    /// Unix seconds; files modified after `grace_cutoff` are never deleted.
+    pub now: i64,
+    pub grace_cutoff: i64,
+    pub journal: &'a Journal,
+    pub metrics: &'a Metrics,
+    pub hooks: &'a dyn Hooks,
+    pub cancel: Arc<AtomicBool>,
+    pub rt: tokio::runtime::Handle,
+    /// Bytes freed (or, in dry-run, that would be freed) so far.
+    pub reclaimed: u64,
+    pub actions: Vec<Action>,
+    pub skips: Vec<(String, Skip)>,
+    /// Deletions that failed in the current policy (makes its result "partial").
+    pub failures: u64,
+}
+
+impl Pass<'_> {
+    /// Free bytes now: measured, or in dry-run projected from what would go.
+    pub fn free_now(&self) -> u64 {
+        if self.dry_run {
+            return self.start_free.saturating_add(self.reclaimed);
+        }
+        match safe_fs::usage(&self.mountpoint) {
+            Ok(u) => u.free_bytes,
+            // Cannot measure: assume the worst and keep going (policies are bounded).
+            Err(_) => self.start_free.saturating_add(self.reclaimed),
+        }
+    }
+
+    pub fn enough(&self) -> bool {
+        self.free_now() >= self.target_bytes
+    }
+
+    pub fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+
+    /// Stop selecting more work?
+    pub fn done(&self) -> bool {
+        self.cancelled() || self.enough()
+    }
+
+    pub fn mountpoint_str(&self) -> String {
+        self.mountpoint.display().to_string()
+    }
+
+    pub fn skip(&mut self, policy: &str, skip: Skip) {
+        self.metrics
+            .skipped
+            .with_label_values(&[policy, skip.reason.label()])
+            .inc();
+        match skip.reason {
+            SkipReason::Error | SkipReason::Unreadable | SkipReason::OutsideRoot => {
+                tracing::warn!(policy, path = %skip.path.display(), reason = skip.reason.label(), "skipped: {}", skip.detail)
+            }
+            _ => {
+                tracing::info!(policy, path = %skip.path.display(), reason = skip.reason.label(), "skipped: {}", skip.detail)
+            }
+        }
+        self.skips.push((policy.to_string(), skip));
+    }
+
+    /// Journal, then (unless dry-run) delete through `action`, which returns
+    /// the bytes actually freed or why it did not delete.
+    pub fn delete(
+        &mut self,
+        policy: &str,
+        path: &str,
+        estimate: u64,
+        reason: &str,
+        action: impl FnOnce() -> Result<u64, Skip>,
+    ) -> Result<(), PolicyError> {
+        let mount = self.mountpoint_str();
+        if self.dry_run {
+            self.journal
+                .begin(&mount, policy, path, estimate, reason, "would_delete")?;
+            tracing::info!(policy, path, bytes = estimate, "would delete: {reason}");
+            self.reclaimed += estimate;
+            self.actions.push(Action {
+                outcome: "would_delete".into(),
+                policy: policy.into(),
+                path: path.into(),
+                bytes: estimate,
+                reason: reason.into(),
+            });
+            return Ok(());
+        }
+        let id = self
+            .journal
+            .begin(&mount, policy, path, estimate, reason, "pending")?;
+        match action() {
+            Ok(freed) => {
+                self.journal.finish(id, "deleted", freed)?;
+                tracing::info!(policy, path, bytes = freed, "deleted: {reason}");
+                self.metrics
+                    .reclaimed
+                    .with_label_values(&[policy])
+                    .inc_by(freed);
+                self.reclaimed += freed;
+                self.actions.push(Action {
+                    outcome: "deleted".into(),
+                    policy: policy.into(),
+                    path: path.into(),
+                    bytes: freed,
+                    reason: reason.into(),
+                });
+            }
+            Err(skip) => {
+                let failed = skip.reason == SkipReason::Error;
+                let outcome = if failed { "failed" } else { "skipped" };
+                self.journal.finish(
+                    id,
+                    &format!("{outcome}: {} ({})", skip.detail, skip.reason.label()),
+                    0,
+                )?;
+                if failed {
+                    self.failures += 1;
+                }
+                self.actions.push(Action {
+                    outcome: outcome.into(),
+                    policy: policy.into(),
+                    path: path.into(),
+                    bytes: 0,
+                    reason: format!("{}: {}", skip.reason.label(), skip.detail),
+                });
+                self.skip(policy, skip);
+            }
+        }
+        Ok(())
+    }
+
+    /// Record partial progress of a tree deletion (entries left in place).
+    pub fn note_left(&mut self, policy: &str, left: Vec<Skip>) {
+        for s in left {
+            if s.reason == SkipReason::Error {
+                self.failures += 1;
+            }
+            self.skip(policy, s);
+        }
+    }
+}

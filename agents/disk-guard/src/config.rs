@@ -1,0 +1,452 @@
+//! The TOML configuration: which mount points to watch, their thresholds,
+//! the cleanup policies (each with its allowed roots) and the escalation
+//! command. Everything is validated at load time so a bad file is rejected as
+//! a whole, with a message naming the offending key, before anything acts on it.
+
+use crate::duration::Dur;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// How often the mount points are sampled (and cleaned when needed).
+    #[serde(default = "default_interval")]
+    pub interval: Dur,
+    /// How far back the linear fit for `srp_disk_predicted_full_seconds` looks.
+    #[serde(default = "default_trend_window")]
+    pub trend_window: Dur,
+    /// Files (and trees) modified more recently than this are never deleted.
+    #[serde(default = "default_grace")]
+    pub grace_period: Dur,
+    /// Report what would be deleted, delete nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Journal rows older than this are pruned.
+    #[serde(default = "default_retention")]
+    pub journal_retention: Dur,
+    #[serde(default)]
+    pub defaults: Thresholds,
+    #[serde(rename = "mount", default)]
+    pub mounts: Vec<MountConfig>,
+    #[serde(default)]
+    pub escalation: Option<EscalationConfig>,
+    #[serde(rename = "policy", default)]
+    pub policies: BTreeMap<String, PolicyConfig>,
+}
+
+fn default_interval() -> Dur {
+    Dur::secs(60)
+}
+fn default_trend_window() -> Dur {
+    Dur::secs(6 * 3600)
+}
+fn default_grace() -> Dur {
+    Dur::secs(15 * 60)
+}
+fn default_retention() -> Dur {
+    Dur::secs(90 * 86_400)
+}
+
+/// Free-space ratios (available / size), aligned with the alerts:
+/// DiskSpaceWarning fires under 20 %, DiskSpaceCritical under 10 %.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Thresholds {
+    /// Start cleaning when the free ratio goes under this.
+    #[serde(default = "default_act")]
+    pub act_below: f64,
+    /// Clean until the free ratio is at least this, then stop.
+    #[serde(default = "default_target")]
+    pub target: f64,
+    /// Escalate when cleaning cannot bring the ratio back above this.
+    #[serde(default = "default_critical")]
+    pub critical: f64,
+}
+
+fn default_act() -> f64 {
+    0.20
+}
+fn default_target() -> f64 {
+    0.30
+}
+fn default_critical() -> f64 {
+    0.10
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            act_below: default_act(),
+            target: default_target(),
+            critical: default_critical(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MountConfig {
+    /// The mount point (any path on the filesystem works; its filesystem is watched).
+    pub path: PathBuf,
+    /// Policy names, run in this order, stopping once the target is reached.
+    #[serde(default)]
+    pub policies: Vec<String>,
+    pub act_below: Option<f64>,
+    pub target: Option<f64>,
+    pub critical: Option<f64>,
+}
+
+impl MountConfig {
+    pub fn thresholds(&self, defaults: &Thresholds) -> Thresholds {
+        Thresholds {
+            act_below: self.act_below.unwrap_or(defaults.act_below),
+            target: self.target.unwrap_or(defaults.target),
+            critical: self.critical.unwrap_or(defaults.critical),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationConfig {
+    /// Program and fixed arguments; run without a shell. The guard appends:
+    /// MOUNTPOINT FREE_BYTES SIZE_BYTES FREE_RATIO CRITICAL_RATIO.
+    pub command: Vec<String>,
+    /// At most one escalation per mount point within this period.
+    #[serde(default = "default_cooldown")]
+    pub cooldown: Dur,
+    /// The command is killed after this long.
+    #[serde(default = "default_escalation_timeout")]
+    pub timeout: Dur,
+}
+
+fn default_cooldown() -> Dur {
+    Dur::secs(6 * 3600)
+}
+fn default_escalation_timeout() -> Dur {
+    Dur::secs(15 * 60)
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum PolicyConfig {
+    Files(FilesPolicy),
+    Jenkins(JenkinsPolicy),
+    Docker(DockerPolicy),
+}
+
+/// Files matching globs (relative to a root) and older than `min_age`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FilesPolicy {
+    /// Allowed roots: nothing outside them is ever deleted.
+    pub roots: Vec<PathBuf>,
+    /// Glob patterns relative to each root (`*` stays within one directory,
+    /// `**` crosses directories).
+    pub globs: Vec<String>,
+    #[serde(default = "default_files_min_age")]
+    pub min_age: Dur,
+}
+
+fn default_files_min_age() -> Dur {
+    Dur::secs(7 * 86_400)
+}
+
+/// Build records and idle workspaces under one JENKINS_HOME (the allowed root).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct JenkinsPolicy {
+    pub jenkins_home: PathBuf,
+    /// Keep the newest N build records of every job (permalinked and
+    /// keep-forever builds are kept on top of these).
+    #[serde(default = "default_keep_builds")]
+    pub keep_builds: usize,
+    /// Delete `workspace/NAME*` when nothing in it changed for this long.
+    #[serde(default = "default_workspace_idle")]
+    pub workspace_idle: Dur,
+}
+
+fn default_keep_builds() -> usize {
+    20
+}
+fn default_workspace_idle() -> Dur {
+    Dur::secs(3 * 86_400)
+}
+
+/// Images and build cache through the Docker Engine API.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DockerPolicy {
+    #[serde(default = "default_socket")]
+    pub socket: PathBuf,
+    /// Remove untagged (dangling) images.
+    #[serde(default = "yes")]
+    pub dangling: bool,
+    /// Prune the build cache (POST /build/prune).
+    #[serde(default = "yes")]
+    pub build_cache: bool,
+    /// Keep the newest K tagged images of every repository (by creation time).
+    #[serde(default = "default_keep_tags")]
+    pub keep_tags: usize,
+    /// Only these repositories get the keep-K treatment; empty means all.
+    #[serde(default)]
+    pub repositories: Vec<String>,
+    /// Images (and cache) younger than this are left alone.
+    #[serde(default = "default_docker_min_age")]
+    pub min_age: Dur,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_socket() -> PathBuf {
+    PathBuf::from("/var/run/docker.sock")
+}
+fn default_keep_tags() -> usize {
+    5
+}
+fn default_docker_min_age() -> Dur {
+    Dur::secs(3600)
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text).map_err(|e| match e {
+            ParseProblem::Syntax(message) => ConfigError::Parse {
+                path: path.to_path_buf(),
+                message,
+            },
+            ParseProblem::Invalid(message) => ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message,
+            },
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<Config, ParseProblem> {
+        let cfg: Config =
+            toml::from_str(text).map_err(|e| ParseProblem::Syntax(e.to_string()))?;
+        cfg.validate().map_err(ParseProblem::Invalid)?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.interval.as_secs() == 0 {
+            return Err("interval must be at least 1s".into());
+        }
+        if self.trend_window < self.interval {
+            return Err("trend_window must be at least one interval".into());
+        }
+        check_thresholds("defaults", &self.defaults)?;
+        if self.mounts.is_empty() {
+            return Err("no [[mount]] configured: nothing to watch".into());
+        }
+        let mut seen = std::collections::HashSet::new();
+        for m in &self.mounts {
+            let at = format!("mount {}", m.path.display());
+            if !m.path.is_absolute() {
+                return Err(format!("{at}: path must be absolute"));
+            }
+            if !seen.insert(&m.path) {
+                return Err(format!("{at}: configured twice"));
+            }
+            check_thresholds(&at, &m.thresholds(&self.defaults))?;
+            for p in &m.policies {
+                if !self.policies.contains_key(p) {
+                    return Err(format!("{at}: unknown policy {p:?} (no [policy.{p}])"));
+                }
+            }
+        }
+        for (name, p) in &self.policies {
+            validate_policy(name, p)?;
+        }
+        if let Some(e) = &self.escalation {
+            match e.command.first() {
+                None => return Err("escalation.command is empty".into()),
+                Some(prog) if !Path::new(prog).is_absolute() => {
+                    return Err(format!(
+                        "escalation.command: program {prog:?} must be an absolute path"
+                    ))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Thresholds of one configured mount point.
+    pub fn thresholds_for(&self, m: &MountConfig) -> Thresholds {
+        m.thresholds(&self.defaults)
+    }
+}
+
+#[derive(Debug)]
+pub enum ParseProblem {
+    Syntax(String),
+    Invalid(String),
+}
+
+impl std::fmt::Display for ParseProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParseProblem::Syntax(m) | ParseProblem::Invalid(m) => f.write_str(m),
+        }
+    }
+}
+
+fn check_thresholds(at: &str, t: &Thresholds) -> Result<(), String> {
+    for (k, v) in [
+        ("act_below", t.act_below),
+        ("target", t.target),
+        ("critical", t.critical),
+    ] {
+        if !(v > 0.0 && v < 1.0) {
+            return Err(format!(
+                "{at}: {k} = {v} must be a ratio between 0 and 1 (0.2 means 20 % free)"
+            ));
+        }
+    }
+    if !(t.critical <= t.act_below && t.act_below <= t.target) {
+        return Err(format!(
+            "{at}: thresholds must satisfy critical ({}) <= act_below ({}) <= target ({})",
+            t.critical, t.act_below, t.target
+        ));
+    }
+    Ok(())
+}
+
+/// A root must be absolute and not `/` itself: "everything" is not a root.
+fn check_root(at: &str, root: &Path) -> Result<(), String> {
+    if !root.is_absolute() {
+        return Err(format!("{at}: root {} must be absolute", root.display()));
+    }
+    if root.parent().is_none() {
+        return Err(format!(
+            "{at}: root / is too broad; name the directories cleanup may touch"
+        ));
+    }
+    if root
+        .components()
+        .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Err(format!("{at}: root {} must not contain ..", root.display()));
+    }
+    Ok(())
+}
+
+fn validate_policy(name: &str, p: &PolicyConfig) -> Result<(), String> {
+    let at = format!("policy {name}");
+    match p {
+        PolicyConfig::Files(f) => {
+            if f.roots.is_empty() {
+                return Err(format!("{at}: roots is empty"));
+            }
+            for r in &f.roots {
+                check_root(&at, r)?;
+            }
+            if f.globs.is_empty() {
+                return Err(format!("{at}: globs is empty"));
+            }
+            for g in &f.globs {
+                if g.starts_with('/') || g.split('/').any(|c| c == "..") {
+                    return Err(format!(
+                        "{at}: glob {g:?} must be relative to the roots and stay inside them"
+                    ));
+                }
+                glob::Pattern::new(g).map_err(|e| format!("{at}: glob {g:?}: {e}"))?;
+            }
+        }
+        PolicyConfig::Jenkins(j) => {
+            check_root(&at, &j.jenkins_home)?;
+            if j.keep_builds == 0 {
+                return Err(format!("{at}: keep_builds must be at least 1"));
+            }
+        }
+        PolicyConfig::Docker(d) => {
+            if d.keep_tags == 0 {
+                return Err(format!("{at}: keep_tags must be at least 1"));
+            }
+            if !d.socket.is_absolute() {
+                return Err(format!("{at}: socket must be an absolute path"));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../disk-guard.example.toml");
+
+    #[test]
+    fn shipped_example_is_valid_and_has_the_alert_aligned_defaults() {
+        let c = Config::parse(EXAMPLE).unwrap();
+        assert_eq!(c.defaults.act_below, 0.20);
+        assert_eq!(c.defaults.target, 0.30);
+        assert_eq!(c.defaults.critical, 0.10);
+        assert!(!c.dry_run);
+        assert!(matches!(c.policies["docker"], PolicyConfig::Docker(_)));
+        assert!(matches!(c.policies["jenkins"], PolicyConfig::Jenkins(_)));
+        assert!(matches!(c.policies["logs"], PolicyConfig::Files(_)));
+        assert!(c.escalation.is_some());
+    }
+
+    fn err(text: &str) -> String {
+        Config::parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_policies() {
+        assert!(err("[[mount]]\npath = \"/\"\nbogus = 1\n").contains("bogus"));
+        assert!(err("[[mount]]\npath = \"/\"\npolicies = [\"nope\"]\n").contains("unknown policy"));
+        let e = err("[[mount]]\npath=\"/\"\n[policy.x]\nkind=\"files\"\nroots=[\"/tmp\"]\nglobs=[\"*\"]\nextra=1\n");
+        assert!(e.contains("extra"), "{e}");
+    }
+
+    #[test]
+    fn rejects_bad_thresholds_and_roots() {
+        assert!(err("[defaults]\nact_below = 20\n[[mount]]\npath=\"/\"\n").contains("ratio"));
+        assert!(err("[defaults]\ncritical = 0.3\n[[mount]]\npath=\"/\"\n").contains("critical"));
+        let root = err("[[mount]]\npath=\"/\"\n[policy.x]\nkind=\"files\"\nroots=[\"/\"]\nglobs=[\"*\"]\n");
+        assert!(root.contains("too broad"), "{root}");
+        let rel = err("[[mount]]\npath=\"/\"\n[policy.x]\nkind=\"files\"\nroots=[\"tmp\"]\nglobs=[\"*\"]\n");
+        assert!(rel.contains("absolute"), "{rel}");
+        let esc = err("[[mount]]\npath=\"/\"\n[escalation]\ncommand=[\"grow.sh\"]\n");
+        assert!(esc.contains("absolute"), "{esc}");
+        let up = err("[[mount]]\npath=\"/\"\n[policy.x]\nkind=\"files\"\nroots=[\"/tmp\"]\nglobs=[\"../*\"]\n");
+        assert!(up.contains("inside"), "{up}");
+    }
+
+    #[test]
+    fn needs_a_mount() {
+        assert!(err("dry_run = true\n").contains("nothing to watch"));
+    }
+
+    #[test]
+    fn per_mount_thresholds_override_defaults() {
+        let c = Config::parse("[[mount]]\npath=\"/\"\ntarget=0.5\n").unwrap();
+        let t = c.thresholds_for(&c.mounts[0]);
+        assert_eq!((t.act_below, t.target, t.critical), (0.2, 0.5, 0.1));
+    }
+}

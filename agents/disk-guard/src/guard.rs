@@ -1,0 +1,356 @@
+//! One check-and-clean pass over every configured mount point: sample,
+//! update the trend and gauges, run the mount's policies in order when it is
+//! under `act_below` (stopping at `target`), and escalate when it is still
+//! under `critical`. The daemon calls [`Guard::pass`] every interval;
+//! `--once` calls it once and turns the [`PassReport`] into an exit status.
+
+use crate::cleanup::{Action, Pass, PolicyError};
+use crate::config::Config;
+use crate::escalate::{self, Figures, Outcome};
+use crate::journal::Journal;
+use crate::metrics::Metrics;
+use crate::policy;
+use crate::safe_fs::{self, Hooks};
+use crate::trend::Trend;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+/// `--once` exit statuses (documented in the README).
+pub mod exit {
+    /// Every mount point is above its act threshold (nothing needed, or cleanup got it there).
+    pub const OK: i32 = 0;
+    /// The pass could not run properly (bad config, journal, a mount or policy failed).
+    pub const ERROR: i32 = 1;
+    /// A mount point is still under its act threshold after cleanup.
+    pub const STILL_LOW: i32 = 3;
+    /// The escalation command ran (a mount point stayed under critical).
+    pub const ESCALATED: i32 = 4;
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MountReport {
+    pub mountpoint: String,
+    pub size_bytes: u64,
+    pub free_bytes_before: u64,
+    /// Measured after cleanup; in dry-run, projected from what would be deleted.
+    pub free_bytes_after: u64,
+    pub free_ratio_before: f64,
+    pub free_ratio_after: f64,
+    pub act_below: f64,
+    pub target: f64,
+    pub critical: f64,
+    pub cleaned: bool,
+    pub reclaimed_bytes: u64,
+    pub actions: Vec<Action>,
+    pub skipped: usize,
+    pub errors: Vec<String>,
+    /// not_needed | not_configured | would_run | cooling_down | ran | failed | error
+    pub escalation: String,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct PassReport {
+    pub dry_run: bool,
+    pub mounts: Vec<MountReport>,
+}
+
+impl PassReport {
+    pub fn exit_code(&self) -> i32 {
+        let ran = |m: &MountReport| m.escalation == "ran" || m.escalation == "failed";
+        if self.mounts.iter().any(ran) {
+            exit::ESCALATED
+        } else if self
+            .mounts
+            .iter()
+            .any(|m| m.free_ratio_after < m.act_below)
+        {
+            exit::STILL_LOW
+        } else if self.mounts.iter().any(|m| !m.errors.is_empty()) {
+            exit::ERROR
+        } else {
+            exit::OK
+        }
+    }
+}
+
+pub struct Guard {
+    pub config: Arc<Config>,
+    /// `--dry-run` on the command line wins over the file.
+    pub force_dry_run: bool,
+    pub journal: Journal,
+    pub metrics: Metrics,
+    pub hooks: Arc<dyn Hooks>,
+    pub cancel: Arc<AtomicBool>,
+    pub rt: tokio::runtime::Handle,
+    trends: HashMap<PathBuf, Trend>,
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+impl Guard {
+    pub fn new(
+        config: Config,
+        force_dry_run: bool,
+        journal: Journal,
+        metrics: Metrics,
+        rt: tokio::runtime::Handle,
+    ) -> Guard {
+        let g = Guard {
+            config: Arc::new(config),
+            force_dry_run,
+            journal,
+            metrics,
+            hooks: Arc::new(safe_fs::NoHooks),
+            cancel: Arc::new(AtomicBool::new(false)),
+            rt,
+            trends: HashMap::new(),
+        };
+        g.metrics.dry_run.set(g.dry_run() as i64);
+        g
+    }
+
+    pub fn dry_run(&self) -> bool {
+        self.force_dry_run || self.config.dry_run
+    }
+
+    /// Swap in a new configuration (validated already); trends of mount
+    /// points that stay are kept.
+    pub fn set_config(&mut self, config: Config) {
+        let keep: Vec<PathBuf> = config.mounts.iter().map(|m| m.path.clone()).collect();
+        for old in &self.config.mounts {
+            if !keep.contains(&old.path) {
+                self.trends.remove(&old.path);
+                self.metrics.forget_mount(&old.path.display().to_string());
+            }
+        }
+        self.config = Arc::new(config);
+        self.metrics.dry_run.set(self.dry_run() as i64);
+    }
+
+    pub fn pass(&mut self) -> PassReport {
+        let cfg = self.config.clone();
+        let dry_run = self.dry_run();
+        self.metrics.dry_run.set(dry_run as i64);
+        if let Err(e) = self
+            .journal
+            .prune(cfg.journal_retention.as_secs() as i64 * 1000)
+        {
+            tracing::warn!("cannot prune the journal: {e}");
+        }
+        let mut report = PassReport {
+            dry_run,
+            mounts: Vec::new(),
+        };
+        for m in &cfg.mounts {
+            report.mounts.push(self.mount_pass(&cfg, m, dry_run));
+        }
+        report
+    }
+
+    fn sample(&mut self, cfg: &Config, path: &PathBuf, label: &str) -> std::io::Result<safe_fs::Usage> {
+        let u = safe_fs::usage(path)?;
+        let now = unix_now();
+        self.metrics
+            .free_bytes
+            .with_label_values(&[label])
+            .set(u.free_bytes as f64);
+        self.metrics
+            .free_ratio
+            .with_label_values(&[label])
+            .set(u.ratio());
+        let window = cfg.trend_window.as_secs() as f64;
+        let trend = self
+            .trends
+            .entry(path.clone())
+            .or_insert_with(|| Trend::new(window));
+        trend.set_window(window);
+        trend.push(now, u.free_bytes as f64);
+        match trend.seconds_until_full(now) {
+            Some(s) => self
+                .metrics
+                .predicted_full
+                .with_label_values(&[label])
+                .set(s),
+            None => {
+                let _ = self.metrics.predicted_full.remove_label_values(&[label]);
+            }
+        }
+        Ok(u)
+    }
+
+    fn mount_pass(&mut self, cfg: &Config, m: &crate::config::MountConfig, dry_run: bool) -> MountReport {
+        let label = m.path.display().to_string();
+        let t = cfg.thresholds_for(m);
+        let mut r = MountReport {
+            mountpoint: label.clone(),
+            size_bytes: 0,
+            free_bytes_before: 0,
+            free_bytes_after: 0,
+            free_ratio_before: 0.0,
+            free_ratio_after: 0.0,
+            act_below: t.act_below,
+            target: t.target,
+            critical: t.critical,
+            cleaned: false,
+            reclaimed_bytes: 0,
+            actions: Vec::new(),
+            skipped: 0,
+            errors: Vec::new(),
+            escalation: "not_needed".into(),
+        };
+        let before = match self.sample(cfg, &m.path, &label) {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::error!(mountpoint = %label, "cannot measure: {e}");
+                self.metrics.forget_mount(&label);
+                r.errors.push(format!("cannot measure {label}: {e}"));
+                // Unknown is neither fine nor low: the error decides the exit status.
+                r.free_ratio_before = f64::NAN;
+                r.free_ratio_after = f64::NAN;
+                return r;
+            }
+        };
+        r.size_bytes = before.size_bytes;
+        r.free_bytes_before = before.free_bytes;
+        r.free_ratio_before = before.ratio();
+        r.free_bytes_after = before.free_bytes;
+        r.free_ratio_after = before.ratio();
+        if before.ratio() >= t.act_below {
+            return r;
+        }
+
+        tracing::info!(
+            mountpoint = %label,
+            free_ratio = before.ratio(),
+            act_below = t.act_below,
+            target = t.target,
+            dry_run,
+            "under the act threshold: cleaning"
+        );
+        r.cleaned = true;
+        let now = unix_now() as i64;
+        let mut pass = Pass {
+            mountpoint: m.path.clone(),
+            mount_dev: before.dev,
+            size_bytes: before.size_bytes,
+            start_free: before.free_bytes,
+            target_bytes: (t.target * before.size_bytes as f64).ceil() as u64,
+            dry_run,
+            now,
+            grace_cutoff: now - cfg.grace_period.as_secs() as i64,
+            journal: &self.journal,
+            metrics: &self.metrics,
+            hooks: self.hooks.as_ref(),
+            cancel: self.cancel.clone(),
+            rt: self.rt.clone(),
+            reclaimed: 0,
+            actions: Vec::new(),
+            skips: Vec::new(),
+            failures: 0,
+        };
+        for name in &m.policies {
+            if pass.done() {
+                break;
+            }
+            let Some(pcfg) = cfg.policies.get(name) else {
+                continue;
+            };
+            pass.failures = 0;
+            let result = match policy::run(name, pcfg, &mut pass) {
+                Ok(()) if pass.failures == 0 => "success",
+                Ok(()) => "partial",
+                Err(e) => {
+                    tracing::error!(policy = %name, mountpoint = %label, "policy failed: {e}");
+                    r.errors.push(format!("policy {name}: {e}"));
+                    if matches!(e, PolicyError::Journal(_)) {
+                        // No journal, no deletions: stop the whole pass here.
+                        self.metrics.cleanup_runs.with_label_values(&[name, "error"]).inc();
+                        break;
+                    }
+                    "error"
+                }
+            };
+            self.metrics
+                .cleanup_runs
+                .with_label_values(&[name, result])
+                .inc();
+        }
+        let after_free = pass.free_now();
+        r.reclaimed_bytes = pass.reclaimed;
+        r.skipped = pass.skips.len();
+        r.actions = std::mem::take(&mut pass.actions);
+        drop(pass);
+        self.metrics
+            .last_action
+            .with_label_values(&[&label])
+            .set(unix_now());
+        if !dry_run {
+            // Gauges show the state after cleaning, not the one before.
+            let _ = self.sample(cfg, &m.path, &label);
+        }
+        r.free_bytes_after = after_free;
+        r.free_ratio_after = if before.size_bytes == 0 {
+            0.0
+        } else {
+            after_free as f64 / before.size_bytes as f64
+        };
+        tracing::info!(
+            mountpoint = %label,
+            free_ratio_before = r.free_ratio_before,
+            free_ratio_after = r.free_ratio_after,
+            reclaimed_bytes = r.reclaimed_bytes,
+            skipped = r.skipped,
+            dry_run,
+            "cleanup pass done"
+        );
+
+        if r.free_ratio_after < t.critical {
+            let figures = Figures {
+                mountpoint: &label,
+                free_bytes: after_free,
+                size_bytes: before.size_bytes,
+                free_ratio: r.free_ratio_after,
+                critical: t.critical,
+            };
+            r.escalation = match escalate::escalate(cfg.escalation.as_ref(), &self.journal, &figures, dry_run) {
+                Ok(Outcome::NotConfigured) => {
+                    tracing::warn!(mountpoint = %label, "still under critical after cleanup and no escalation command is configured");
+                    "not_configured".into()
+                }
+                Ok(Outcome::WouldRun) => {
+                    tracing::warn!(mountpoint = %label, "dry-run: would run the escalation command");
+                    "would_run".into()
+                }
+                Ok(Outcome::CoolingDown { remaining_secs }) => {
+                    tracing::warn!(mountpoint = %label, remaining_secs, "still under critical; escalation cooling down");
+                    "cooling_down".into()
+                }
+                Ok(Outcome::Ran { success, detail }) => {
+                    self.metrics.escalations.inc();
+                    if success {
+                        tracing::warn!(mountpoint = %label, "escalation command ran: {detail}");
+                        "ran".into()
+                    } else {
+                        tracing::error!(mountpoint = %label, "escalation command failed: {detail}");
+                        r.errors.push(format!("escalation failed: {detail}"));
+                        "failed".into()
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(mountpoint = %label, "cannot escalate: {e}");
+                    r.errors.push(format!("escalation: {e}"));
+                    "error".into()
+                }
+            };
+        }
+        r
+    }
+}

@@ -1,0 +1,229 @@
+//! The SQLite journal: one row per deletion, written *before* the deletion
+//! happens (outcome `pending`), then updated with what happened. A crash
+//! mid-deletion therefore leaves a `pending` row naming what may be gone.
+//! Dry-run passes write `would_delete` rows, so what a dry run reported can
+//! be listed and compared with a real run. Escalations are recorded too, which
+//! keeps the cooldown across restarts and `--once` runs from cron.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("journal {path}: {source}")]
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error("journal: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("cannot create data dir {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+pub const FILE_NAME: &str = "disk-guard.sqlite";
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Entry {
+    pub id: i64,
+    /// Unix time in milliseconds.
+    pub time_ms: i64,
+    pub time: String,
+    pub mountpoint: String,
+    pub policy: String,
+    pub path: String,
+    pub bytes: i64,
+    pub reason: String,
+    /// pending | deleted | would_delete | skipped: WHY | failed: WHY
+    pub outcome: String,
+}
+
+pub struct Journal {
+    conn: Connection,
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Journal {
+    pub fn open_in(data_dir: &Path) -> Result<Journal, JournalError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| JournalError::DataDir {
+            path: data_dir.display().to_string(),
+            source,
+        })?;
+        Journal::open(&data_dir.join(FILE_NAME))
+    }
+
+    pub fn open(path: &Path) -> Result<Journal, JournalError> {
+        let open_err = |source| JournalError::Open {
+            path: path.display().to_string(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(open_err)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             CREATE TABLE IF NOT EXISTS deletions (
+                 id INTEGER PRIMARY KEY,
+                 time_ms INTEGER NOT NULL,
+                 mountpoint TEXT NOT NULL,
+                 policy TEXT NOT NULL,
+                 path TEXT NOT NULL,
+                 bytes INTEGER NOT NULL,
+                 reason TEXT NOT NULL,
+                 outcome TEXT NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS deletions_time ON deletions(time_ms);
+             CREATE TABLE IF NOT EXISTS escalations (
+                 id INTEGER PRIMARY KEY,
+                 time_ms INTEGER NOT NULL,
+                 mountpoint TEXT NOT NULL,
+                 outcome TEXT NOT NULL
+             );",
+        )
+        .map_err(open_err)?;
+        Ok(Journal { conn })
+    }
+
+    /// Record an intended deletion; returns the row id to finish later.
+    pub fn begin(
+        &self,
+        mountpoint: &str,
+        policy: &str,
+        path: &str,
+        bytes: u64,
+        reason: &str,
+        outcome: &str,
+    ) -> Result<i64, JournalError> {
+        self.conn.execute(
+            "INSERT INTO deletions (time_ms, mountpoint, policy, path, bytes, reason, outcome)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                now_ms(),
+                mountpoint,
+                policy,
+                path,
+                bytes as i64,
+                reason,
+                outcome
+            ],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    pub fn finish(&self, id: i64, outcome: &str, bytes: u64) -> Result<(), JournalError> {
+        self.conn.execute(
+            "UPDATE deletions SET outcome = ?2, bytes = ?3 WHERE id = ?1",
+            params![id, outcome, bytes as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Newest first.
+    pub fn list(&self, limit: usize) -> Result<Vec<Entry>, JournalError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, time_ms, mountpoint, policy, path, bytes, reason, outcome
+             FROM deletions ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            let time_ms: i64 = r.get(1)?;
+            Ok(Entry {
+                id: r.get(0)?,
+                time_ms,
+                time: format_time(time_ms),
+                mountpoint: r.get(2)?,
+                policy: r.get(3)?,
+                path: r.get(4)?,
+                bytes: r.get(5)?,
+                reason: r.get(6)?,
+                outcome: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn last_escalation_ms(&self, mountpoint: &str) -> Result<Option<i64>, JournalError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT MAX(time_ms) FROM escalations WHERE mountpoint = ?1",
+                [mountpoint],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    pub fn record_escalation(&self, mountpoint: &str, outcome: &str) -> Result<(), JournalError> {
+        self.conn.execute(
+            "INSERT INTO escalations (time_ms, mountpoint, outcome) VALUES (?1, ?2, ?3)",
+            params![now_ms(), mountpoint, outcome],
+        )?;
+        Ok(())
+    }
+
+    /// Drop rows older than `retention_ms`; returns how many went.
+    pub fn prune(&self, retention_ms: i64) -> Result<usize, JournalError> {
+        let cutoff = now_ms() - retention_ms;
+        let n = self
+            .conn
+            .execute("DELETE FROM deletions WHERE time_ms < ?1", [cutoff])?;
+        self.conn
+            .execute("DELETE FROM escalations WHERE time_ms < ?1", [cutoff])?;
+        Ok(n)
+    }
+
+    /// A cheap query for /health.
+    pub fn ping(&self) -> Result<(), JournalError> {
+        self.conn.query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
+    }
+}
+
+pub fn format_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_written_before_and_finished_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open_in(&dir.path().join("data")).unwrap();
+        let id = j
+            .begin("/", "logs", "/var/log/a.log", 10, "glob **/*.log", "pending")
+            .unwrap();
+        assert_eq!(j.list(10).unwrap()[0].outcome, "pending");
+        j.finish(id, "deleted", 8).unwrap();
+        let e = &j.list(10).unwrap()[0];
+        assert_eq!((e.outcome.as_str(), e.bytes), ("deleted", 8));
+        assert!(e.time.ends_with('Z'));
+        // A second connection (the `journal` subcommand) sees it.
+        let again = Journal::open_in(&dir.path().join("data")).unwrap();
+        assert_eq!(again.list(10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn escalation_times_persist() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open_in(dir.path()).unwrap();
+        assert_eq!(j.last_escalation_ms("/").unwrap(), None);
+        j.record_escalation("/", "exit 0").unwrap();
+        assert!(j.last_escalation_ms("/").unwrap().is_some());
+        assert_eq!(j.last_escalation_ms("/data").unwrap(), None);
+    }
+}

@@ -1,0 +1,17 @@
+//! srp-disk-guard: watches mount points, predicts when they fill up, cleans
+//! them by written policies (Docker, Jenkins, files) without ever leaving the
+//! allowed roots, journals every deletion, and escalates when cleaning is not
+//! enough. See the README for the configuration and the safety model.
+
+pub mod cleanup;
+pub mod config;
+pub mod docker_client;
+pub mod duration;
+pub mod escalate;
+pub mod guard;
+pub mod journal;
+pub mod metrics;
+pub mod policy;
+pub mod safe_fs;
+pub mod trend;
+pub mod daemon;

@@ -1,0 +1,132 @@
+//! Files policy: regular files under the allowed roots whose path (relative
+//! to the root) matches one of the globs and that were not modified for
+//! `min_age`. Oldest first, until the mount's target is reached.
+
+use crate::cleanup::{Pass, PolicyError};
+use crate::config::FilesPolicy;
+use crate::safe_fs::{file_type, freed_by_unlink, Identity, Root, Skip, SkipReason};
+use glob::{MatchOptions, Pattern};
+use rustix::fs::FileType;
+use std::path::PathBuf;
+
+const MATCH: MatchOptions = MatchOptions {
+    case_sensitive: true,
+    // `*` stays within one directory; `**` is needed to cross directories.
+    require_literal_separator: true,
+    require_literal_leading_dot: false,
+};
+
+struct Candidate {
+    root: usize,
+    rel: PathBuf,
+    id: Identity,
+    mtime: i64,
+    bytes: u64,
+    glob: String,
+}
+
+pub fn run(name: &str, cfg: &FilesPolicy, pass: &mut Pass) -> Result<(), PolicyError> {
+    let patterns: Vec<Pattern> = cfg
+        .globs
+        .iter()
+        .map(|g| Pattern::new(g).map_err(|e| PolicyError::Failed(format!("glob {g:?}: {e}"))))
+        .collect::<Result<_, _>>()?;
+    let age_cutoff = pass.now - cfg.min_age.as_secs() as i64;
+    let mut roots = Vec::new();
+    let mut candidates = Vec::new();
+    for configured in &cfg.roots {
+        let root = match Root::open(configured, Some(pass.mount_dev)) {
+            Ok(r) => r,
+            Err(skip) => {
+                pass.skip(name, skip);
+                continue;
+            }
+        };
+        let idx = roots.len();
+        let mut skips = Vec::new();
+        let mut refused = Vec::new();
+        let grace_cutoff = pass.grace_cutoff;
+        root.walk(
+            std::path::Path::new(""),
+            pass.hooks,
+            &mut skips,
+            &mut |rel, st| {
+                let ft = file_type(st);
+                if ft == FileType::Directory {
+                    return true;
+                }
+                let Some(p) = patterns.iter().find(|p| p.matches_path_with(rel, MATCH)) else {
+                    return false;
+                };
+                let abs = root.abs(rel);
+                if ft == FileType::Symlink {
+                    refused.push(Skip::new(abs, SkipReason::Symlink, "symlinks are never followed or deleted"));
+                } else if ft != FileType::RegularFile {
+                    refused.push(Skip::new(abs, SkipReason::NotRegular, "not a regular file"));
+                } else if st.st_mtime > age_cutoff {
+                    // Younger than min_age: simply not selected by this policy.
+                } else if st.st_mtime > grace_cutoff {
+                    refused.push(Skip::new(abs, SkipReason::GracePeriod, "modified within the grace period"));
+                } else {
+                    candidates.push(Candidate {
+                        root: idx,
+                        rel: rel.to_path_buf(),
+                        id: Identity::of(st),
+                        mtime: st.st_mtime,
+                        bytes: freed_by_unlink(st),
+                        glob: p.as_str().to_string(),
+                    });
+                }
+                false
+            },
+        );
+        for s in skips.into_iter().chain(refused) {
+            pass.skip(name, s);
+        }
+        roots.push(root);
+    }
+    candidates.sort_by(|a, b| {
+        (a.mtime, roots[a.root].abs(&a.rel)).cmp(&(b.mtime, roots[b.root].abs(&b.rel)))
+    });
+    let min_age = humanize(cfg.min_age.as_secs());
+    for c in candidates {
+        if pass.done() {
+            break;
+        }
+        let root = &roots[c.root];
+        let path = root.abs(&c.rel).display().to_string();
+        let reason = format!(
+            "matches {:?} and unmodified for {} (min_age {min_age})",
+            c.glob,
+            humanize((pass.now - c.mtime).max(0) as u64)
+        );
+        let (grace, hooks) = (pass.grace_cutoff, pass.hooks);
+        pass.delete(name, &path, c.bytes, &reason, || {
+            root.remove_file(&c.rel, c.id, grace, hooks)
+        })?;
+    }
+    Ok(())
+}
+
+pub fn humanize(secs: u64) -> String {
+    match secs {
+        s if s >= 86_400 => format!("{}d", s / 86_400),
+        s if s >= 3600 => format!("{}h", s / 3600),
+        s if s >= 60 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn double_star_matches_at_any_depth_and_star_stays_in_one_dir() {
+        let p = Pattern::new("**/*.log").unwrap();
+        assert!(p.matches_path_with(std::path::Path::new("a.log"), MATCH));
+        assert!(p.matches_path_with(std::path::Path::new("x/y/a.log"), MATCH));
+        let top = Pattern::new("*.log").unwrap();
+        assert!(!top.matches_path_with(std::path::Path::new("x/a.log"), MATCH));
+    }
+}
