@@ -1,3 +1,133 @@
-fn main() -> anyhow::Result<()> {
-    anyhow::bail!("srp-scan-exporter is being written")
+//! srp-scan-exporter: scan reports (pushed with `POST /reports` or dropped in
+//! `--reports-dir`) judged by the platform policy, kept in SQLite under
+//! `--data-dir`, and exported as `srp_scan_*` metrics.
+
+use anyhow::Context;
+use clap::Parser;
+use srp_daemon::{Check, HealthFn, HealthReport, LogArgs, Shutdown};
+use srp_scan::exporter::{http, ingest::Exporter, metrics::ScanMetrics, store::Store, watch};
+use srp_scan::input::DEFAULT_MAX_REPORT_BYTES;
+use srp_scan::policy::Policy;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Scan reports (Trivy, Gitleaks, SARIF, CycloneDX, srp-gate summaries) as
+/// Prometheus metrics, with history in SQLite.
+#[derive(Debug, Parser)]
+#[command(name = "srp-scan-exporter", version)]
+struct Args {
+    /// Address to serve /metrics, /health and the /reports API on.
+    #[arg(long, env = "SRP_LISTEN", default_value = "127.0.0.1:9740")]
+    listen: SocketAddr,
+
+    /// Directory to watch for report files: <dir>/<pipeline>/[<target>/[<build>/]]<file>.
+    /// Without it, reports arrive only by POST /reports.
+    #[arg(long, env = "SRP_SCAN_REPORTS_DIR", value_name = "DIR")]
+    reports_dir: Option<PathBuf>,
+
+    /// Directory for the SQLite history (created if missing).
+    #[arg(long, env = "SRP_SCAN_DATA_DIR", value_name = "DIR")]
+    data_dir: PathBuf,
+
+    /// Policy (srp-gate's TOML format) for judging raw reports; default: the
+    /// platform policy. Pushed srp-gate summaries keep their own verdict.
+    #[arg(long, env = "SRP_SCAN_POLICY", value_name = "FILE")]
+    policy: Option<PathBuf>,
+
+    /// Refuse reports larger than this many bytes (counted as too_large).
+    #[arg(long, default_value_t = DEFAULT_MAX_REPORT_BYTES, value_name = "BYTES")]
+    max_report_bytes: u64,
+
+    /// How long a file in the reports directory must stay unchanged before
+    /// it is read.
+    #[arg(long, default_value = "500", value_name = "MS")]
+    debounce_ms: u64,
+
+    /// Reports kept per pipeline, target and scanner set.
+    #[arg(long, default_value = "100", value_name = "N")]
+    keep: u32,
+
+    #[command(flatten)]
+    log: LogArgs,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    args.log.init();
+    let policy = match &args.policy {
+        Some(p) => Policy::load(p)?,
+        None => Policy::default(),
+    };
+    let store = Store::open(&args.data_dir, args.keep)
+        .with_context(|| format!("opening the history under {}", args.data_dir.display()))?;
+    let registry = srp_daemon::metrics::registry();
+    let metrics = ScanMetrics::register(&registry)?;
+    let exporter = Arc::new(Exporter {
+        store,
+        metrics,
+        policy,
+        max_bytes: args.max_report_bytes,
+    });
+    exporter
+        .refresh()
+        .context("loading the metrics from the history")?;
+
+    let shutdown = Shutdown::on_signals();
+    let health_state = exporter.clone();
+    let health: HealthFn = Arc::new(move || {
+        let st = health_state.clone();
+        Box::pin(async move {
+            let check = match tokio::task::spawn_blocking(move || st.store.ping()).await {
+                Ok(Ok(())) => Check::ok(),
+                Ok(Err(e)) => Check::failed(e.to_string()),
+                Err(e) => Check::failed(e.to_string()),
+            };
+            HealthReport::new().check("database", check)
+        })
+    });
+
+    // Waiver expiry moves with the calendar, not with ingests.
+    let ticker = exporter.clone();
+    let tick_shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        let mut t = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = tick_shutdown.wait() => break,
+                _ = t.tick() => {
+                    let st = ticker.clone();
+                    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || st.refresh()).await {
+                        tracing::error!(error = %e, "refreshing metrics");
+                    }
+                }
+            }
+        }
+    });
+
+    let watcher = args.reports_dir.clone().map(|dir| {
+        let st = exporter.clone();
+        let sd = shutdown.clone();
+        let debounce = Duration::from_millis(args.debounce_ms);
+        tokio::spawn(async move {
+            let r = watch::run(st, dir.clone(), debounce, sd.clone()).await;
+            if r.is_err() {
+                // Without its directory the exporter would silently miss
+                // reports: stop, and let systemd report the failure.
+                sd.trigger();
+            }
+            r.with_context(|| format!("watching {}", dir.display()))
+        })
+    });
+
+    let router =
+        http::routes(exporter.clone()).merge(srp_daemon::standard_routes(registry, health));
+    let listener = srp_daemon::bind(args.listen).await?;
+    srp_daemon::serve(listener, router, shutdown).await?;
+    if let Some(w) = watcher {
+        w.await.context("the watcher task panicked")??;
+    }
+    Ok(())
 }

@@ -1,0 +1,136 @@
+//! Turning bytes (a pushed body or a dropped file) into a stored summary, or
+//! into a counted, logged ingest error that leaves the last good figures as
+//! they were.
+
+use super::metrics::ScanMetrics;
+use super::store::{IngestMeta, Store, StoreError};
+use crate::evaluate::{evaluate, Input, Options};
+use crate::formats::{self, ParseError, Parsed};
+use crate::input::{self, InputError};
+use crate::policy::Policy;
+use crate::summary::{Summary, KIND};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("{0}")]
+    Input(#[from] InputError),
+    #[error("{0}")]
+    Parse(#[from] ParseError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    BadRequest(String),
+}
+
+impl IngestError {
+    /// The `reason` label of srp_scan_ingest_errors_total.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            IngestError::Input(e) => e.reason(),
+            IngestError::Parse(e) => e.reason(),
+            IngestError::Store(_) => "storage",
+            IngestError::BadRequest(_) => "bad_request",
+        }
+    }
+}
+
+/// Where a report came from; `target` unset means "from the report".
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub pipeline: String,
+    pub build: String,
+    pub target: Option<String>,
+    pub source: String,
+    /// Used when neither the caller nor the report names a target.
+    pub fallback_target: String,
+}
+
+pub struct Exporter {
+    pub store: Store,
+    pub metrics: ScanMetrics,
+    pub policy: Policy,
+    pub max_bytes: u64,
+}
+
+pub type Shared = Arc<Exporter>;
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
+
+impl Exporter {
+    /// Parse, judge (raw reports with the exporter's policy; an srp-gate
+    /// summary keeps the gate's own verdict), store, and refresh the gauges.
+    pub fn ingest(&self, bytes: &[u8], origin: &Origin) -> Result<(i64, Summary), IngestError> {
+        input::check_bytes(bytes)?;
+        let (summary, artifact) = match formats::parse(bytes)? {
+            Parsed::Report(report) => {
+                let artifact = report.artifact.clone();
+                let opts = Options::new(self.policy.clone(), chrono::Utc::now().date_naive());
+                let s = evaluate(
+                    &[Input {
+                        path: origin.source.clone(),
+                        report: Ok(report),
+                    }],
+                    &opts,
+                );
+                (s, artifact)
+            }
+            Parsed::Summary(s) => {
+                if s.kind != KIND {
+                    return Err(IngestError::BadRequest(format!(
+                        "unknown kind {:?}",
+                        s.kind
+                    )));
+                }
+                let artifact = s.reports.iter().find_map(|r| r.artifact.clone());
+                (*s, artifact)
+            }
+        };
+        let target = origin
+            .target
+            .clone()
+            .filter(|t| !t.is_empty())
+            .or(artifact)
+            .unwrap_or_else(|| origin.fallback_target.clone());
+        let meta = IngestMeta {
+            pipeline: origin.pipeline.clone(),
+            build: origin.build.clone(),
+            target,
+            source: origin.source.clone(),
+        };
+        let id = self.store.insert(&meta, &summary, now())?;
+        tracing::info!(
+            pipeline = %meta.pipeline,
+            build = %meta.build,
+            target = %meta.target,
+            source = %meta.source,
+            verdict = summary.verdict.as_str(),
+            blocking = summary.blocking.len(),
+            "report ingested"
+        );
+        self.refresh()?;
+        Ok((id, summary))
+    }
+
+    /// Count and log a refused report.
+    pub fn record_error(&self, err: &IngestError, source: &str) {
+        let reason = err.reason();
+        self.metrics
+            .ingest_errors
+            .with_label_values(&[reason])
+            .inc();
+        tracing::warn!(source, reason, error = %err, "report refused");
+    }
+
+    /// Rebuild the gauges from the database.
+    pub fn refresh(&self) -> Result<(), StoreError> {
+        let snap = self.store.snapshot()?;
+        self.metrics.apply(&snap, chrono::Utc::now().date_naive());
+        Ok(())
+    }
+}

@@ -1,0 +1,500 @@
+//! The exporter's history in SQLite: every accepted report (as an srp-gate
+//! summary) with its counts broken out into tables, so the metrics are
+//! rebuilt from the database after a restart and "what changed since the
+//! previous build" is one query.
+
+use crate::summary::Summary;
+use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Mutex;
+
+pub const DB_FILE: &str = "scan-exporter.db";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("cannot create data directory {path}: {source}")]
+    Dir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("stored summary is unreadable: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS ingests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    pipeline TEXT NOT NULL,
+    build TEXT NOT NULL,
+    -- the build, or '#<id>' when none was given: one group per report
+    build_group TEXT NOT NULL,
+    target TEXT NOT NULL,
+    -- the scanners in the report, sorted and joined with '+'
+    kind TEXT NOT NULL,
+    source TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    verdict TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    keys TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ingests_by_target ON ingests (pipeline, target, id);
+CREATE TABLE IF NOT EXISTS scanner_results (
+    ingest_id INTEGER NOT NULL,
+    target TEXT NOT NULL,
+    scanner TEXT NOT NULL,
+    scanned_at REAL NOT NULL,
+    PRIMARY KEY (ingest_id, scanner)
+);
+CREATE INDEX IF NOT EXISTS scanner_results_latest ON scanner_results (target, scanner, ingest_id);
+CREATE TABLE IF NOT EXISTS counts (
+    ingest_id INTEGER NOT NULL,
+    scanner TEXT NOT NULL,
+    class TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (ingest_id, scanner, class, severity)
+);
+CREATE TABLE IF NOT EXISTS sbom (
+    ingest_id INTEGER NOT NULL,
+    target TEXT NOT NULL,
+    type TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (ingest_id, type)
+);
+CREATE TABLE IF NOT EXISTS waivers (
+    ingest_id INTEGER NOT NULL,
+    target TEXT NOT NULL,
+    waiver TEXT NOT NULL,
+    expires TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS waivers_by_ingest ON waivers (ingest_id);
+-- files from the reports directory already handled (ingested or refused),
+-- so a restart does not ingest or count them twice
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    ingest_id INTEGER,
+    error TEXT
+);
+"#;
+
+/// Where a report came from and what it is about.
+#[derive(Debug, Clone)]
+pub struct IngestMeta {
+    pub pipeline: String,
+    pub build: String,
+    pub target: String,
+    /// `http` or the file's path.
+    pub source: String,
+}
+
+/// Counts of one scanner's latest report for a target, by (class, severity).
+pub type ClassCounts = BTreeMap<(String, String), u64>;
+
+/// The figures behind the gauges.
+#[derive(Debug, Default, Clone)]
+pub struct Snapshot {
+    /// (scanner, target) → scanned_at and counts by (class, severity).
+    pub findings: BTreeMap<(String, String), (f64, ClassCounts)>,
+    /// (pipeline, target) → passed.
+    pub gates: BTreeMap<(String, String), bool>,
+    /// (target, type) → components.
+    pub sbom: BTreeMap<(String, String), u64>,
+    /// target → expiry dates of its waivers (deduplicated by waiver).
+    pub waivers: BTreeMap<String, Vec<chrono::NaiveDate>>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct Diff {
+    pub pipeline: String,
+    pub target: String,
+    pub build: Option<String>,
+    pub previous_build: Option<String>,
+    pub new: Vec<String>,
+    pub fixed: Vec<String>,
+    pub unchanged: u64,
+}
+
+pub struct Store {
+    conn: Mutex<Connection>,
+    keep: u32,
+}
+
+fn parse_ts(s: &str) -> Option<f64> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.timestamp_millis() as f64 / 1000.0)
+}
+
+impl Store {
+    /// Open (creating) the database under `data_dir`; `keep` is how many
+    /// reports to keep per pipeline, target and scanner set.
+    pub fn open(data_dir: &Path, keep: u32) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Dir {
+            path: data_dir.display().to_string(),
+            source,
+        })?;
+        let conn = Connection::open(data_dir.join(DB_FILE))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+            keep: keep.max(2),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (the
+        // transaction rolls back), so a poisoned lock is still usable.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.conn().query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// Record one accepted report; returns its id.
+    pub fn insert(
+        &self,
+        meta: &IngestMeta,
+        summary: &Summary,
+        now: f64,
+    ) -> Result<i64, StoreError> {
+        let mut scanners: BTreeMap<String, f64> = BTreeMap::new();
+        for r in &summary.reports {
+            if r.error.is_some() {
+                continue;
+            }
+            let Some(s) = &r.scanner else { continue };
+            let at = r.created_at.as_deref().and_then(parse_ts).unwrap_or(now);
+            let e = scanners.entry(s.clone()).or_insert(at);
+            *e = e.max(at);
+        }
+        let kind = if scanners.is_empty() {
+            "none".to_string()
+        } else {
+            scanners.keys().cloned().collect::<Vec<_>>().join("+")
+        };
+        let mut stored = summary.clone();
+        let keys = std::mem::take(&mut stored.finding_keys).join("\n");
+        let json = serde_json::to_string(&stored)?;
+
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO ingests (pipeline, build, build_group, target, kind, source, received_at, verdict, summary, keys)
+             VALUES (?1, ?2, '', ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                meta.pipeline,
+                meta.build,
+                meta.target,
+                kind,
+                meta.source,
+                now,
+                summary.verdict.as_str(),
+                json,
+                keys
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        let group = if meta.build.is_empty() {
+            format!("#{id}")
+        } else {
+            meta.build.clone()
+        };
+        tx.execute(
+            "UPDATE ingests SET build_group = ?1 WHERE id = ?2",
+            params![group, id],
+        )?;
+        for (scanner, at) in &scanners {
+            tx.execute(
+                "INSERT INTO scanner_results (ingest_id, target, scanner, scanned_at) VALUES (?1, ?2, ?3, ?4)",
+                params![id, meta.target, scanner, at],
+            )?;
+        }
+        let mut counts: BTreeMap<(&str, &str, &str), u64> = BTreeMap::new();
+        for c in &summary.counts {
+            if scanners.contains_key(&c.scanner) {
+                *counts
+                    .entry((&c.scanner, &c.class, &c.severity))
+                    .or_default() += c.count;
+            }
+        }
+        for ((scanner, class, severity), n) in counts {
+            tx.execute(
+                "INSERT INTO counts (ingest_id, scanner, class, severity, count) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, scanner, class, severity, n as i64],
+            )?;
+        }
+        let mut sbom: BTreeMap<&str, u64> = BTreeMap::new();
+        for s in &summary.sbom {
+            for (t, n) in &s.counts.by_type {
+                *sbom.entry(t).or_default() += n;
+            }
+        }
+        for (t, n) in sbom {
+            tx.execute(
+                "INSERT INTO sbom (ingest_id, target, type, count) VALUES (?1, ?2, ?3, ?4)",
+                params![id, meta.target, t, n as i64],
+            )?;
+        }
+        let w = &summary.waivers;
+        for e in w.used.iter().chain(&w.unused) {
+            if let Some(exp) = &e.expires {
+                tx.execute(
+                    "INSERT INTO waivers (ingest_id, target, waiver, expires) VALUES (?1, ?2, ?3, ?4)",
+                    params![id, meta.target, format!("{} {}", e.source, e.selector), exp],
+                )?;
+            }
+        }
+        prune(&tx, &meta.pipeline, &meta.target, &kind, self.keep)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Rebuild the gauge figures from the latest report per target.
+    ///
+    /// The gate result of a pipeline and target is the AND of the latest
+    /// report of each scanner set in its latest build (so an SBOM pushed
+    /// after a blocking Trivy report of the same build does not hide the
+    /// block); reports without a build count as one open-ended build.
+    pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        let conn = self.conn();
+        let mut snap = Snapshot::default();
+        {
+            let mut st = conn.prepare(
+                "SELECT s.scanner, s.target, s.scanned_at, c.class, c.severity, c.count
+                 FROM scanner_results s
+                 JOIN (SELECT target, scanner, MAX(ingest_id) AS id FROM scanner_results GROUP BY target, scanner) l
+                   ON s.ingest_id = l.id AND s.scanner = l.scanner AND s.target = l.target
+                 LEFT JOIN counts c ON c.ingest_id = s.ingest_id AND c.scanner = s.scanner",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, f64>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<i64>>(5)?,
+                ))
+            })?;
+            for row in rows {
+                let (scanner, target, at, class, sev, n) = row?;
+                let e = snap
+                    .findings
+                    .entry((scanner, target))
+                    .or_insert_with(|| (at, BTreeMap::new()));
+                if let (Some(c), Some(s), Some(n)) = (class, sev, n) {
+                    e.1.insert((c, s), n as u64);
+                }
+            }
+        }
+        {
+            let mut st = conn.prepare(
+                "WITH latest AS (SELECT pipeline, target, MAX(id) AS id FROM ingests GROUP BY pipeline, target),
+                 grp AS (SELECT i.pipeline, i.target, i.build_group, i.build FROM ingests i JOIN latest l ON i.id = l.id),
+                 perkind AS (SELECT i.pipeline, i.target, i.kind, MAX(i.id) AS id FROM ingests i
+                             JOIN grp g ON i.pipeline = g.pipeline AND i.target = g.target
+                              AND (i.build_group = g.build_group OR (g.build = '' AND i.build = ''))
+                             GROUP BY i.pipeline, i.target, i.kind)
+                 SELECT p.pipeline, p.target, MIN(CASE WHEN i.verdict = 'pass' THEN 1 ELSE 0 END)
+                 FROM perkind p JOIN ingests i ON i.id = p.id GROUP BY p.pipeline, p.target",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (p, t, ok) = row?;
+                snap.gates.insert((p, t), ok == 1);
+            }
+        }
+        {
+            let mut st = conn.prepare(
+                "SELECT s.target, s.type, s.count FROM sbom s
+                 JOIN (SELECT target, MAX(ingest_id) AS id FROM sbom GROUP BY target) l
+                   ON s.ingest_id = l.id AND s.target = l.target",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (t, ty, n) = row?;
+                snap.sbom.insert((t, ty), n as u64);
+            }
+        }
+        {
+            let mut st = conn.prepare(
+                "SELECT DISTINCT w.target, w.waiver, w.expires FROM waivers w
+                 JOIN (SELECT target, scanner, MAX(ingest_id) AS id FROM scanner_results GROUP BY target, scanner) l
+                   ON w.ingest_id = l.id AND w.target = l.target",
+            )?;
+            let rows =
+                st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(2)?)))?;
+            for row in rows {
+                let (t, exp) = row?;
+                let e = snap.waivers.entry(t).or_default();
+                if let Ok(d) = chrono::NaiveDate::parse_from_str(&exp, "%Y-%m-%d") {
+                    e.push(d);
+                }
+            }
+        }
+        // Targets with gates but no waivers still get a 0 series.
+        for (_, t) in snap.gates.keys() {
+            snap.waivers.entry(t.clone()).or_default();
+        }
+        Ok(snap)
+    }
+
+    /// The latest stored summary for a pipeline and target.
+    pub fn latest(
+        &self,
+        pipeline: &str,
+        target: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let conn = self.conn();
+        let row: Option<(String, String, String, String, f64)> = conn
+            .query_row(
+                "SELECT summary, build, verdict, source, received_at FROM ingests
+                 WHERE pipeline = ?1 AND target = ?2 ORDER BY id DESC LIMIT 1",
+                params![pipeline, target],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()?;
+        let Some((summary, build, _verdict, source, at)) = row else {
+            return Ok(None);
+        };
+        let mut v: serde_json::Value = serde_json::from_str(&summary)?;
+        v["pipeline"] = pipeline.into();
+        v["target"] = target.into();
+        v["build"] = build.into();
+        v["source"] = source.into();
+        v["received_at"] = at.into();
+        Ok(Some(v))
+    }
+
+    /// Findings new and fixed in the latest build compared with the one
+    /// before it (each build's findings are the union of its latest report
+    /// per scanner set).
+    pub fn diff(&self, pipeline: &str, target: &str) -> Result<Option<Diff>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn.prepare(
+            "SELECT build_group, build, MAX(id) AS last FROM ingests
+             WHERE pipeline = ?1 AND target = ?2 GROUP BY build_group ORDER BY last DESC LIMIT 2",
+        )?;
+        let groups: Vec<(String, String)> = st
+            .query_map(params![pipeline, target], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        if groups.is_empty() {
+            return Ok(None);
+        }
+        let keys_of = |group: &str| -> Result<BTreeSet<String>, StoreError> {
+            let mut st = conn.prepare(
+                "SELECT i.keys FROM ingests i JOIN
+                   (SELECT kind, MAX(id) AS id FROM ingests WHERE pipeline = ?1 AND target = ?2 AND build_group = ?3 GROUP BY kind) k
+                 ON i.id = k.id",
+            )?;
+            let mut set = BTreeSet::new();
+            for keys in st.query_map(params![pipeline, target, group], |r| r.get::<_, String>(0))? {
+                set.extend(keys?.lines().filter(|l| !l.is_empty()).map(str::to_string));
+            }
+            Ok(set)
+        };
+        let current = keys_of(&groups[0].0)?;
+        let previous = match groups.get(1) {
+            Some(g) => keys_of(&g.0)?,
+            None => BTreeSet::new(),
+        };
+        let label = |g: &(String, String)| {
+            if g.1.is_empty() {
+                g.0.clone()
+            } else {
+                g.1.clone()
+            }
+        };
+        Ok(Some(Diff {
+            pipeline: pipeline.into(),
+            target: target.into(),
+            build: Some(label(&groups[0])),
+            previous_build: groups.get(1).map(label),
+            new: current.difference(&previous).cloned().collect(),
+            fixed: previous.difference(&current).cloned().collect(),
+            unchanged: current.intersection(&previous).count() as u64,
+        }))
+    }
+
+    /// Whether this exact file version was already handled.
+    pub fn file_seen(&self, path: &str, size: u64, mtime_ns: i64) -> Result<bool, StoreError> {
+        let conn = self.conn();
+        let hit: Option<i64> = conn
+            .query_row(
+                "SELECT 1 FROM files WHERE path = ?1 AND size = ?2 AND mtime_ns = ?3",
+                params![path, size as i64, mtime_ns],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(hit.is_some())
+    }
+
+    pub fn mark_file(
+        &self,
+        path: &str,
+        size: u64,
+        mtime_ns: i64,
+        ingest_id: Option<i64>,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO files (path, size, mtime_ns, ingest_id, error) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,
+               ingest_id = excluded.ingest_id, error = excluded.error",
+            params![path, size as i64, mtime_ns, ingest_id, error],
+        )?;
+        Ok(())
+    }
+}
+
+/// Keep the newest `keep` reports per pipeline, target and scanner set.
+fn prune(
+    tx: &rusqlite::Transaction<'_>,
+    pipeline: &str,
+    target: &str,
+    kind: &str,
+    keep: u32,
+) -> Result<(), StoreError> {
+    let old: Vec<i64> = {
+        let mut st = tx.prepare(
+            "SELECT id FROM ingests WHERE pipeline = ?1 AND target = ?2 AND kind = ?3
+             ORDER BY id DESC LIMIT -1 OFFSET ?4",
+        )?;
+        let ids = st
+            .query_map(params![pipeline, target, kind, keep], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        ids
+    };
+    for id in old {
+        for table in ["scanner_results", "counts", "sbom", "waivers"] {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE ingest_id = ?1"),
+                params![id],
+            )?;
+        }
+        tx.execute("DELETE FROM ingests WHERE id = ?1", params![id])?;
+    }
+    Ok(())
+}
