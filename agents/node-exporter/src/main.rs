@@ -1,4 +1,44 @@
-// Placeholder so the workspace builds while this crate is written.
+//! srp-node-exporter: see the crate docs and README.md.
+
+use anyhow::Context;
+use srp_node_exporter::{cli, collector, scrape::Scraper, server, webconfig::WebConfig};
+use std::sync::Arc;
+use std::time::Duration;
+
 fn main() -> anyhow::Result<()> {
-    anyhow::bail!("srp-node-exporter is not implemented yet")
+    let cli = cli::parse();
+    cli.log.init();
+    // One runtime thread is plenty for an exporter; scrapes run on the
+    // blocking pool, which keeps its thread between scrapes.
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(4)
+        .thread_keep_alive(Duration::from_secs(120))
+        .build()
+        .context("starting the runtime")?
+        .block_on(run(cli))
+}
+
+async fn run(cli: cli::Cli) -> anyhow::Result<()> {
+    for flag in &cli.ignored {
+        tracing::warn!(flag, "node_exporter flag not implemented here; ignored");
+    }
+    let settings = cli.settings()?;
+    let web = match &cli.web_config_file {
+        Some(p) => WebConfig::load(p)?,
+        None => WebConfig::default(),
+    };
+    let tls = web.tls()?;
+    let collectors = collector::build(&cli.enabled, &settings);
+    tracing::info!(collectors = ?cli.enabled, "enabled collectors");
+    let scraper = Arc::new(Scraper::new(collectors, !cli.disable_exporter_metrics));
+    let router = server::router(scraper, &cli.telemetry_path, web.basic_auth());
+
+    let shutdown = srp_daemon::Shutdown::on_signals();
+    let listener = srp_daemon::bind(cli.listen_addr()?).await?;
+    match tls {
+        Some(tls) => server::serve_tls(listener, router, tls, shutdown).await?,
+        None => srp_daemon::serve(listener, router, shutdown).await?,
+    }
+    Ok(())
 }

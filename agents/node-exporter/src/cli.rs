@@ -1,0 +1,374 @@
+//! Command line, compatible with node_exporter's where it matters for a
+//! drop-in: the dotted flag names, `--collector.<name>` / `--no-collector.<name>`
+//! switches (built programmatically from the collector list, so `--help`
+//! lists them), `--web.listen-address`, `--web.config.file`, `--path.*`.
+
+use crate::collector::{self, defaults, Paths, Settings};
+use clap::{Arg, ArgAction, ArgMatches, Command, CommandFactory, FromArgMatches, Parser};
+use regex::Regex;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "srp-node-exporter",
+    version,
+    about = "A drop-in replacement for Prometheus node_exporter: the same node_* metrics at a fraction of the cost; no mount can hang a scrape.",
+    after_help = "Collectors of node_exporter that are not implemented here are accepted as \
+--[no-]collector.<name> (and --collector.<name>.* options) and ignored with a warning, so existing \
+unit files keep working: see NOT IMPLEMENTED in the README."
+)]
+pub struct Cli {
+    /// Address to serve /metrics and /health on.
+    #[arg(long, env = "SRP_LISTEN", default_value = "127.0.0.1:9100")]
+    pub listen: SocketAddr,
+
+    /// node_exporter's name for --listen (":9100" means all interfaces); wins over --listen.
+    #[arg(long = "web.listen-address", value_name = "ADDR")]
+    pub web_listen_address: Option<String>,
+
+    /// Path under which metrics are served.
+    #[arg(long = "web.telemetry-path", default_value = "/metrics")]
+    pub telemetry_path: String,
+
+    /// exporter-toolkit web config (YAML): tls_server_config (cert_file, key_file,
+    /// min_version, max_version) and basic_auth_users (bcrypt hashes).
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub web_config_file: Option<PathBuf>,
+
+    /// Leave out the exporter's own process_* metrics.
+    #[arg(long = "web.disable-exporter-metrics")]
+    pub disable_exporter_metrics: bool,
+
+    /// Start with every collector off; enable them one by one with --collector.<name>.
+    #[arg(long = "collector.disable-defaults")]
+    pub disable_defaults: bool,
+
+    /// Regexp of mount points to exclude (node_exporter's upstream default).
+    #[arg(long = "collector.filesystem.mount-points-exclude", default_value = defaults::MOUNT_POINTS_EXCLUDE)]
+    pub mount_points_exclude: String,
+
+    /// Regexp of filesystem types to exclude (node_exporter's default).
+    #[arg(long = "collector.filesystem.fs-types-exclude", default_value = defaults::FS_TYPES_EXCLUDE)]
+    pub fs_types_exclude: String,
+
+    /// How long a statfs may take before the mount is reported with
+    /// node_filesystem_device_error=1 (e.g. 5s, 500ms). A mount still stuck
+    /// from an earlier scrape is not called again until it answers.
+    #[arg(long = "collector.filesystem.mount-timeout", default_value = "5s", value_parser = parse_duration)]
+    pub mount_timeout: Duration,
+
+    /// Regexp of block devices to exclude from diskstats (node_exporter's default).
+    #[arg(long = "collector.diskstats.device-exclude", default_value = defaults::DISKSTATS_DEVICE_EXCLUDE)]
+    pub diskstats_device_exclude: String,
+
+    /// Regexp of network devices to exclude from netdev (default: none).
+    #[arg(long = "collector.netdev.device-exclude")]
+    pub netdev_device_exclude: Option<String>,
+
+    /// Regexp of network devices to include in netdev (default: all).
+    #[arg(long = "collector.netdev.device-include")]
+    pub netdev_device_include: Option<String>,
+
+    /// Regexp of /proc/net/{netstat,snmp,snmp6} fields to export.
+    #[arg(long = "collector.netstat.fields", default_value = defaults::NETSTAT_FIELDS)]
+    pub netstat_fields: String,
+
+    /// Regexp of /proc/vmstat fields to export.
+    #[arg(long = "collector.vmstat.fields", default_value = defaults::VMSTAT_FIELDS)]
+    pub vmstat_fields: String,
+
+    /// Directory of *.prom files for the textfile collector (unset: none read).
+    #[arg(long = "collector.textfile.directory", value_name = "DIR")]
+    pub textfile_directory: Option<PathBuf>,
+
+    /// procfs mount point.
+    #[arg(long = "path.procfs", default_value = "/proc")]
+    pub procfs: PathBuf,
+
+    /// sysfs mount point.
+    #[arg(long = "path.sysfs", default_value = "/sys")]
+    pub sysfs: PathBuf,
+
+    /// Root of the host filesystem (for mount points and os-release).
+    #[arg(long = "path.rootfs", default_value = "/")]
+    pub rootfs: PathBuf,
+
+    /// udev database (disk model/serial for node_disk_info).
+    #[arg(long = "path.udev.data", default_value = "/run/udev/data")]
+    pub udev_data: PathBuf,
+
+    #[command(flatten)]
+    pub log: srp_daemon::LogArgs,
+
+    /// Filled from the --[no-]collector.<name> switches.
+    #[arg(skip)]
+    pub enabled: Vec<&'static str>,
+
+    /// Flags accepted for compatibility but not acted on (warned at start-up).
+    #[arg(skip)]
+    pub ignored: Vec<String>,
+}
+
+fn leak(s: String) -> &'static str {
+    // The command is built once per process; the few strings live as long.
+    Box::leak(s.into_boxed_str())
+}
+
+/// The full command: the derived flags plus one switch pair per collector.
+pub fn command() -> Command {
+    let mut cmd = Cli::command();
+    for spec in collector::ALL {
+        let on = leak(format!("collector.{}", spec.name));
+        let off = leak(format!("no-collector.{}", spec.name));
+        let default = if spec.default_enabled { "enabled" } else { "disabled" };
+        cmd = cmd
+            .arg(
+                Arg::new(on)
+                    .long(on)
+                    .action(ArgAction::SetTrue)
+                    .help(leak(format!(
+                        "Enable the {} collector: {} (default: {default}).",
+                        spec.name, spec.about
+                    ))),
+            )
+            .arg(
+                Arg::new(off)
+                    .long(off)
+                    .action(ArgAction::SetTrue)
+                    .help(leak(format!("Disable the {} collector.", spec.name))),
+            );
+    }
+    cmd
+}
+
+/// node_exporter flags with no meaning here are dropped before clap sees them
+/// (with a warning later), and its `--log.*` flags are mapped to ours.
+fn preprocess(args: Vec<String>, known: &[String]) -> (Vec<String>, Vec<String>) {
+    let mut out = Vec::with_capacity(args.len());
+    let mut ignored = Vec::new();
+    let mut it = args.into_iter().peekable();
+    if let Some(bin) = it.next() {
+        out.push(bin);
+    }
+    while let Some(a) = it.next() {
+        let (flag, has_value) = match a.split_once('=') {
+            Some((f, _)) => (f.to_string(), true),
+            None => (a.clone(), false),
+        };
+        if let Some(rest) = flag.strip_prefix("--log.") {
+            let value = if has_value {
+                a.split_once('=').map(|(_, v)| v.to_string())
+            } else {
+                it.next()
+            };
+            let value = value.unwrap_or_default();
+            match rest {
+                "level" => out.push(format!("--log-level={value}")),
+                "format" => out.push(format!(
+                    "--log-format={}",
+                    if value == "json" { "json" } else { "text" }
+                )),
+                _ => ignored.push(a),
+            }
+            continue;
+        }
+        let stem = flag
+            .strip_prefix("--no-collector.")
+            .or_else(|| flag.strip_prefix("--collector."));
+        let unknown = stem.is_some() && !known.iter().any(|k| *k == flag[2..]);
+        if unknown {
+            let name = stem.unwrap_or_default();
+            // `--collector.X.option VALUE`: the value goes with it.
+            if name.contains('.') && !has_value && it.peek().is_some_and(|n| !n.starts_with('-')) {
+                let v = it.next().unwrap_or_default();
+                ignored.push(format!("{a} {v}"));
+            } else {
+                ignored.push(a);
+            }
+            continue;
+        }
+        out.push(a);
+    }
+    (out, ignored)
+}
+
+/// Parse the process's arguments (exits with clap's message on bad input).
+pub fn parse() -> Cli {
+    match try_parse_from(std::env::args()) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    }
+}
+
+pub fn try_parse_from(
+    args: impl IntoIterator<Item = impl Into<String>>,
+) -> Result<Cli, clap::Error> {
+    let cmd = command();
+    let known: Vec<String> = cmd
+        .get_arguments()
+        .filter_map(|a| a.get_long().map(String::from))
+        .collect();
+    let (args, ignored) = preprocess(args.into_iter().map(Into::into).collect(), &known);
+    let matches = cmd.try_get_matches_from(args)?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    cli.enabled = enabled(&matches, cli.disable_defaults);
+    cli.ignored = ignored;
+    Ok(cli)
+}
+
+fn enabled(m: &ArgMatches, disable_defaults: bool) -> Vec<&'static str> {
+    collector::ALL
+        .iter()
+        .filter(|spec| {
+            let on_id = format!("collector.{}", spec.name);
+            let off_id = format!("no-collector.{}", spec.name);
+            let on = m.get_flag(&on_id).then(|| m.index_of(&on_id)).flatten();
+            let off = m.get_flag(&off_id).then(|| m.index_of(&off_id)).flatten();
+            match (on, off) {
+                (Some(a), Some(b)) => a > b, // the later switch wins
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => spec.default_enabled && !disable_defaults,
+            }
+        })
+        .map(|spec| spec.name)
+        .collect()
+}
+
+/// `5s`, `500ms`, `1m`, or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map(|i| s.split_at(i))
+        .unwrap_or((s, "s"));
+    let n: f64 = num.parse().map_err(|_| format!("not a duration: {s:?}"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(format!("unknown unit in {s:?} (use ms, s or m)")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("{s:?}: {e}"))
+}
+
+fn regex(flag: &str, value: &str) -> anyhow::Result<Regex> {
+    Regex::new(value).map_err(|e| anyhow::anyhow!("--{flag}: invalid regexp: {e}"))
+}
+
+impl Cli {
+    /// The address to listen on: --web.listen-address if given, else --listen.
+    pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
+        let Some(a) = &self.web_listen_address else {
+            return Ok(self.listen);
+        };
+        let full = if a.starts_with(':') {
+            format!("0.0.0.0{a}")
+        } else {
+            a.clone()
+        };
+        full.to_socket_addrs()
+            .ok()
+            .and_then(|mut it| it.next())
+            .ok_or_else(|| anyhow::anyhow!("--web.listen-address: cannot use {a:?} as an address"))
+    }
+
+    pub fn settings(&self) -> anyhow::Result<Settings> {
+        if self.netdev_device_exclude.is_some() && self.netdev_device_include.is_some() {
+            anyhow::bail!("--collector.netdev.device-exclude and --collector.netdev.device-include are mutually exclusive");
+        }
+        let opt = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<Regex>> {
+            match v.as_deref() {
+                None | Some("") => Ok(None),
+                Some(v) => regex(flag, v).map(Some),
+            }
+        };
+        Ok(Settings {
+            paths: Paths {
+                procfs: self.procfs.clone(),
+                sysfs: self.sysfs.clone(),
+                rootfs: self.rootfs.clone(),
+                udev_data: self.udev_data.clone(),
+            },
+            mount_points_exclude: regex("collector.filesystem.mount-points-exclude", &self.mount_points_exclude)?,
+            fs_types_exclude: regex("collector.filesystem.fs-types-exclude", &self.fs_types_exclude)?,
+            mount_timeout: self.mount_timeout,
+            statfs: Arc::new(crate::statfs::SysStatFs),
+            diskstats_device_exclude: regex("collector.diskstats.device-exclude", &self.diskstats_device_exclude)?,
+            netdev_device_exclude: opt("collector.netdev.device-exclude", &self.netdev_device_exclude)?,
+            netdev_device_include: opt("collector.netdev.device-include", &self.netdev_device_include)?,
+            netstat_fields: regex("collector.netstat.fields", &self.netstat_fields)?,
+            vmstat_fields: regex("collector.vmstat.fields", &self.vmstat_fields)?,
+            textfile_directory: self.textfile_directory.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        let mut v = vec!["srp-node-exporter"];
+        v.extend_from_slice(args);
+        try_parse_from(v).unwrap()
+    }
+
+    #[test]
+    fn defaults_enable_every_collector() {
+        let c = parse(&[]);
+        assert_eq!(c.enabled.len(), collector::ALL.len());
+        assert_eq!(c.listen_addr().unwrap(), "127.0.0.1:9100".parse().unwrap());
+    }
+
+    #[test]
+    fn switches_and_disable_defaults() {
+        let c = parse(&["--no-collector.cpu", "--collector.filesystem.mount-timeout=250ms"]);
+        assert!(!c.enabled.contains(&"cpu") && c.enabled.contains(&"meminfo"));
+        assert_eq!(c.mount_timeout, Duration::from_millis(250));
+        let c = parse(&["--collector.disable-defaults", "--collector.meminfo", "--collector.cpu", "--no-collector.cpu"]);
+        assert_eq!(c.enabled, vec!["meminfo"]);
+    }
+
+    #[test]
+    fn node_exporter_flags_are_accepted() {
+        let c = parse(&[
+            "--web.listen-address=:9101",
+            "--no-collector.hwmon",
+            "--collector.netclass.ignored-devices",
+            "^lo$",
+            "--collector.systemd",
+            "--collector.cpu.info",
+            "--log.level=debug",
+            "--log.format=logfmt",
+            "--collector.textfile.directory=/var/lib/prometheus/node-exporter",
+        ]);
+        assert_eq!(c.listen_addr().unwrap(), "0.0.0.0:9101".parse().unwrap());
+        assert_eq!(c.ignored.len(), 4, "{:?}", c.ignored);
+        assert!(c.ignored.contains(&"--collector.netclass.ignored-devices ^lo$".to_string()));
+        assert_eq!(c.log.log_level, "debug");
+        assert!(c.enabled.contains(&"cpu"));
+    }
+
+    #[test]
+    fn bad_input_is_named() {
+        let e = try_parse_from(["x", "--collector.filesystem.mount-timeout=5h"]).err().unwrap();
+        assert!(e.to_string().contains("unknown unit"), "{e}");
+        let c = parse(&["--collector.diskstats.device-exclude=("]);
+        let e = c.settings().err().unwrap().to_string();
+        assert!(e.contains("--collector.diskstats.device-exclude"), "{e}");
+        assert!(try_parse_from(["x", "--bogus"]).is_err());
+    }
+
+    #[test]
+    fn help_lists_collector_switches() {
+        let help = command().render_long_help().to_string();
+        for spec in collector::ALL {
+            assert!(help.contains(&format!("--collector.{}", spec.name)), "{}", spec.name);
+            assert!(help.contains(&format!("--no-collector.{}", spec.name)), "{}", spec.name);
+        }
+    }
+}

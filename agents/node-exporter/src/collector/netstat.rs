@@ -1,0 +1,129 @@
+//! `node_netstat_<Proto>_<Field>` from /proc/net/{netstat,snmp,snmp6}, the
+//! fields matching `--collector.netstat.fields` (node_exporter's default set).
+//! Untyped, as upstream exports them.
+
+use super::{read, CollectError, Collector, Settings};
+use crate::exposition::{Exposition, MetricType::Untyped};
+use regex::Regex;
+use std::path::{Path, PathBuf};
+
+/// Pairs of header/value lines: `Tcp: RtoAlgorithm ...` then `Tcp: 1 ...`.
+pub fn parse_pairs(path: &Path, text: &str, out: &mut Vec<(String, String)>) -> Result<(), CollectError> {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    for pair in lines.chunks(2) {
+        let [names, values] = pair else {
+            return Err(CollectError::parse(path, "odd number of lines"));
+        };
+        let (Some((proto, names)), Some((_, values))) = (names.split_once(':'), values.split_once(':')) else {
+            return Err(CollectError::parse(path, "line without protocol"));
+        };
+        let names: Vec<&str> = names.split_whitespace().collect();
+        let values: Vec<&str> = values.split_whitespace().collect();
+        if names.len() != values.len() {
+            return Err(CollectError::parse(path, format!("{proto}: names and values differ in count")));
+        }
+        for (n, v) in names.iter().zip(values) {
+            out.push((format!("{proto}_{n}"), v.to_string()));
+        }
+    }
+    Ok(())
+}
+
+/// `Ip6InReceives   123` lines; the protocol is everything up to the `6`.
+pub fn parse_snmp6(text: &str, out: &mut Vec<(String, String)>) {
+    for line in text.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(key), Some(v)) = (f.next(), f.next()) else {
+            continue;
+        };
+        if let Some(i) = key.find('6') {
+            out.push((format!("{}_{}", &key[..=i], &key[i + 1..]), v.to_string()));
+        }
+    }
+}
+
+pub struct Netstat {
+    netstat: PathBuf,
+    snmp: PathBuf,
+    snmp6: PathBuf,
+    fields: Regex,
+}
+
+impl Netstat {
+    pub fn new(s: &Settings) -> Self {
+        Self {
+            netstat: s.paths.proc("net/netstat"),
+            snmp: s.paths.proc("net/snmp"),
+            snmp6: s.paths.proc("net/snmp6"),
+            fields: s.netstat_fields.clone(),
+        }
+    }
+}
+
+impl Collector for Netstat {
+    fn name(&self) -> &'static str {
+        "netstat"
+    }
+
+    fn collect(&self, out: &mut Exposition) -> Result<(), CollectError> {
+        let mut all = Vec::with_capacity(512);
+        parse_pairs(&self.netstat, &read(&self.netstat)?, &mut all)?;
+        parse_pairs(&self.snmp, &read(&self.snmp)?, &mut all)?;
+        // No IPv6 is not an error, as upstream.
+        if let Ok(t) = std::fs::read_to_string(&self.snmp6) {
+            parse_snmp6(&t, &mut all);
+        }
+        let mut name = String::with_capacity(64);
+        let mut help = String::with_capacity(64);
+        let mut seen = std::collections::HashSet::new();
+        for (key, value) in &all {
+            if !self.fields.is_match(key) || !seen.insert(key.as_str()) {
+                continue;
+            }
+            let Ok(v) = value.parse::<f64>() else {
+                return Err(CollectError::parse(&self.netstat, format!("{key}: {value:?}")));
+            };
+            name.clear();
+            name.push_str("node_netstat_");
+            name.push_str(key);
+            help.clear();
+            help.push_str("Statistic ");
+            help.extend(key.split('_'));
+            help.push('.');
+            out.family(&name, &help, Untyped);
+            out.sample(&name, &[], v);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collector::testutil::{fake_paths, render};
+
+    const NETSTAT: &str = "TcpExt: SyncookiesSent ListenDrops TCPTimeouts DelayedACKs\n\
+TcpExt: 0 3 2 99\n\
+IpExt: InNoRoutes InOctets OutOctets\n\
+IpExt: 0 309271058 506624\n";
+    const SNMP: &str = "Ip: Forwarding DefaultTTL\nIp: 2 64\n\
+Tcp: RtoAlgorithm ActiveOpens CurrEstab InErrs\nTcp: 1 116 6 0\n\
+Udp: InDatagrams NoPorts InErrors\nUdp: 113 0 0\n";
+    const SNMP6: &str = "Ip6InReceives 10\nIp6InOctets 128\nIcmp6InMsgs 1\nUdpLite6InErrors 0\n";
+
+    #[test]
+    fn default_fields_only() {
+        let d = tempfile::tempdir().unwrap();
+        let p = fake_paths(
+            d.path(),
+            &[("proc/net/netstat", NETSTAT), ("proc/net/snmp", SNMP), ("proc/net/snmp6", SNMP6)],
+        );
+        let s = Settings { paths: p, ..Settings::default() };
+        let t = render(&Netstat::new(&s));
+        assert!(t.contains("# HELP node_netstat_Tcp_ActiveOpens Statistic TcpActiveOpens.\n# TYPE node_netstat_Tcp_ActiveOpens untyped\nnode_netstat_Tcp_ActiveOpens 116\n"), "{t}");
+        for want in ["TcpExt_ListenDrops 3", "TcpExt_SyncookiesSent 0", "IpExt_InOctets 309271058", "Ip_Forwarding 2", "Ip6_InOctets 128", "Icmp6_InMsgs 1", "UdpLite6_InErrors 0", "Udp_InErrors 0", "Tcp_CurrEstab 6", "Tcp_InErrs 0"] {
+            assert!(t.contains(&format!("node_netstat_{want}\n")), "{want}: {t}");
+        }
+        assert!(!t.contains("DelayedACKs") && !t.contains("Ip6_InReceives") && !t.contains("DefaultTTL"), "{t}");
+    }
+}

@@ -1,0 +1,142 @@
+//! HTTP: `/metrics` (or `--web.telemetry-path`), `/health`, a landing page;
+//! gzip when the scraper asks for it; optional basic auth; plain HTTP through
+//! the shared daemon crate, HTTPS through rustls with the same graceful stop.
+
+use crate::scrape::Scraper;
+use crate::webconfig::BasicAuth;
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use srp_daemon::{HealthReport, Shutdown};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
+
+#[derive(Clone)]
+struct AppState {
+    scraper: Arc<Scraper>,
+}
+
+pub fn router(scraper: Arc<Scraper>, telemetry_path: &str, auth: Option<Arc<BasicAuth>>) -> Router {
+    let landing = format!(
+        "<html><head><title>srp-node-exporter</title></head><body><h1>srp-node-exporter</h1>\
+         <p><a href=\"{telemetry_path}\">Metrics</a> · <a href=\"/health\">Health</a></p></body></html>"
+    );
+    let mut r = Router::new()
+        .route(telemetry_path, get(metrics))
+        .route("/health", get(health))
+        .route("/", get(move || async move { Html(landing) }))
+        .with_state(AppState { scraper })
+        .layer(CompressionLayer::new().gzip(true).no_br().no_deflate().no_zstd());
+    if let Some(auth) = auth {
+        r = r.layer(middleware::from_fn_with_state(auth, require_auth));
+    }
+    r
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    // /proc reads are quick, but statfs may wait up to the mount timeout:
+    // keep that off the (single) runtime thread.
+    match tokio::task::spawn_blocking(move || s.scraper.scrape()).await {
+        Ok(body) => ([(header::CONTENT_TYPE, srp_daemon::metrics::CONTENT_TYPE)], body).into_response(),
+        Err(e) => {
+            tracing::error!("scrape task failed: {e}");
+            (StatusCode::INTERNAL_SERVER_ERROR, "scrape failed\n").into_response()
+        }
+    }
+}
+
+async fn health(State(s): State<AppState>) -> Response {
+    let report = HealthReport::new()
+        .check("collectors", srp_daemon::Check::ok())
+        .with("collectors", s.scraper.collector_names());
+    Json(report.body()).into_response()
+}
+
+async fn require_auth(State(auth): State<Arc<BasicAuth>>, req: Request, next: Next) -> Response {
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+    let ok = tokio::task::spawn_blocking(move || auth.check(header.as_deref()))
+        .await
+        .unwrap_or(false);
+    if ok {
+        next.run(req).await
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Basic")],
+            "Unauthorized\n",
+        )
+            .into_response()
+    }
+}
+
+/// Serve HTTPS until `shutdown`, then drain in-flight connections. Mirrors
+/// `srp_daemon::serve` (readiness, watchdog, the `listening on` line).
+pub async fn serve_tls(
+    listener: TcpListener,
+    router: Router,
+    tls: Arc<tokio_rustls::rustls::ServerConfig>,
+    shutdown: Shutdown,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::server::conn::auto;
+    use tower::Service;
+
+    let local: SocketAddr = listener.local_addr()?;
+    tracing::info!("listening on https://{local}");
+    srp_daemon::systemd::notify_ready();
+    srp_daemon::systemd::spawn_watchdog(shutdown.clone());
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let (tcp, peer) = tokio::select! {
+            _ = shutdown.wait() => break,
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!("accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let acceptor = acceptor.clone();
+        let router = router.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let stream = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, "TLS handshake failed: {e}");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                router.clone().call(req)
+            });
+            let conn = auto::Builder::new(TokioExecutor::new())
+                .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+                .into_owned();
+            if let Err(e) = watcher.watch(conn).await {
+                tracing::debug!(%peer, "connection: {e}");
+            }
+        });
+    }
+    srp_daemon::systemd::notify_stopping();
+    drop(listener);
+    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await.is_err() {
+        tracing::warn!("connections still open after 10s; stopping anyway");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
