@@ -14,8 +14,10 @@ pub struct Config {
 
     /// Database: `sqlite:PATH` (default `sqlite:srp.db` in the working
     /// directory) or `postgres://USER@HOST:PORT/DB` for PostgreSQL.
+    // Kept as text until `database()`: clap would echo a refused value,
+    // password included, in its error.
     #[arg(long, env = "DATABASE_URL")]
-    pub database_url: Option<DatabaseUrl>,
+    pub database_url: Option<String>,
 
     /// Longest a request may take, body upload included, before it is
     /// answered 408 (e.g. `10s`, `500ms`; a bare number means seconds).
@@ -32,10 +34,11 @@ pub struct Config {
 
 impl Config {
     /// The database to use: the flag, or the default SQLite file.
-    pub fn database(&self) -> DatabaseUrl {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| DatabaseUrl::Sqlite(PathBuf::from("srp.db")))
+    pub fn database(&self) -> Result<DatabaseUrl, DatabaseUrlError> {
+        match &self.database_url {
+            Some(url) => url.parse(),
+            None => Ok(DatabaseUrl::Sqlite(PathBuf::from("srp.db"))),
+        }
     }
 }
 
@@ -54,6 +57,14 @@ impl std::fmt::Debug for DatabaseUrl {
 }
 
 impl DatabaseUrl {
+    /// The URL as given to `--database-url` (password included).
+    pub fn to_url(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite(p) => format!("sqlite:{}", p.display()),
+            DatabaseUrl::Postgres(url) => url.clone(),
+        }
+    }
+
     /// The URL with any password replaced, fit for logs and error messages.
     pub fn redacted(&self) -> String {
         match self {

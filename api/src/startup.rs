@@ -45,7 +45,9 @@ impl Application {
     /// Open (and migrate) the database and bind the listener. Fails with a
     /// message naming the database or the address when either is unusable.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        let database = config.database();
+        let database = config
+            .database()
+            .context("invalid --database-url / DATABASE_URL")?;
         let store = Arc::new(
             Store::open(&database)
                 .await

@@ -48,6 +48,8 @@ pub trait ProjectStore: Send + Sync + 'static {
 }
 
 /// The backend chosen by `DATABASE_URL`.
+// One per process, behind an Arc: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Store {
     Sqlite(SqliteStore),
     Postgres(PgStore),

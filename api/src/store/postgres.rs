@@ -22,7 +22,7 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE projects (
     )"];
 
 /// Serialises migrations when several API instances start at once.
-const MIGRATION_LOCK_KEY: i64 = 0x5352_505f_6170_69; // "SRP_api"
+const MIGRATION_LOCK_KEY: i64 = 0x0053_5250_5f61_7069; // "SRP_api"
 const COLUMNS: &str = "id, name, description, created_at, updated_at";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(5);

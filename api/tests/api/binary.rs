@@ -1,0 +1,175 @@
+//! The real `srp-api` binary: flags and environment, logs, SIGTERM.
+
+use crate::helpers::{finish_request, start_request};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_srp-api");
+
+/// Kills the child if a test fails half-way, so nothing is left running.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Start the binary and read the bound address from its `listening on` line.
+/// The rest of stderr is collected in the background.
+fn start(cmd: &mut Command) -> (Running, SocketAddr, std::sync::mpsc::Receiver<String>) {
+    let mut child = cmd
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let running = Running(child);
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("srp-api logs its address");
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            let addr: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+                .collect();
+            return (running, addr.parse().unwrap(), rx);
+        }
+    }
+}
+
+#[test]
+fn help_explains_every_flag() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for flag in [
+        "--listen",
+        "SRP_LISTEN",
+        "--database-url",
+        "DATABASE_URL",
+        "--request-timeout",
+        "--max-body-bytes",
+        "--log-format",
+        "--log-level",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
+    }
+}
+
+#[test]
+fn bad_database_url_is_refused_by_name() {
+    let out = Command::new(BIN)
+        .args(["--database-url", "mysql://u:secret@db/srp"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--database-url") && err.contains("mysql://u:***@db/srp"),
+        "{err}"
+    );
+    assert!(!err.contains("secret"), "password leaked: {err}");
+}
+
+#[test]
+fn unusable_sqlite_path_fails_at_start_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing-dir/srp.db");
+    let out = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--database-url"])
+        .arg(format!("sqlite:{}", path.display()))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&path.display().to_string()), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_serves_from_env_config_and_drains_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut running, addr, logs) = start(
+        Command::new(BIN)
+            .current_dir(dir.path())
+            .env("SRP_LISTEN", "127.0.0.1:0")
+            .env_remove("DATABASE_URL")
+            .env("SRP_LOG_FORMAT", "json")
+            .env_remove("RUST_LOG"),
+    );
+    // DATABASE_URL unset: the default SQLite file in the working directory.
+    let client = reqwest::Client::new();
+    let health = client
+        .get(format!("http://{addr}/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(dir.path().join("srp.db").exists());
+    let version: serde_json::Value = client
+        .get(format!("http://{addr}/version"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
+
+    // A request in flight when SIGTERM arrives still completes.
+    let body = br#"{"name": "sigterm"}"#;
+    let s = start_request(
+        addr,
+        "POST",
+        "/projects",
+        &format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ),
+        &body[..3],
+    )
+    .await;
+    let in_flight = crate::helpers::eventually(Duration::from_secs(10), || async {
+        let m = client
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        crate::helpers::sample(&m, "http_requests_in_flight") == Some(2.0)
+    })
+    .await;
+    assert!(in_flight, "the POST never reached the server");
+    let pid = running.0.id() as i32;
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    // Wait until the server has started draining before sending the rest.
+    loop {
+        let line = logs
+            .recv_timeout(Duration::from_secs(30))
+            .expect("srp-api logs that it is draining");
+        if line.contains("draining") {
+            // JSON logs on request: every line is a JSON object.
+            serde_json::from_str::<serde_json::Value>(&line).expect("JSON log line");
+            break;
+        }
+    }
+    let (status, text) = finish_request(s, &body[3..]).await;
+    assert_eq!(status, 201, "{text}");
+
+    let exit = tokio::task::spawn_blocking(move || running.0.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(exit.success(), "exit status {exit:?}");
+}
