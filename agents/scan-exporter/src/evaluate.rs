@@ -239,7 +239,7 @@ pub fn evaluate(inputs: &[Input], opts: &Options) -> Summary {
             .filter(|b| &b.scanner == scanner && b.class == class.as_str())
             .count();
         checks.push(CheckResult {
-            name: format!("{scanner} {class}s: nothing at or above {threshold}"),
+            name: format!("{scanner} {class}: nothing at or above {threshold}"),
             passed: blocked == 0,
             detail: format!("{n} findings, {blocked} blocking"),
         });
