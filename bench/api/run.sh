@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# srp-api against its reference peer (the original FastAPI + SQLAlchemy +
+# uvicorn stack, bench/peers/fastapi), side by side in one run: same routes,
+# same kind of database (a SQLite file in WAL mode each), same load (wrk, 32
+# connections). Prints requests/s, p50/p99 latency, resident memory and the
+# ratios against the issue's targets. Stops everything it started.
+#
+# Knobs (environment): DURATION (default 10s), CONNECTIONS (32), THREADS (2),
+# ROWS (1000), PEER_WORKERS (uvicorn workers, default 1 as `uvicorn app:app`),
+# VERBOSE=1 to see wrk's own output.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+PEER_DIR="$ROOT/bench/peers/fastapi"
+DURATION="${DURATION:-10s}"
+CONNECTIONS="${CONNECTIONS:-32}"
+THREADS="${THREADS:-2}"
+ROWS="${ROWS:-1000}"
+PEER_WORKERS="${PEER_WORKERS:-1}"
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+need() { command -v "$1" >/dev/null || { say "missing $1 (${2})"; exit 1; }; }
+need wrk "apt-get install wrk"
+need curl "apt-get install curl"
+need python3 "apt-get install python3 python3-venv"
+
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# 1. srp-api, release build (once; cargo skips it when nothing changed).
+say "building srp-api (release)"
+cargo build --release --locked -p srp-api --manifest-path "$ROOT/Cargo.toml" >&2
+API_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/srp-api"
+
+# 2. The peer, in a venv of its own under .local/ (re-created when the pins change).
+VENV="$ROOT/.local/bench-fastapi-venv"
+STAMP="$VENV/.requirements.sha256"
+want="$(sha256sum "$PEER_DIR/requirements.txt" | cut -d' ' -f1)"
+if [[ ! -x "$VENV/bin/uvicorn" ]] || [[ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]]; then
+  say "installing the FastAPI peer into $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$PEER_DIR/requirements.txt" >&2
+  echo "$want" >"$STAMP"
+fi
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_healthy() {
+  for _ in $(seq 1 100); do
+    curl -fsS "http://$1/health" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  say "$2 did not become healthy on $1"
+  exit 1
+}
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+
+API_ADDR="127.0.0.1:$(free_port)"
+PEER_ADDR="127.0.0.1:$(free_port)"
+mkdir -p "$WORK/api" "$WORK/peer"
+
+say "starting srp-api on $API_ADDR"
+(cd "$WORK/api" && exec "$API_BIN" --listen "$API_ADDR" --database-url "sqlite:$WORK/api/srp.db" \
+  --log-level warn 2>"$WORK/api.log") &
+API_PID=$!
+PIDS+=("$API_PID")
+
+say "starting the FastAPI peer on $PEER_ADDR ($PEER_WORKERS uvicorn worker(s))"
+(cd "$PEER_DIR" && DATABASE_URL="sqlite:///$WORK/peer/peer.db" exec "$VENV/bin/uvicorn" app:app \
+  --host 127.0.0.1 --port "${PEER_ADDR##*:}" --workers "$PEER_WORKERS" \
+  --log-level warning --no-access-log 2>"$WORK/peer.log") &
+PEER_PID=$!
+PIDS+=("$PEER_PID")
+
+wait_healthy "$API_ADDR" srp-api
+wait_healthy "$PEER_ADDR" "the FastAPI peer"
+sleep 1
+API_IDLE_KB="$(rss_kb "$API_PID")"
+PEER_IDLE_KB="$(rss_kb "$PEER_PID")"
+
+say "seeding $ROWS projects into each"
+"$VENV/bin/python" "$PEER_DIR/seed.py" "$API_ADDR" "$ROWS" seed
+"$VENV/bin/python" "$PEER_DIR/seed.py" "$PEER_ADDR" "$ROWS" seed
+
+# wrk's latency units to milliseconds.
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+    if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
+    printf "%.2f", n }'
+}
+
+# run NAME ADDR ROUTE_LABEL -> "rps p50 p99 non2xx errors"
+run_wrk() {
+  local addr=$1 route=$2 tag=$3 out
+  case "$route" in
+    health) out="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "http://$addr/health")" ;;
+    list) out="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "http://$addr/projects?limit=20")" ;;
+    create) out="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$HERE/post.lua" "http://$addr/projects" -- "$tag")" ;;
+  esac
+  if [[ -n "${VERBOSE:-}" ]]; then echo "$out" >&2; fi
+  local rps p50 p99 non2xx errors
+  rps="$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")"
+  p50="$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")"
+  p99="$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")"
+  non2xx="$(awk '/Non-2xx/ {print $NF}' <<<"$out")"
+  errors="$(awk '/Socket errors/ {print $0}' <<<"$out" | tr -s ' ')"
+  echo "$rps $p50 $p99 ${non2xx:-0} ${errors:+yes}"
+}
+
+declare -A LABEL=([health]="GET /health" [list]="GET /projects?limit=20" [create]="POST /projects")
+results=()
+misses=0
+printf '\nwrk -t%s -c%s -d%s, %s rows, machine: %s cores\n\n' "$THREADS" "$CONNECTIONS" "$DURATION" "$ROWS" "$(nproc)"
+printf '%-24s %-9s %10s %9s %9s %8s\n' route server "req/s" "p50 ms" "p99 ms" non-2xx
+for route in health list create; do
+  read -r a_rps a_p50 a_p99 a_bad a_err <<<"$(run_wrk "$API_ADDR" "$route" "api-$route-$$")"
+  read -r p_rps p_p50 p_p99 p_bad p_err <<<"$(run_wrk "$PEER_ADDR" "$route" "peer-$route-$$")"
+  printf '%-24s %-9s %10s %9s %9s %8s\n' "${LABEL[$route]}" srp-api "$a_rps" "$a_p50" "$a_p99" "$a_bad"
+  printf '%-24s %-9s %10s %9s %9s %8s\n' "" fastapi "$p_rps" "$p_p50" "$p_p99" "$p_bad"
+  ratio="$(awk -v a="$a_rps" -v p="$p_rps" 'BEGIN { if (p > 0) printf "%.1f", a / p; else print "inf" }')"
+  printf '%-24s %-9s %9sx\n' "" ratio "$ratio"
+  [[ -n "$a_err$p_err" ]] && say "socket errors during ${LABEL[$route]} (see wrk output above)"
+  results+=("${LABEL[$route]}|$ratio|$a_p99")
+done
+
+API_AFTER_KB="$(hwm_kb "$API_PID")"
+PEER_AFTER_KB="$(hwm_kb "$PEER_PID")"
+mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+printf '\n%-24s %-9s %10s %12s\n' "resident memory" server "idle MB" "peak MB"
+printf '%-24s %-9s %10s %12s\n' "" srp-api "$(mb "$API_IDLE_KB")" "$(mb "$API_AFTER_KB")"
+printf '%-24s %-9s %10s %12s\n' "" fastapi "$(mb "$PEER_IDLE_KB")" "$(mb "$PEER_AFTER_KB")"
+
+printf '\ntargets (issue 2):\n'
+for r in "${results[@]}"; do
+  IFS='|' read -r label ratio p99 <<<"$r"
+  ok_ratio="$(awk -v r="$ratio" 'BEGIN { print (r == "inf" || r >= 30) ? "met" : "MISSED" }')"
+  ok_p99="$(awk -v p="$p99" 'BEGIN { print (p < 5) ? "met" : "MISSED" }')"
+  [[ $ok_ratio == met && $ok_p99 == met ]] || misses=$((misses + 1))
+  printf '  %-24s >=30x: %-6s (%sx)   p99 < 5 ms: %-6s (%s ms)\n' "$label" "$ok_ratio" "$ratio" "$ok_p99" "$p99"
+done
+ok_rss="$(awk -v k="$API_IDLE_KB" 'BEGIN { print (k < 10240) ? "met" : "MISSED" }')"
+[[ $ok_rss == met ]] || misses=$((misses + 1))
+printf '  %-24s < 10 MB: %s (%s MB)\n' "srp-api idle RSS" "$ok_rss" "$(mb "$API_IDLE_KB")"
+printf '\n%d target(s) missed\n' "$misses"
