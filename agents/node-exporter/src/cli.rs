@@ -72,6 +72,14 @@ pub struct Cli {
     #[arg(long = "collector.netdev.device-include")]
     pub netdev_device_include: Option<String>,
 
+    /// Regexp of network devices to leave out of netclass.
+    #[arg(long = "collector.netclass.ignored-devices", default_value = defaults::NETCLASS_IGNORED_DEVICES)]
+    pub netclass_ignored_devices: String,
+
+    /// Leave out node_network_speed_bytes for links reporting an invalid speed (-1).
+    #[arg(long = "collector.netclass.ignore-invalid-speed")]
+    pub netclass_ignore_invalid_speed: bool,
+
     /// Regexp of /proc/net/{netstat,snmp,snmp6} fields to export.
     #[arg(long = "collector.netstat.fields", default_value = defaults::NETSTAT_FIELDS)]
     pub netstat_fields: String,
@@ -300,6 +308,8 @@ impl Cli {
             diskstats_device_exclude: regex("collector.diskstats.device-exclude", &self.diskstats_device_exclude)?,
             netdev_device_exclude: opt("collector.netdev.device-exclude", &self.netdev_device_exclude)?,
             netdev_device_include: opt("collector.netdev.device-include", &self.netdev_device_include)?,
+            netclass_ignored_devices: regex("collector.netclass.ignored-devices", &self.netclass_ignored_devices)?,
+            netclass_ignore_invalid_speed: self.netclass_ignore_invalid_speed,
             netstat_fields: regex("collector.netstat.fields", &self.netstat_fields)?,
             vmstat_fields: regex("collector.vmstat.fields", &self.vmstat_fields)?,
             textfile_directory: self.textfile_directory.clone(),
@@ -338,8 +348,8 @@ mod tests {
         let c = parse(&[
             "--web.listen-address=:9101",
             "--no-collector.hwmon",
-            "--collector.netclass.ignored-devices",
-            "^lo$",
+            "--collector.hwmon.chip-include",
+            "^x$",
             "--collector.systemd",
             "--collector.cpu.info",
             "--log.level=debug",
@@ -348,7 +358,7 @@ mod tests {
         ]);
         assert_eq!(c.listen_addr().unwrap(), "0.0.0.0:9101".parse().unwrap());
         assert_eq!(c.ignored.len(), 4, "{:?}", c.ignored);
-        assert!(c.ignored.contains(&"--collector.netclass.ignored-devices ^lo$".to_string()));
+        assert!(c.ignored.contains(&"--collector.hwmon.chip-include ^x$".to_string()));
         assert_eq!(c.log.log_level, "debug");
         assert!(c.enabled.contains(&"cpu"));
     }

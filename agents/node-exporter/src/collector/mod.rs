@@ -15,10 +15,12 @@ pub mod filefd;
 pub mod filesystem;
 pub mod loadavg;
 pub mod meminfo;
+pub mod netclass;
 pub mod netdev;
 pub mod netstat;
 pub mod os;
 pub mod pressure;
+pub mod selinux;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
@@ -128,6 +130,7 @@ pub mod defaults {
     pub const FS_TYPES_EXCLUDE: &str = r"^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs)$";
     pub const DISKSTATS_DEVICE_EXCLUDE: &str = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
     pub const NETSTAT_FIELDS: &str = r"^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
+    pub const NETCLASS_IGNORED_DEVICES: &str = "^$";
     pub const VMSTAT_FIELDS: &str = r"^(oom_kill|pgpg|pswp|pg.*fault).*";
     pub const MOUNT_TIMEOUT_SECS: u64 = 5;
 }
@@ -143,6 +146,8 @@ pub struct Settings {
     pub diskstats_device_exclude: Regex,
     pub netdev_device_exclude: Option<Regex>,
     pub netdev_device_include: Option<Regex>,
+    pub netclass_ignored_devices: Regex,
+    pub netclass_ignore_invalid_speed: bool,
     pub netstat_fields: Regex,
     pub vmstat_fields: Regex,
     pub textfile_directory: Option<PathBuf>,
@@ -159,6 +164,8 @@ impl Default for Settings {
             diskstats_device_exclude: Regex::new(defaults::DISKSTATS_DEVICE_EXCLUDE).unwrap(),
             netdev_device_exclude: None,
             netdev_device_include: None,
+            netclass_ignored_devices: Regex::new(defaults::NETCLASS_IGNORED_DEVICES).unwrap(),
+            netclass_ignore_invalid_speed: false,
             netstat_fields: Regex::new(defaults::NETSTAT_FIELDS).unwrap(),
             vmstat_fields: Regex::new(defaults::VMSTAT_FIELDS).unwrap(),
             textfile_directory: None,
@@ -232,6 +239,12 @@ pub const ALL: &[Spec] = &[
         build: |s| Box::new(meminfo::Meminfo::new(&s.paths)),
     },
     Spec {
+        name: "netclass",
+        default_enabled: true,
+        about: "network device properties from /sys/class/net (up, carrier, mtu, speed, info…)",
+        build: |s| Box::new(netclass::Netclass::new(s)),
+    },
+    Spec {
         name: "netdev",
         default_enabled: true,
         about: "network device counters (/proc/net/dev)",
@@ -254,6 +267,12 @@ pub const ALL: &[Spec] = &[
         default_enabled: true,
         about: "pressure stall information (PSI) for cpu, io and memory",
         build: |s| Box::new(pressure::Pressure::new(&s.paths)),
+    },
+    Spec {
+        name: "selinux",
+        default_enabled: true,
+        about: "whether SELinux is enabled, and its modes",
+        build: |s| Box::new(selinux::Selinux::new(&s.paths)),
     },
     Spec {
         name: "sockstat",
@@ -338,7 +357,6 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "mdadm",
     "meminfo_numa",
     "mountstats",
-    "netclass",
     "network_route",
     "nfs",
     "nfsd",
@@ -351,7 +369,6 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "rapl",
     "runit",
     "schedstat",
-    "selinux",
     "slabinfo",
     "supervisord",
     "systemd",

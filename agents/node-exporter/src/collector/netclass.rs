@@ -1,0 +1,209 @@
+//! `node_network_*{device}` properties from /sys/class/net/<iface>/, as
+//! node_exporter's netclass collector: one gauge (or counter) per readable
+//! attribute, `node_network_info` with the text attributes, and
+//! `node_network_up`. An attribute the kernel refuses to read (carrier of a
+//! down link, speed of a virtual one) is left out, as upstream does.
+
+use super::{CollectError, Collector, Settings};
+use crate::exposition::{
+    Exposition,
+    MetricType::{self, Counter, Gauge},
+};
+use regex::Regex;
+use std::path::{Path, PathBuf};
+
+/// (sysfs file, metric suffix, type, hex?)
+const NUMERIC: &[(&str, &str, MetricType, bool)] = &[
+    ("addr_assign_type", "address_assign_type", Gauge, false),
+    ("carrier", "carrier", Gauge, false),
+    ("carrier_changes", "carrier_changes_total", Counter, false),
+    ("carrier_up_count", "carrier_up_changes_total", Counter, false),
+    ("carrier_down_count", "carrier_down_changes_total", Counter, false),
+    ("dev_id", "device_id", Gauge, true),
+    ("dormant", "dormant", Gauge, false),
+    ("flags", "flags", Gauge, true),
+    ("ifindex", "iface_id", Gauge, false),
+    ("iflink", "iface_link", Gauge, false),
+    ("link_mode", "iface_link_mode", Gauge, false),
+    ("mtu", "mtu_bytes", Gauge, false),
+    ("name_assign_type", "name_assign_type", Gauge, false),
+    ("netdev_group", "net_dev_group", Gauge, false),
+    ("speed", "speed_bytes", Gauge, false),
+    ("tx_queue_len", "transmit_queue_length", Gauge, false),
+    ("type", "protocol_type", Gauge, false),
+];
+const SPEED: usize = 14;
+
+#[derive(Debug, Default)]
+pub struct Iface {
+    pub name: String,
+    pub values: [Option<f64>; 17],
+    pub address: String,
+    pub broadcast: String,
+    pub duplex: String,
+    pub ifalias: String,
+    pub operstate: String,
+}
+
+fn read_trim(p: &Path) -> Option<String> {
+    std::fs::read_to_string(p).ok().map(|s| s.trim().to_string())
+}
+
+fn number(s: &str, hex: bool) -> Option<f64> {
+    if hex {
+        let h = s.strip_prefix("0x").unwrap_or(s);
+        i64::from_str_radix(h, 16).ok().map(|v| v as f64)
+    } else {
+        s.parse::<i64>().ok().map(|v| v as f64)
+    }
+}
+
+pub fn read_iface(dir: &Path, name: &str, ignore_invalid_speed: bool) -> Iface {
+    let mut i = Iface {
+        name: name.to_string(),
+        ..Iface::default()
+    };
+    for (idx, (file, _, _, hex)) in NUMERIC.iter().enumerate() {
+        i.values[idx] = read_trim(&dir.join(file)).and_then(|s| number(&s, *hex));
+    }
+    // Mbit/s → bytes/s. node_exporter 1.5 reports -1 (unknown) as -125000
+    // unless told to ignore invalid speeds.
+    if let Some(mbit) = i.values[SPEED] {
+        i.values[SPEED] = if mbit < 0.0 && ignore_invalid_speed {
+            None
+        } else {
+            Some(mbit * 125000.0)
+        };
+    }
+    i.address = read_trim(&dir.join("address")).unwrap_or_default();
+    i.broadcast = read_trim(&dir.join("broadcast")).unwrap_or_default();
+    i.duplex = read_trim(&dir.join("duplex")).unwrap_or_default();
+    i.ifalias = read_trim(&dir.join("ifalias")).unwrap_or_default();
+    i.operstate = read_trim(&dir.join("operstate")).unwrap_or_default();
+    i
+}
+
+pub struct Netclass {
+    dir: PathBuf,
+    ignored: Regex,
+    ignore_invalid_speed: bool,
+}
+
+impl Netclass {
+    pub fn new(s: &Settings) -> Self {
+        Self {
+            dir: s.paths.sys("class/net"),
+            ignored: s.netclass_ignored_devices.clone(),
+            ignore_invalid_speed: s.netclass_ignore_invalid_speed,
+        }
+    }
+}
+
+impl Collector for Netclass {
+    fn name(&self) -> &'static str {
+        "netclass"
+    }
+
+    fn collect(&self, out: &mut Exposition) -> Result<(), CollectError> {
+        let entries = std::fs::read_dir(&self.dir).map_err(|source| CollectError::Io {
+            path: self.dir.clone(),
+            source,
+        })?;
+        let mut ifaces: Vec<Iface> = entries
+            .flatten()
+            .filter(|e| {
+                // Interfaces are symlinks to directories; bonding_masters is a file.
+                std::fs::metadata(e.path()).is_ok_and(|m| m.is_dir())
+            })
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                (!self.ignored.is_match(&name)).then(|| read_iface(&e.path(), &name, self.ignore_invalid_speed))
+            })
+            .collect();
+        ifaces.sort_by(|a, b| a.name.cmp(&b.name));
+
+        let mut name = String::with_capacity(64);
+        let mut help = String::with_capacity(64);
+        for (idx, (_, suffix, kind, _)) in NUMERIC.iter().enumerate() {
+            if ifaces.iter().all(|i| i.values[idx].is_none()) {
+                continue;
+            }
+            name.clear();
+            name.push_str("node_network_");
+            name.push_str(suffix);
+            help.clear();
+            help.push_str("Network device property: ");
+            help.push_str(suffix);
+            out.family(&name, &help, *kind);
+            for i in &ifaces {
+                if let Some(v) = i.values[idx] {
+                    out.sample(&name, &[("device", &i.name)], v);
+                }
+            }
+        }
+        let n = "node_network_info";
+        out.family(n, "Non-numeric data from /sys/class/net/<iface>, value is always 1.", Gauge);
+        for i in &ifaces {
+            out.sample(
+                n,
+                &[
+                    ("address", &i.address),
+                    ("broadcast", &i.broadcast),
+                    ("device", &i.name),
+                    ("duplex", &i.duplex),
+                    ("ifalias", &i.ifalias),
+                    ("operstate", &i.operstate),
+                ],
+                1.0,
+            );
+        }
+        let n = "node_network_up";
+        out.family(n, "Value is 1 if operstate is 'up', 0 otherwise.", Gauge);
+        for i in &ifaces {
+            out.sample(n, &[("device", &i.name)], if i.operstate == "up" { 1.0 } else { 0.0 });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collector::testutil::{fake_paths, render};
+
+    #[test]
+    fn properties_info_and_up() {
+        let d = tempfile::tempdir().unwrap();
+        let p = fake_paths(
+            d.path(),
+            &[
+                ("sys/class/net/eth0/addr_assign_type", "0\n"),
+                ("sys/class/net/eth0/carrier", "1\n"),
+                ("sys/class/net/eth0/carrier_changes", "2\n"),
+                ("sys/class/net/eth0/flags", "0x1003\n"),
+                ("sys/class/net/eth0/dev_id", "0x0\n"),
+                ("sys/class/net/eth0/mtu", "1400\n"),
+                ("sys/class/net/eth0/speed", "-1\n"),
+                ("sys/class/net/eth0/operstate", "up\n"),
+                ("sys/class/net/eth0/address", "02:fc:00:00:00:01\n"),
+                ("sys/class/net/eth0/duplex", "unknown\n"),
+                ("sys/class/net/lo/mtu", "65536\n"),
+                ("sys/class/net/lo/operstate", "unknown\n"),
+                ("sys/class/net/bonding_masters", "\n"),
+            ],
+        );
+        let s = Settings { paths: p, ..Settings::default() };
+        let t = render(&Netclass::new(&s));
+        assert!(t.contains("# HELP node_network_flags Network device property: flags\n# TYPE node_network_flags gauge\nnode_network_flags{device=\"eth0\"} 4099\n"), "{t}");
+        assert!(t.contains("# TYPE node_network_carrier_changes_total counter\n"), "{t}");
+        assert!(t.contains("node_network_speed_bytes{device=\"eth0\"} -125000\n"), "{t}");
+        assert!(t.contains("node_network_mtu_bytes{device=\"lo\"} 65536\n"), "{t}");
+        assert!(!t.contains("node_network_carrier{device=\"lo\"}"), "{t}");
+        assert!(t.contains("node_network_info{address=\"02:fc:00:00:00:01\",broadcast=\"\",device=\"eth0\",duplex=\"unknown\",ifalias=\"\",operstate=\"up\"} 1\n"), "{t}");
+        assert!(t.contains("node_network_up{device=\"eth0\"} 1\nnode_network_up{device=\"lo\"} 0\n"), "{t}");
+        assert!(!t.contains("bonding_masters"), "{t}");
+
+        let s = Settings { netclass_ignore_invalid_speed: true, ..s };
+        assert!(!render(&Netclass::new(&s)).contains("speed_bytes"));
+    }
+}
