@@ -34,7 +34,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Receive notifications and deliver them (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Inspect and replay the dead-letter table.
     Dlq(DlqArgs),
 }

@@ -5,7 +5,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Dlq(d)) => srp_slack_relay::dlq::run(d),
-        Some(Command::Serve(s)) => run_serve(s),
+        Some(Command::Serve(s)) => run_serve(*s),
         None => run_serve(cli.serve),
     };
     match result {

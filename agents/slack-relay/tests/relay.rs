@@ -9,6 +9,9 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(20);
 
+/// One way to break a good payload.
+type Mutation = Box<dyn Fn(&mut Value)>;
+
 async fn post(url: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
     let mut req = reqwest::Client::new().post(url).json(body);
     if let Some(t) = token {
@@ -153,7 +156,7 @@ async fn malformed_payloads_get_4xx_and_store_nothing() {
             v.to_string().into_bytes()
         }),
     ];
-    let mut variants: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    let mut variants: Vec<(&str, Mutation)> = vec![
         ("wrong version", Box::new(|v| v["version"] = "3".into())),
         ("version as number", Box::new(|v| v["version"] = 4.into())),
         (
