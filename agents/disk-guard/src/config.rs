@@ -243,8 +243,7 @@ impl Config {
     }
 
     pub fn parse(text: &str) -> Result<Config, ParseProblem> {
-        let cfg: Config =
-            toml::from_str(text).map_err(|e| ParseProblem::Syntax(e.to_string()))?;
+        let cfg: Config = toml::from_str(text).map_err(|e| ParseProblem::Syntax(e.to_string()))?;
         cfg.validate().map_err(ParseProblem::Invalid)?;
         Ok(cfg)
     }
@@ -428,9 +427,13 @@ mod tests {
     fn rejects_bad_thresholds_and_roots() {
         assert!(err("[defaults]\nact_below = 20\n[[mount]]\npath=\"/\"\n").contains("ratio"));
         assert!(err("[defaults]\ncritical = 0.3\n[[mount]]\npath=\"/\"\n").contains("critical"));
-        let root = err("[[mount]]\npath=\"/\"\n[policy.x]\nkind=\"files\"\nroots=[\"/\"]\nglobs=[\"*\"]\n");
+        let root = err(
+            "[[mount]]\npath=\"/\"\n[policy.x]\nkind=\"files\"\nroots=[\"/\"]\nglobs=[\"*\"]\n",
+        );
         assert!(root.contains("too broad"), "{root}");
-        let rel = err("[[mount]]\npath=\"/\"\n[policy.x]\nkind=\"files\"\nroots=[\"tmp\"]\nglobs=[\"*\"]\n");
+        let rel = err(
+            "[[mount]]\npath=\"/\"\n[policy.x]\nkind=\"files\"\nroots=[\"tmp\"]\nglobs=[\"*\"]\n",
+        );
         assert!(rel.contains("absolute"), "{rel}");
         let esc = err("[[mount]]\npath=\"/\"\n[escalation]\ncommand=[\"grow.sh\"]\n");
         assert!(esc.contains("absolute"), "{esc}");

@@ -27,7 +27,9 @@ pub fn health_fn(state: Arc<Mutex<HealthState>>) -> HealthFn {
         Box::pin(async move {
             let config = match &s.config_error {
                 None => Check::ok(),
-                Some(e) => Check::failed(format!("reload failed, running the previous config: {e}")),
+                Some(e) => {
+                    Check::failed(format!("reload failed, running the previous config: {e}"))
+                }
             };
             let mounts = if s.mount_errors.is_empty() {
                 Check::ok()
@@ -51,7 +53,10 @@ fn unix_now() -> f64 {
 
 /// Send a reload request when the config file (or the directory entry it
 /// lives in: editors and Ansible replace files by rename) changes.
-pub fn watch_config(path: &Path, tx: mpsc::Sender<()>) -> notify::Result<notify::RecommendedWatcher> {
+pub fn watch_config(
+    path: &Path,
+    tx: mpsc::Sender<()>,
+) -> notify::Result<notify::RecommendedWatcher> {
     use notify::{RecursiveMode, Watcher};
     let name = path.file_name().map(|n| n.to_os_string());
     let dir = path
@@ -64,7 +69,11 @@ pub fn watch_config(path: &Path, tx: mpsc::Sender<()>) -> notify::Result<notify:
             if ev.kind.is_access() {
                 return;
             }
-            if ev.paths.iter().any(|p| p.file_name().map(|n| n.to_os_string()) == name) {
+            if ev
+                .paths
+                .iter()
+                .any(|p| p.file_name().map(|n| n.to_os_string()) == name)
+            {
                 let _ = tx.try_send(());
             }
         }
@@ -93,19 +102,20 @@ fn reload(guard: &mut Guard, path: &Path, health: &Mutex<HealthState>) {
             } else {
                 tracing::info!(config = %path.display(), "configuration reloaded");
             }
-            guard.set_config(cfg);
-            guard.metrics.config_reload_ok.set(1);
-            guard.metrics.config_reload_time.set(unix_now());
+            // Health first: whoever sees the metrics flip also sees /health agree.
             if let Ok(mut h) = health.lock() {
                 h.config_error = None;
             }
+            guard.set_config(cfg);
+            guard.metrics.config_reload_ok.set(1);
+            guard.metrics.config_reload_time.set(unix_now());
         }
         Err(e) => {
             tracing::error!("keeping the running configuration: {e}");
-            guard.metrics.config_reload_ok.set(0);
             if let Ok(mut h) = health.lock() {
                 h.config_error = Some(e.to_string());
             }
+            guard.metrics.config_reload_ok.set(0);
         }
     }
 }

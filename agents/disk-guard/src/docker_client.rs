@@ -177,7 +177,11 @@ impl DockerClient {
                 method: method.to_string(),
                 path: path.to_string(),
                 status,
-                body: String::from_utf8_lossy(&body).trim().chars().take(300).collect(),
+                body: String::from_utf8_lossy(&body)
+                    .trim()
+                    .chars()
+                    .take(300)
+                    .collect(),
             });
         }
         Ok(body)
@@ -227,7 +231,9 @@ impl DockerClient {
     }
 
     pub async fn build_cache_unused_bytes(&self) -> Result<u64, DockerError> {
-        let df: SystemDf = self.json(Method::GET, "/system/df?type=build-cache").await?;
+        let df: SystemDf = self
+            .json(Method::GET, "/system/df?type=build-cache")
+            .await?;
         Ok(df
             .build_cache
             .unwrap_or_default()
@@ -284,7 +290,10 @@ pub fn split_tag(repo_tag: &str) -> Option<(&str, &str)> {
 }
 
 /// Image ids that some container (running or not) uses.
-pub fn images_in_use(containers: &[Container], images: &[Image]) -> std::collections::HashSet<String> {
+pub fn images_in_use(
+    containers: &[Container],
+    images: &[Image],
+) -> std::collections::HashSet<String> {
     let by_name: HashMap<&str, &str> = images
         .iter()
         .flat_map(|i| i.tags().into_iter().map(move |t| (t, i.id.as_str())))

@@ -33,7 +33,11 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         "h" => 3600,
         "d" => 86_400,
         "w" => 7 * 86_400,
-        _ => return Err(format!("duration {text:?}: unknown unit {unit:?} (use s, m, h, d or w)")),
+        _ => {
+            return Err(format!(
+                "duration {text:?}: unknown unit {unit:?} (use s, m, h, d or w)"
+            ))
+        }
     };
     n.checked_mul(mult)
         .map(Duration::from_secs)

@@ -15,8 +15,13 @@ pub enum Outcome {
     NotConfigured,
     /// Dry-run: reported, not run.
     WouldRun,
-    CoolingDown { remaining_secs: u64 },
-    Ran { success: bool, detail: String },
+    CoolingDown {
+        remaining_secs: u64,
+    },
+    Ran {
+        success: bool,
+        detail: String,
+    },
 }
 
 pub struct Figures<'a> {
@@ -91,7 +96,10 @@ fn run(command: &[String], args: &[String], timeout: Duration) -> (bool, String)
             Ok(None) if start.elapsed() >= timeout => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return (false, format!("killed after {}s timeout", timeout.as_secs()));
+                return (
+                    false,
+                    format!("killed after {}s timeout", timeout.as_secs()),
+                );
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(100)),
             Err(e) => return (false, format!("waiting for the command: {e}")),
@@ -110,7 +118,11 @@ mod tests {
         let j = Journal::open_in(d.path()).unwrap();
         let out = d.path().join("args");
         let script = d.path().join("grow.sh");
-        std::fs::write(&script, format!("#!/bin/sh\necho \"$@\" > {}\n", out.display())).unwrap();
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\necho \"$@\" > {}\n", out.display()),
+        )
+        .unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
         let cfg = EscalationConfig {
@@ -126,7 +138,10 @@ mod tests {
             critical: 0.1,
         };
         let first = escalate(Some(&cfg), &j, &f, false).unwrap();
-        assert!(matches!(first, Outcome::Ran { success: true, .. }), "{first:?}");
+        assert!(
+            matches!(first, Outcome::Ran { success: true, .. }),
+            "{first:?}"
+        );
         assert_eq!(
             std::fs::read_to_string(&out).unwrap().trim(),
             "--yes /data 5 100 0.0500 0.1000"
@@ -134,13 +149,23 @@ mod tests {
         let second = escalate(Some(&cfg), &j, &f, false).unwrap();
         assert!(matches!(second, Outcome::CoolingDown { .. }), "{second:?}");
         // Another mount point has its own cooldown; dry-run only reports.
-        let other = Figures { mountpoint: "/other", ..f };
-        assert_eq!(escalate(Some(&cfg), &j, &other, true).unwrap(), Outcome::WouldRun);
+        let other = Figures {
+            mountpoint: "/other",
+            ..f
+        };
+        assert_eq!(
+            escalate(Some(&cfg), &j, &other, true).unwrap(),
+            Outcome::WouldRun
+        );
     }
 
     #[test]
     fn a_hanging_command_is_killed() {
-        let (ok, detail) = run(&["/bin/sleep".into()], &["30".into()], Duration::from_millis(200));
+        let (ok, detail) = run(
+            &["/bin/sleep".into()],
+            &["30".into()],
+            Duration::from_millis(200),
+        );
         assert!(!ok);
         assert!(detail.contains("timeout"), "{detail}");
     }

@@ -14,7 +14,7 @@ use crate::safe_fs::{self, Hooks};
 use crate::trend::Trend;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -62,11 +62,7 @@ impl PassReport {
         let ran = |m: &MountReport| m.escalation == "ran" || m.escalation == "failed";
         if self.mounts.iter().any(ran) {
             exit::ESCALATED
-        } else if self
-            .mounts
-            .iter()
-            .any(|m| m.free_ratio_after < m.act_below)
-        {
+        } else if self.mounts.iter().any(|m| m.free_ratio_after < m.act_below) {
             exit::STILL_LOW
         } else if self.mounts.iter().any(|m| !m.errors.is_empty()) {
             exit::ERROR
@@ -155,7 +151,12 @@ impl Guard {
         report
     }
 
-    fn sample(&mut self, cfg: &Config, path: &PathBuf, label: &str) -> std::io::Result<safe_fs::Usage> {
+    fn sample(
+        &mut self,
+        cfg: &Config,
+        path: &Path,
+        label: &str,
+    ) -> std::io::Result<safe_fs::Usage> {
         let u = safe_fs::usage(path)?;
         let now = unix_now();
         self.metrics
@@ -169,7 +170,7 @@ impl Guard {
         let window = cfg.trend_window.as_secs() as f64;
         let trend = self
             .trends
-            .entry(path.clone())
+            .entry(path.to_path_buf())
             .or_insert_with(|| Trend::new(window));
         trend.set_window(window);
         trend.push(now, u.free_bytes as f64);
@@ -186,7 +187,12 @@ impl Guard {
         Ok(u)
     }
 
-    fn mount_pass(&mut self, cfg: &Config, m: &crate::config::MountConfig, dry_run: bool) -> MountReport {
+    fn mount_pass(
+        &mut self,
+        cfg: &Config,
+        m: &crate::config::MountConfig,
+        dry_run: bool,
+    ) -> MountReport {
         let label = m.path.display().to_string();
         let t = cfg.thresholds_for(m);
         let mut r = MountReport {
@@ -272,7 +278,10 @@ impl Guard {
                     r.errors.push(format!("policy {name}: {e}"));
                     if matches!(e, PolicyError::Journal(_)) {
                         // No journal, no deletions: stop the whole pass here.
-                        self.metrics.cleanup_runs.with_label_values(&[name, "error"]).inc();
+                        self.metrics
+                            .cleanup_runs
+                            .with_label_values(&[name, "error"])
+                            .inc();
                         break;
                     }
                     "error"
@@ -320,7 +329,12 @@ impl Guard {
                 free_ratio: r.free_ratio_after,
                 critical: t.critical,
             };
-            r.escalation = match escalate::escalate(cfg.escalation.as_ref(), &self.journal, &figures, dry_run) {
+            r.escalation = match escalate::escalate(
+                cfg.escalation.as_ref(),
+                &self.journal,
+                &figures,
+                dry_run,
+            ) {
                 Ok(Outcome::NotConfigured) => {
                     tracing::warn!(mountpoint = %label, "still under critical after cleanup and no escalation command is configured");
                     "not_configured".into()

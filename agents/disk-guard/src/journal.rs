@@ -205,7 +205,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let j = Journal::open_in(&dir.path().join("data")).unwrap();
         let id = j
-            .begin("/", "logs", "/var/log/a.log", 10, "glob **/*.log", "pending")
+            .begin(
+                "/",
+                "logs",
+                "/var/log/a.log",
+                10,
+                "glob **/*.log",
+                "pending",
+            )
             .unwrap();
         assert_eq!(j.list(10).unwrap()[0].outcome, "pending");
         j.finish(id, "deleted", 8).unwrap();

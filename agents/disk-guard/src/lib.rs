@@ -5,6 +5,7 @@
 
 pub mod cleanup;
 pub mod config;
+pub mod daemon;
 pub mod docker_client;
 pub mod duration;
 pub mod escalate;
@@ -14,4 +15,3 @@ pub mod metrics;
 pub mod policy;
 pub mod safe_fs;
 pub mod trend;
-pub mod daemon;

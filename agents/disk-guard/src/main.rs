@@ -130,7 +130,10 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
     let _watcher = match daemon::watch_config(&cli.config, tx) {
         Ok(w) => Some(w),
         Err(e) => {
-            tracing::warn!("cannot watch {} for changes ({e}); reload with SIGHUP", cli.config.display());
+            tracing::warn!(
+                "cannot watch {} for changes ({e}); reload with SIGHUP",
+                cli.config.display()
+            );
             None
         }
     };
@@ -149,7 +152,11 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
 
 fn list_journal(data_dir: &std::path::Path, limit: usize, json: bool) -> anyhow::Result<i32> {
     let path = data_dir.join(srp_disk_guard::journal::FILE_NAME);
-    anyhow::ensure!(path.exists(), "no journal at {} (has the guard run with this --data-dir?)", path.display());
+    anyhow::ensure!(
+        path.exists(),
+        "no journal at {} (has the guard run with this --data-dir?)",
+        path.display()
+    );
     let journal = Journal::open(&path)?;
     let rows = journal.list(limit)?;
     if json {

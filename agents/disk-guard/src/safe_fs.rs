@@ -181,7 +181,11 @@ impl Root {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Skip::new(configured, SkipReason::MissingRoot, "root does not exist")
             } else {
-                Skip::new(configured, io_reason_std(&e), format!("cannot resolve root: {e}"))
+                Skip::new(
+                    configured,
+                    io_reason_std(&e),
+                    format!("cannot resolve root: {e}"),
+                )
             }
         })?;
         let fd = openat(rustix::fs::CWD, &path, DIR_FLAGS, Mode::empty())
@@ -272,7 +276,10 @@ impl Root {
             Err(Skip::new(
                 abs,
                 SkipReason::OutsideRoot,
-                format!("parent directory is now at {} (moved out of the root)", now.display()),
+                format!(
+                    "parent directory is now at {} (moved out of the root)",
+                    now.display()
+                ),
             ))
         }
     }
@@ -295,9 +302,14 @@ impl Root {
             Mode::empty(),
         )
         .map_err(|e| errno_skip(&self.abs(rel), e, "cannot open"))?;
-        let st = rustix::fs::fstat(&fd).map_err(|e| errno_skip(&self.abs(rel), e, "cannot stat"))?;
+        let st =
+            rustix::fs::fstat(&fd).map_err(|e| errno_skip(&self.abs(rel), e, "cannot stat"))?;
         if file_type(&st) != FileType::RegularFile {
-            return Err(Skip::new(self.abs(rel), SkipReason::NotRegular, "not a regular file"));
+            return Err(Skip::new(
+                self.abs(rel),
+                SkipReason::NotRegular,
+                "not a regular file",
+            ));
         }
         let mut buf = Vec::new();
         std::fs::File::from(fd)
@@ -391,7 +403,8 @@ impl Root {
     /// Size of a tree as deleting it would free it, and its newest mtime.
     pub fn measure_tree(&self, rel: &Path, hooks: &dyn Hooks) -> Result<TreeInfo, Skip> {
         let fd = self.open_dir(rel)?;
-        let top = rustix::fs::fstat(&fd).map_err(|e| errno_skip(&self.abs(rel), e, "cannot stat"))?;
+        let top =
+            rustix::fs::fstat(&fd).map_err(|e| errno_skip(&self.abs(rel), e, "cannot stat"))?;
         let mut info = TreeInfo {
             bytes: allocated(&top),
             newest_mtime: top.st_mtime,
@@ -437,7 +450,11 @@ impl Root {
         let pfd = self.open_dir(parent)?;
         let st = self.stat_expected(&pfd, name, &abs, expect)?;
         if file_type(&st) != FileType::RegularFile {
-            return Err(Skip::new(abs, SkipReason::ChangedDuringRun, "no longer a regular file"));
+            return Err(Skip::new(
+                abs,
+                SkipReason::ChangedDuringRun,
+                "no longer a regular file",
+            ));
         }
         if st.st_mtime > grace_cutoff {
             return Err(Skip::new(
@@ -468,7 +485,11 @@ impl Root {
         let pfd = self.open_dir(parent)?;
         let st = self.stat_expected(&pfd, name, &abs, expect)?;
         if file_type(&st) != FileType::Directory {
-            return Err(Skip::new(abs, SkipReason::ChangedDuringRun, "no longer a directory"));
+            return Err(Skip::new(
+                abs,
+                SkipReason::ChangedDuringRun,
+                "no longer a directory",
+            ));
         }
         let fd = self.open_child_dir(&pfd, name, &abs)?;
         let mut left = Vec::new();
@@ -539,7 +560,11 @@ impl Root {
                 // Inode only: unlinking an earlier hard link of it changed its ctime.
                 Ok(n) if inode_key(&n) == inode_key(&st) => n,
                 Ok(_) => {
-                    left.push(Skip::new(child, SkipReason::ChangedDuringRun, "replaced during the run"));
+                    left.push(Skip::new(
+                        child,
+                        SkipReason::ChangedDuringRun,
+                        "replaced during the run",
+                    ));
                     continue;
                 }
                 Err(Errno::NOENT) => continue,
@@ -694,7 +719,10 @@ mod tests {
             true
         });
         assert!(skips.is_empty(), "{skips:?}");
-        assert!(seen.iter().all(|p| p.parent() != Some(Path::new("link"))), "{seen:?}");
+        assert!(
+            seen.iter().all(|p| p.parent() != Some(Path::new("link"))),
+            "{seen:?}"
+        );
         assert!(seen.contains(&PathBuf::from("link")));
 
         let info = r.measure_tree(Path::new(""), &NoHooks).unwrap();
@@ -710,7 +738,12 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         fs::write(d.path().join("a"), b"x").unwrap();
         let r = Root::open(d.path(), None).unwrap();
-        let st = statat(rustix::fs::CWD, d.path().join("a"), AtFlags::SYMLINK_NOFOLLOW).unwrap();
+        let st = statat(
+            rustix::fs::CWD,
+            d.path().join("a"),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .unwrap();
         fs::remove_file(d.path().join("a")).unwrap();
         fs::write(d.path().join("a"), b"new").unwrap();
         let err = r

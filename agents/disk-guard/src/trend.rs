@@ -108,7 +108,10 @@ mod tests {
         let now = t0 + 99.0 * 60.0;
         let eta = tr.seconds_until_full(now).unwrap();
         let expected = (8e9 - 1e5 * 99.0 * 60.0) / 1e5;
-        assert!((eta - expected).abs() / expected < 0.01, "{eta} vs {expected}");
+        assert!(
+            (eta - expected).abs() / expected < 0.01,
+            "{eta} vs {expected}"
+        );
     }
 
     #[test]

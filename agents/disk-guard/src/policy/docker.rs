@@ -24,8 +24,12 @@ fn failed(e: DockerError) -> PolicyError {
 
 fn to_skip(what: &str, e: DockerError) -> Skip {
     match e.status() {
-        Some(StatusCode::CONFLICT) => Skip::new(what, SkipReason::InUse, format!("engine refused: {e}")),
-        Some(StatusCode::NOT_FOUND) => Skip::new(what, SkipReason::ChangedDuringRun, "no longer exists"),
+        Some(StatusCode::CONFLICT) => {
+            Skip::new(what, SkipReason::InUse, format!("engine refused: {e}"))
+        }
+        Some(StatusCode::NOT_FOUND) => {
+            Skip::new(what, SkipReason::ChangedDuringRun, "no longer exists")
+        }
         _ => Skip::new(what, SkipReason::Error, e.to_string()),
     }
 }
@@ -52,7 +56,10 @@ pub fn run(name: &str, cfg: &DockerPolicy, pass: &mut Pass) -> Result<(), Policy
             }
             let what = format!("docker image {}", short(&img.id));
             if used.contains(&img.id) {
-                pass.skip(name, Skip::new(&what, SkipReason::InUse, "used by a container"));
+                pass.skip(
+                    name,
+                    Skip::new(&what, SkipReason::InUse, "used by a container"),
+                );
                 continue;
             }
             if img.created > age_cutoff {
@@ -60,8 +67,14 @@ pub fn run(name: &str, cfg: &DockerPolicy, pass: &mut Pass) -> Result<(), Policy
             }
             let bytes = img.unique_bytes();
             pass.delete(name, &what, bytes, "dangling image (no tag)", || {
-                let items = rt.block_on(client.remove_image(&img.id)).map_err(|e| to_skip(&what, e))?;
-                Ok(if items.iter().any(|i| i.deleted.is_some()) { bytes } else { 0 })
+                let items = rt
+                    .block_on(client.remove_image(&img.id))
+                    .map_err(|e| to_skip(&what, e))?;
+                Ok(if items.iter().any(|i| i.deleted.is_some()) {
+                    bytes
+                } else {
+                    0
+                })
             })?;
         }
     }
@@ -88,7 +101,8 @@ pub fn run(name: &str, cfg: &DockerPolicy, pass: &mut Pass) -> Result<(), Policy
     if pass.done() {
         return Ok(());
     }
-    let managed = |repo: &str| cfg.repositories.is_empty() || cfg.repositories.iter().any(|r| r == repo);
+    let managed =
+        |repo: &str| cfg.repositories.is_empty() || cfg.repositories.iter().any(|r| r == repo);
     // repository -> its images, newest first.
     let mut repos: BTreeMap<&str, Vec<&Image>> = BTreeMap::new();
     for img in &images {
@@ -104,7 +118,11 @@ pub fn run(name: &str, cfg: &DockerPolicy, pass: &mut Pass) -> Result<(), Policy
     let mut keep: HashSet<&str> = HashSet::new();
     for (repo, list) in repos.iter_mut() {
         list.sort_by(|a, b| (b.created, &b.id).cmp(&(a.created, &a.id)));
-        let n = if managed(repo) { cfg.keep_tags } else { list.len() };
+        let n = if managed(repo) {
+            cfg.keep_tags
+        } else {
+            list.len()
+        };
         keep.extend(list.iter().take(n).map(|i| i.id.as_str()));
     }
     let mut old: Vec<&Image> = images
@@ -119,25 +137,37 @@ pub fn run(name: &str, cfg: &DockerPolicy, pass: &mut Pass) -> Result<(), Policy
         let tags = img.tags();
         let what = format!("docker image {} ({})", tags.join(","), short(&img.id));
         if used.contains(&img.id) {
-            pass.skip(name, Skip::new(&what, SkipReason::InUse, "used by a container"));
+            pass.skip(
+                name,
+                Skip::new(&what, SkipReason::InUse, "used by a container"),
+            );
             continue;
         }
         if img.created > age_cutoff {
             continue;
         }
         let bytes = img.unique_bytes();
-        let reason = format!("older than the newest {} images of its repository", cfg.keep_tags);
+        let reason = format!(
+            "older than the newest {} images of its repository",
+            cfg.keep_tags
+        );
         pass.delete(name, &what, bytes, &reason, || {
             let mut freed = 0;
             for t in &tags {
                 match rt.block_on(client.image_id(t)) {
                     Ok(id) if id == img.id => {}
                     Ok(_) => {
-                        return Err(Skip::new(&what, SkipReason::ChangedDuringRun, format!("{t} now names another image")))
+                        return Err(Skip::new(
+                            &what,
+                            SkipReason::ChangedDuringRun,
+                            format!("{t} now names another image"),
+                        ))
                     }
                     Err(e) => return Err(to_skip(&what, e)),
                 }
-                let items = rt.block_on(client.remove_image(t)).map_err(|e| to_skip(&what, e))?;
+                let items = rt
+                    .block_on(client.remove_image(t))
+                    .map_err(|e| to_skip(&what, e))?;
                 if items.iter().any(|i| i.deleted.is_some()) {
                     freed = bytes;
                 }

@@ -60,13 +60,21 @@ pub fn run(name: &str, cfg: &FilesPolicy, pass: &mut Pass) -> Result<(), PolicyE
                 };
                 let abs = root.abs(rel);
                 if ft == FileType::Symlink {
-                    refused.push(Skip::new(abs, SkipReason::Symlink, "symlinks are never followed or deleted"));
+                    refused.push(Skip::new(
+                        abs,
+                        SkipReason::Symlink,
+                        "symlinks are never followed or deleted",
+                    ));
                 } else if ft != FileType::RegularFile {
                     refused.push(Skip::new(abs, SkipReason::NotRegular, "not a regular file"));
                 } else if st.st_mtime > age_cutoff {
                     // Younger than min_age: simply not selected by this policy.
                 } else if st.st_mtime > grace_cutoff {
-                    refused.push(Skip::new(abs, SkipReason::GracePeriod, "modified within the grace period"));
+                    refused.push(Skip::new(
+                        abs,
+                        SkipReason::GracePeriod,
+                        "modified within the grace period",
+                    ));
                 } else {
                     candidates.push(Candidate {
                         root: idx,

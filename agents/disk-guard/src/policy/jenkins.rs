@@ -68,7 +68,12 @@ pub fn run(name: &str, cfg: &JenkinsPolicy, pass: &mut Pass) -> Result<(), Polic
     remove_all(name, &root, workspaces, pass)
 }
 
-fn remove_all(name: &str, root: &Root, trees: Vec<Tree>, pass: &mut Pass) -> Result<(), PolicyError> {
+fn remove_all(
+    name: &str,
+    root: &Root,
+    trees: Vec<Tree>,
+    pass: &mut Pass,
+) -> Result<(), PolicyError> {
     for t in trees {
         if pass.done() {
             break;
@@ -91,7 +96,13 @@ fn is_dir(st: &rustix::fs::Stat) -> bool {
 }
 
 /// Collect job directories (those with a `builds/` directory) under `dir`.
-fn find_jobs(root: &Root, dir: &Path, depth: usize, jobs: &mut Vec<PathBuf>, skips: &mut Vec<Skip>) {
+fn find_jobs(
+    root: &Root,
+    dir: &Path,
+    depth: usize,
+    jobs: &mut Vec<PathBuf>,
+    skips: &mut Vec<Skip>,
+) {
     if depth > 16 {
         return;
     }
@@ -105,7 +116,11 @@ fn find_jobs(root: &Root, dir: &Path, depth: usize, jobs: &mut Vec<PathBuf>, ski
     };
     for (entry, st) in entries {
         if file_type(&st) == FileType::Symlink {
-            skips.push(Skip::new(root.abs(&dir.join(&entry)), SkipReason::Symlink, "job directory is a symlink; not followed"));
+            skips.push(Skip::new(
+                root.abs(&dir.join(&entry)),
+                SkipReason::Symlink,
+                "job directory is a symlink; not followed",
+            ));
             continue;
         }
         if !is_dir(&st) {
@@ -125,7 +140,9 @@ fn find_jobs(root: &Root, dir: &Path, depth: usize, jobs: &mut Vec<PathBuf>, ski
             }
             match child.to_str() {
                 Some("builds") => jobs.push(job.clone()),
-                Some("jobs") | Some("branches") => find_jobs(root, &job.join(child), depth + 1, jobs, skips),
+                Some("jobs") | Some("branches") => {
+                    find_jobs(root, &job.join(child), depth + 1, jobs, skips)
+                }
                 _ => {}
             }
         }
@@ -133,7 +150,11 @@ fn find_jobs(root: &Root, dir: &Path, depth: usize, jobs: &mut Vec<PathBuf>, ski
 }
 
 /// Build numbers that permalinks point at (both layouts).
-fn permalinked(root: &Root, builds: &Path, entries: &[(std::ffi::OsString, rustix::fs::Stat)]) -> HashSet<u64> {
+fn permalinked(
+    root: &Root,
+    builds: &Path,
+    entries: &[(std::ffi::OsString, rustix::fs::Stat)],
+) -> HashSet<u64> {
     let mut keep = HashSet::new();
     if let Ok(text) = root.read_file(&builds.join("permalinks"), 1 << 20) {
         for line in String::from_utf8_lossy(&text).lines() {
@@ -184,7 +205,7 @@ fn old_builds(
         .filter(|(n, st)| is_dir(st) && n.to_str().is_some_and(|s| s.parse::<u64>().is_ok()))
         .map(|(n, st)| (n.to_str().unwrap().parse().unwrap(), n, st))
         .collect();
-    numbered.sort_by(|a, b| b.0.cmp(&a.0));
+    numbered.sort_by_key(|b| std::cmp::Reverse(b.0));
     if numbered.len() <= keep_builds {
         return;
     }
@@ -199,12 +220,20 @@ fn old_builds(
     for (n, entry, st) in numbered.into_iter().skip(keep_builds) {
         let rel = builds_rel.join(entry);
         if keep.contains(&n) {
-            skips.push(Skip::new(root.abs(&rel), SkipReason::Protected, "a permalink (lastSuccessful/lastStable/...) points here"));
+            skips.push(Skip::new(
+                root.abs(&rel),
+                SkipReason::Protected,
+                "a permalink (lastSuccessful/lastStable/...) points here",
+            ));
             continue;
         }
         if let Ok(xml) = root.read_file(&rel.join("build.xml"), 8 << 20) {
             if String::from_utf8_lossy(&xml).contains("<keepLog>true</keepLog>") {
-                skips.push(Skip::new(root.abs(&rel), SkipReason::Protected, "marked keep forever"));
+                skips.push(Skip::new(
+                    root.abs(&rel),
+                    SkipReason::Protected,
+                    "marked keep forever",
+                ));
                 continue;
             }
         }
@@ -217,7 +246,13 @@ fn old_builds(
     }
 }
 
-fn idle_workspaces(root: &Root, cfg: &JenkinsPolicy, pass: &Pass, out: &mut Vec<Tree>, skips: &mut Vec<Skip>) {
+fn idle_workspaces(
+    root: &Root,
+    cfg: &JenkinsPolicy,
+    pass: &Pass,
+    out: &mut Vec<Tree>,
+    skips: &mut Vec<Skip>,
+) {
     let entries = match root.list(Path::new("workspace")) {
         Ok(e) => e,
         Err(s) if s.reason == SkipReason::ChangedDuringRun => return, // no workspace/ dir
@@ -230,7 +265,11 @@ fn idle_workspaces(root: &Root, cfg: &JenkinsPolicy, pass: &Pass, out: &mut Vec<
     for (entry, st) in entries {
         let rel = Path::new("workspace").join(&entry);
         if file_type(&st) == FileType::Symlink {
-            skips.push(Skip::new(root.abs(&rel), SkipReason::Symlink, "workspace is a symlink; not followed"));
+            skips.push(Skip::new(
+                root.abs(&rel),
+                SkipReason::Symlink,
+                "workspace is a symlink; not followed",
+            ));
             continue;
         }
         if !is_dir(&st) {
@@ -273,11 +312,19 @@ fn measured(
     if !info.problems.is_empty() {
         let first = info.problems[0].to_string();
         skips.extend(info.problems);
-        skips.push(Skip::new(root.abs(rel), SkipReason::Unreadable, format!("not entirely readable ({first}); left whole")));
+        skips.push(Skip::new(
+            root.abs(rel),
+            SkipReason::Unreadable,
+            format!("not entirely readable ({first}); left whole"),
+        ));
         return None;
     }
     if info.newest_mtime > pass.grace_cutoff {
-        skips.push(Skip::new(root.abs(rel), SkipReason::GracePeriod, "something in it changed within the grace period"));
+        skips.push(Skip::new(
+            root.abs(rel),
+            SkipReason::GracePeriod,
+            "something in it changed within the grace period",
+        ));
         return None;
     }
     Some(Tree {
