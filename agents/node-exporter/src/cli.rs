@@ -131,7 +131,11 @@ pub fn command() -> Command {
     for spec in collector::ALL {
         let on = leak(format!("collector.{}", spec.name));
         let off = leak(format!("no-collector.{}", spec.name));
-        let default = if spec.default_enabled { "enabled" } else { "disabled" };
+        let default = if spec.default_enabled {
+            "enabled"
+        } else {
+            "disabled"
+        };
         cmd = cmd
             .arg(
                 Arg::new(on)
@@ -301,14 +305,32 @@ impl Cli {
                 rootfs: self.rootfs.clone(),
                 udev_data: self.udev_data.clone(),
             },
-            mount_points_exclude: regex("collector.filesystem.mount-points-exclude", &self.mount_points_exclude)?,
-            fs_types_exclude: regex("collector.filesystem.fs-types-exclude", &self.fs_types_exclude)?,
+            mount_points_exclude: regex(
+                "collector.filesystem.mount-points-exclude",
+                &self.mount_points_exclude,
+            )?,
+            fs_types_exclude: regex(
+                "collector.filesystem.fs-types-exclude",
+                &self.fs_types_exclude,
+            )?,
             mount_timeout: self.mount_timeout,
             statfs: Arc::new(crate::statfs::SysStatFs),
-            diskstats_device_exclude: regex("collector.diskstats.device-exclude", &self.diskstats_device_exclude)?,
-            netdev_device_exclude: opt("collector.netdev.device-exclude", &self.netdev_device_exclude)?,
-            netdev_device_include: opt("collector.netdev.device-include", &self.netdev_device_include)?,
-            netclass_ignored_devices: regex("collector.netclass.ignored-devices", &self.netclass_ignored_devices)?,
+            diskstats_device_exclude: regex(
+                "collector.diskstats.device-exclude",
+                &self.diskstats_device_exclude,
+            )?,
+            netdev_device_exclude: opt(
+                "collector.netdev.device-exclude",
+                &self.netdev_device_exclude,
+            )?,
+            netdev_device_include: opt(
+                "collector.netdev.device-include",
+                &self.netdev_device_include,
+            )?,
+            netclass_ignored_devices: regex(
+                "collector.netclass.ignored-devices",
+                &self.netclass_ignored_devices,
+            )?,
             netclass_ignore_invalid_speed: self.netclass_ignore_invalid_speed,
             netstat_fields: regex("collector.netstat.fields", &self.netstat_fields)?,
             vmstat_fields: regex("collector.vmstat.fields", &self.vmstat_fields)?,
@@ -336,10 +358,18 @@ mod tests {
 
     #[test]
     fn switches_and_disable_defaults() {
-        let c = parse(&["--no-collector.cpu", "--collector.filesystem.mount-timeout=250ms"]);
+        let c = parse(&[
+            "--no-collector.cpu",
+            "--collector.filesystem.mount-timeout=250ms",
+        ]);
         assert!(!c.enabled.contains(&"cpu") && c.enabled.contains(&"meminfo"));
         assert_eq!(c.mount_timeout, Duration::from_millis(250));
-        let c = parse(&["--collector.disable-defaults", "--collector.meminfo", "--collector.cpu", "--no-collector.cpu"]);
+        let c = parse(&[
+            "--collector.disable-defaults",
+            "--collector.meminfo",
+            "--collector.cpu",
+            "--no-collector.cpu",
+        ]);
         assert_eq!(c.enabled, vec!["meminfo"]);
     }
 
@@ -358,14 +388,18 @@ mod tests {
         ]);
         assert_eq!(c.listen_addr().unwrap(), "0.0.0.0:9101".parse().unwrap());
         assert_eq!(c.ignored.len(), 4, "{:?}", c.ignored);
-        assert!(c.ignored.contains(&"--collector.hwmon.chip-include ^x$".to_string()));
+        assert!(c
+            .ignored
+            .contains(&"--collector.hwmon.chip-include ^x$".to_string()));
         assert_eq!(c.log.log_level, "debug");
         assert!(c.enabled.contains(&"cpu"));
     }
 
     #[test]
     fn bad_input_is_named() {
-        let e = try_parse_from(["x", "--collector.filesystem.mount-timeout=5h"]).err().unwrap();
+        let e = try_parse_from(["x", "--collector.filesystem.mount-timeout=5h"])
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("unknown unit"), "{e}");
         let c = parse(&["--collector.diskstats.device-exclude=("]);
         let e = c.settings().err().unwrap().to_string();
@@ -377,8 +411,16 @@ mod tests {
     fn help_lists_collector_switches() {
         let help = command().render_long_help().to_string();
         for spec in collector::ALL {
-            assert!(help.contains(&format!("--collector.{}", spec.name)), "{}", spec.name);
-            assert!(help.contains(&format!("--no-collector.{}", spec.name)), "{}", spec.name);
+            assert!(
+                help.contains(&format!("--collector.{}", spec.name)),
+                "{}",
+                spec.name
+            );
+            assert!(
+                help.contains(&format!("--no-collector.{}", spec.name)),
+                "{}",
+                spec.name
+            );
         }
     }
 }

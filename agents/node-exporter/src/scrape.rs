@@ -51,7 +51,11 @@ impl Scraper {
             results.push((c.name(), start.elapsed().as_secs_f64(), ok));
         }
         let name = "node_scrape_collector_duration_seconds";
-        out.family(name, "node_exporter: Duration of a collector scrape.", Gauge);
+        out.family(
+            name,
+            "node_exporter: Duration of a collector scrape.",
+            Gauge,
+        );
         for (c, secs, _) in &results {
             out.sample(name, &[("collector", c)], *secs);
         }
@@ -101,9 +105,18 @@ mod tests {
         let t = s.scrape();
         assert!(t.contains("node_good 1\n"), "{t}");
         assert!(!t.contains("node_half_written"), "{t}");
-        assert!(t.contains("node_scrape_collector_success{collector=\"broken\"} 0\n"), "{t}");
-        assert!(t.contains("node_scrape_collector_success{collector=\"good\"} 1\n"), "{t}");
-        assert!(t.contains("node_scrape_collector_duration_seconds{collector=\"broken\"} "), "{t}");
+        assert!(
+            t.contains("node_scrape_collector_success{collector=\"broken\"} 0\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("node_scrape_collector_success{collector=\"good\"} 1\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("node_scrape_collector_duration_seconds{collector=\"broken\"} "),
+            "{t}"
+        );
         assert!(t.contains("process_resident_memory_bytes"), "{t}");
     }
 }

@@ -32,7 +32,13 @@ pub fn router(scraper: Arc<Scraper>, telemetry_path: &str, auth: Option<Arc<Basi
         .route("/health", get(health))
         .route("/", get(move || async move { Html(landing) }))
         .with_state(AppState { scraper })
-        .layer(CompressionLayer::new().gzip(true).no_br().no_deflate().no_zstd());
+        .layer(
+            CompressionLayer::new()
+                .gzip(true)
+                .no_br()
+                .no_deflate()
+                .no_zstd(),
+        );
     if let Some(auth) = auth {
         r = r.layer(middleware::from_fn_with_state(auth, require_auth));
     }
@@ -43,7 +49,11 @@ async fn metrics(State(s): State<AppState>) -> Response {
     // /proc reads are quick, but statfs may wait up to the mount timeout:
     // keep that off the (single) runtime thread.
     match tokio::task::spawn_blocking(move || s.scraper.scrape()).await {
-        Ok(body) => ([(header::CONTENT_TYPE, srp_daemon::metrics::CONTENT_TYPE)], body).into_response(),
+        Ok(body) => (
+            [(header::CONTENT_TYPE, srp_daemon::metrics::CONTENT_TYPE)],
+            body,
+        )
+            .into_response(),
         Err(e) => {
             tracing::error!("scrape task failed: {e}");
             (StatusCode::INTERNAL_SERVER_ERROR, "scrape failed\n").into_response()
@@ -113,17 +123,19 @@ pub async fn serve_tls(
         let router = router.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let stream = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, "TLS handshake failed: {e}");
-                    return;
-                }
-                Err(_) => return,
-            };
-            let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                router.clone().call(req)
-            });
+            let stream =
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, "TLS handshake failed: {e}");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+            let svc =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    router.clone().call(req)
+                });
             let conn = auto::Builder::new(TokioExecutor::new())
                 .serve_connection_with_upgrades(TokioIo::new(stream), svc)
                 .into_owned();
@@ -134,7 +146,10 @@ pub async fn serve_tls(
     }
     srp_daemon::systemd::notify_stopping();
     drop(listener);
-    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("connections still open after 10s; stopping anyway");
     }
     tracing::info!("stopped");

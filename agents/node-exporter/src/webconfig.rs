@@ -230,20 +230,40 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("web.yml");
         std::fs::write(&p, "tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n  client_auth_type: RequireAndVerifyClientCert\n").unwrap();
-        assert!(WebConfig::load(&p).unwrap_err().to_string().contains("client_auth_type"));
-        std::fs::write(&p, "tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n  cipher_suites: [x]\n").unwrap();
-        assert!(WebConfig::load(&p).unwrap_err().to_string().contains("cipher_suites"));
+        assert!(WebConfig::load(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("client_auth_type"));
+        std::fs::write(
+            &p,
+            "tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n  cipher_suites: [x]\n",
+        )
+        .unwrap();
+        assert!(WebConfig::load(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("cipher_suites"));
         std::fs::write(&p, "basic_auth_users:\n  a: plaintext\n").unwrap();
-        assert!(WebConfig::load(&p).unwrap_err().to_string().contains("bcrypt"));
+        assert!(WebConfig::load(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("bcrypt"));
     }
 
     #[test]
     fn relative_paths_and_missing_files_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("web.yml");
-        std::fs::write(&p, "tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n").unwrap();
+        std::fs::write(
+            &p,
+            "tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n",
+        )
+        .unwrap();
         let cfg = WebConfig::load(&p).unwrap();
-        assert_eq!(cfg.tls_server_config.as_ref().unwrap().cert_file, dir.path().join("c.pem"));
+        assert_eq!(
+            cfg.tls_server_config.as_ref().unwrap().cert_file,
+            dir.path().join("c.pem")
+        );
         let e = cfg.tls().unwrap_err().to_string();
         assert!(e.contains("c.pem"), "{e}");
     }

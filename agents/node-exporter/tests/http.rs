@@ -19,14 +19,26 @@ fn gzip_when_asked_and_plain_otherwise() {
     let ours = start_ours(&[]);
     let url = format!("http://{}/metrics", ours.addr);
     let out = Command::new("curl")
-        .args(["-sS", "-D", "-", "-o", "-", "-H", "Accept-Encoding: gzip", &url])
+        .args([
+            "-sS",
+            "-D",
+            "-",
+            "-o",
+            "-",
+            "-H",
+            "Accept-Encoding: gzip",
+            &url,
+        ])
         .output()
         .unwrap();
     let raw = out.stdout;
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
     let headers = String::from_utf8_lossy(&raw[..split]).to_lowercase();
     assert!(headers.contains("content-encoding: gzip"), "{headers}");
-    assert!(headers.contains("content-type: text/plain; version=0.0.4"), "{headers}");
+    assert!(
+        headers.contains("content-type: text/plain; version=0.0.4"),
+        "{headers}"
+    );
     let mut text = String::new();
     flate2::read::GzDecoder::new(&raw[split + 4..])
         .read_to_string(&mut text)
@@ -34,7 +46,10 @@ fn gzip_when_asked_and_plain_otherwise() {
     assert!(text.contains("node_cpu_seconds_total{"), "decoded body");
 
     let plain = get(&url).unwrap();
-    assert!(plain.starts_with("# HELP"), "uncompressed without Accept-Encoding");
+    assert!(
+        plain.starts_with("# HELP"),
+        "uncompressed without Accept-Encoding"
+    );
     let health = get(&format!("http://{}/health", ours.addr)).unwrap();
     assert!(health.contains("\"status\":\"ok\""), "{health}");
 }
@@ -56,12 +71,26 @@ fn a_failing_collector_reports_success_0_and_the_others_answer() {
         &procfs,
     ]);
     let s = parse(&get(&format!("http://{}/metrics", ours.addr)).unwrap());
-    assert_eq!(s.value("node_scrape_collector_success{collector=\"loadavg\"}"), Some(0.0));
-    assert_eq!(s.value("node_scrape_collector_success{collector=\"cpu\"}"), Some(0.0));
-    assert_eq!(s.value("node_scrape_collector_success{collector=\"meminfo\"}"), Some(1.0));
+    assert_eq!(
+        s.value("node_scrape_collector_success{collector=\"loadavg\"}"),
+        Some(0.0)
+    );
+    assert_eq!(
+        s.value("node_scrape_collector_success{collector=\"cpu\"}"),
+        Some(0.0)
+    );
+    assert_eq!(
+        s.value("node_scrape_collector_success{collector=\"meminfo\"}"),
+        Some(1.0)
+    );
     assert_eq!(s.value("node_memory_MemTotal_bytes"), Some(1048576.0));
-    assert!(s.value("node_load1").is_none(), "no partial output of a failed collector");
-    assert!(s.value("node_cpu_seconds_total{cpu=\"0\",mode=\"user\"}").is_none());
+    assert!(
+        s.value("node_load1").is_none(),
+        "no partial output of a failed collector"
+    );
+    assert!(s
+        .value("node_cpu_seconds_total{cpu=\"0\",mode=\"user\"}")
+        .is_none());
 }
 
 /// statfs that never answers for one path until released.
@@ -140,14 +169,34 @@ async fn a_hung_mount_does_not_hang_the_scrape_nor_pile_up_threads() {
         let s = parse(&text);
         let nfs = "{device=\"nfs:/export\",fstype=\"nfs4\",mountpoint=\"/mnt/nfs\"}";
         let fuse = "{device=\"fuse\",fstype=\"fuse.sshfs\",mountpoint=\"/mnt/fuse\"}";
-        assert_eq!(s.value(&format!("node_filesystem_device_error{nfs}")), Some(1.0), "{text}");
-        assert!(s.value(&format!("node_filesystem_size_bytes{nfs}")).is_none());
-        assert_eq!(s.value(&format!("node_filesystem_device_error{fuse}")), Some(0.0));
-        assert!(s.value(&format!("node_filesystem_size_bytes{fuse}")).unwrap() > 0.0);
-        assert_eq!(s.value("node_scrape_collector_success{collector=\"filesystem\"}"), Some(1.0));
+        assert_eq!(
+            s.value(&format!("node_filesystem_device_error{nfs}")),
+            Some(1.0),
+            "{text}"
+        );
+        assert!(s
+            .value(&format!("node_filesystem_size_bytes{nfs}"))
+            .is_none());
+        assert_eq!(
+            s.value(&format!("node_filesystem_device_error{fuse}")),
+            Some(0.0)
+        );
+        assert!(
+            s.value(&format!("node_filesystem_size_bytes{fuse}"))
+                .unwrap()
+                > 0.0
+        );
+        assert_eq!(
+            s.value("node_scrape_collector_success{collector=\"filesystem\"}"),
+            Some(1.0)
+        );
         assert_eq!(s.value("node_load1"), Some(0.1));
     }
-    assert_eq!(hang.calls.load(Ordering::SeqCst), 1, "the stuck mount is not retried while stuck");
+    assert_eq!(
+        hang.calls.load(Ordering::SeqCst),
+        1,
+        "the stuck mount is not retried while stuck"
+    );
 
     *hang.released.lock().unwrap() = true;
     hang.cv.notify_all();
@@ -156,7 +205,22 @@ async fn a_hung_mount_does_not_hang_the_scrape_nor_pile_up_threads() {
 
 fn openssl_cert(dir: &Path) {
     let st = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout",
+        ])
         .arg(dir.join("key.pem"))
         .arg("-out")
         .arg(dir.join("cert.pem"))
@@ -168,7 +232,15 @@ fn openssl_cert(dir: &Path) {
 
 fn curl_status(args: &[&str]) -> String {
     let out = Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20"])
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "20",
+        ])
         .args(args)
         .output()
         .unwrap();
@@ -193,15 +265,39 @@ fn tls_and_basic_auth_from_web_config() {
     let ca = ca.to_str().unwrap();
     let url = format!("https://{}/metrics", ours.addr);
 
-    assert_eq!(curl_status(&["--cacert", ca, "-u", "prometheus:scrape-secret", &url]), "200");
-    assert_eq!(curl_status(&["--cacert", ca, "-u", "prometheus:wrong", &url]), "401");
+    assert_eq!(
+        curl_status(&["--cacert", ca, "-u", "prometheus:scrape-secret", &url]),
+        "200"
+    );
+    assert_eq!(
+        curl_status(&["--cacert", ca, "-u", "prometheus:wrong", &url]),
+        "401"
+    );
     assert_eq!(curl_status(&["--cacert", ca, &url]), "401");
-    assert_eq!(curl_status(&["--cacert", ca, "-u", "other:scrape-secret", &url]), "401");
+    assert_eq!(
+        curl_status(&["--cacert", ca, "-u", "other:scrape-secret", &url]),
+        "401"
+    );
     // Plain HTTP to the TLS port gets no metrics.
-    assert_ne!(curl_status(&["-u", "prometheus:scrape-secret", &format!("http://{}/metrics", ours.addr)]), "200");
+    assert_ne!(
+        curl_status(&[
+            "-u",
+            "prometheus:scrape-secret",
+            &format!("http://{}/metrics", ours.addr)
+        ]),
+        "200"
+    );
 
     let body = Command::new("curl")
-        .args(["-sS", "--compressed", "--cacert", ca, "-u", "prometheus:scrape-secret", &url])
+        .args([
+            "-sS",
+            "--compressed",
+            "--cacert",
+            ca,
+            "-u",
+            "prometheus:scrape-secret",
+            &url,
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&body.stdout);
@@ -246,8 +342,17 @@ fn help_lists_every_flag_and_collector() {
         assert!(help.contains(flag), "{flag} missing from --help");
     }
     for spec in collector::ALL {
-        assert!(help.contains(&format!("--collector.{} ", spec.name)) || help.contains(&format!("--collector.{}\n", spec.name)), "{}", spec.name);
-        assert!(help.contains(&format!("--no-collector.{}", spec.name)), "{}", spec.name);
+        assert!(
+            help.contains(&format!("--collector.{} ", spec.name))
+                || help.contains(&format!("--collector.{}\n", spec.name)),
+            "{}",
+            spec.name
+        );
+        assert!(
+            help.contains(&format!("--no-collector.{}", spec.name)),
+            "{}",
+            spec.name
+        );
     }
 }
 

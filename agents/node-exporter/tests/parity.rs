@@ -12,9 +12,18 @@ use std::collections::BTreeSet;
 /// Flags both exporters get, so they look at the same things.
 fn shared_args(textfile_dir: &str) -> Vec<String> {
     vec![
-        format!("--collector.filesystem.mount-points-exclude={}", defaults::MOUNT_POINTS_EXCLUDE),
-        format!("--collector.filesystem.fs-types-exclude={}", defaults::FS_TYPES_EXCLUDE),
-        format!("--collector.diskstats.device-exclude={}", defaults::DISKSTATS_DEVICE_EXCLUDE),
+        format!(
+            "--collector.filesystem.mount-points-exclude={}",
+            defaults::MOUNT_POINTS_EXCLUDE
+        ),
+        format!(
+            "--collector.filesystem.fs-types-exclude={}",
+            defaults::FS_TYPES_EXCLUDE
+        ),
+        format!(
+            "--collector.diskstats.device-exclude={}",
+            defaults::DISKSTATS_DEVICE_EXCLUDE
+        ),
         format!("--collector.textfile.directory={textfile_dir}"),
     ]
 }
@@ -25,7 +34,11 @@ fn peer_args(textfile_dir: &str, only_ours: bool) -> Vec<String> {
     a.push("--collector.netdev.device-exclude=".into());
     if only_ours {
         a.push("--collector.disable-defaults".into());
-        a.extend(collector::ALL.iter().map(|s| format!("--collector.{}", s.name)));
+        a.extend(
+            collector::ALL
+                .iter()
+                .map(|s| format!("--collector.{}", s.name)),
+        );
     }
     a
 }
@@ -59,7 +72,12 @@ fn same_series_types_help_and_stable_values_as_node_exporter() {
     let tf = textfile_dir();
     let dir = tf.path().to_str().unwrap();
     let peer = start_peer(&peer_args(dir, true));
-    let ours = start_ours(&shared_args(dir).iter().map(String::as_str).collect::<Vec<_>>());
+    let ours = start_ours(
+        &shared_args(dir)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
 
     // peer, ours, peer: a series counts as stable when both peer scrapes
     // have it (another test may mount a filesystem meanwhile), and counters
@@ -81,8 +99,15 @@ fn same_series_types_help_and_stable_values_as_node_exporter() {
             missing.push(key.clone());
         }
     }
-    assert!(checked > 200, "too few series compared ({checked}); is the peer running the collectors?");
-    assert!(missing.is_empty(), "series node_exporter has and we lack:\n{}", missing.join("\n"));
+    assert!(
+        checked > 200,
+        "too few series compared ({checked}); is the peer running the collectors?"
+    );
+    assert!(
+        missing.is_empty(),
+        "series node_exporter has and we lack:\n{}",
+        missing.join("\n")
+    );
 
     let mut wrong = Vec::new();
     for (name, t) in &p1.types {
@@ -95,7 +120,11 @@ fn same_series_types_help_and_stable_values_as_node_exporter() {
             _ => {}
         }
         if o.helps.get(name) != p1.helps.get(name) {
-            wrong.push(format!("{name}: HELP {:?} vs {:?}", o.helps.get(name), p1.helps.get(name)));
+            wrong.push(format!(
+                "{name}: HELP {:?} vs {:?}",
+                o.helps.get(name),
+                p1.helps.get(name)
+            ));
         }
     }
     assert!(wrong.is_empty(), "families differ:\n{}", wrong.join("\n"));
@@ -124,7 +153,12 @@ fn check_values(p1: &Scrape, o: &Scrape, p2: &Scrape) {
     }
     assert!(fs > 0, "no filesystem to compare");
     let boot = |s: &Scrape| s.value("node_boot_time_seconds").unwrap();
-    assert!(close(boot(o), boot(p1), 1.0), "boot time {} vs {}", boot(o), boot(p1));
+    assert!(
+        close(boot(o), boot(p1), 1.0),
+        "boot time {} vs {}",
+        boot(o),
+        boot(p1)
+    );
     exact("node_filefd_maximum");
     exact("node_entropy_pool_size_bits");
     exact("node_nf_conntrack_entries_limit");
@@ -135,7 +169,10 @@ fn check_values(p1: &Scrape, o: &Scrape, p2: &Scrape) {
     for (labels, a) in p1.of("node_cpu_seconds_total") {
         let key = format!("node_cpu_seconds_total{labels}");
         let (b, c) = (o.value(&key).unwrap(), p2.value(&key).unwrap());
-        assert!(b >= a - 0.05 && b <= c + 0.05, "{key}: ours {b}, node_exporter {a}..{c}");
+        assert!(
+            b >= a - 0.05 && b <= c + 0.05,
+            "{key}: ours {b}, node_exporter {a}..{c}"
+        );
         cpus += 1;
     }
     assert!(cpus >= 8);
@@ -149,17 +186,25 @@ fn check_values(p1: &Scrape, o: &Scrape, p2: &Scrape) {
         for (labels, a) in p1.of(name) {
             let key = format!("{name}{labels}");
             let (b, c) = (o.value(&key).unwrap(), p2.value(&key).unwrap());
-            assert!(b >= a - tol && b <= c + tol, "{key}: ours {b}, node_exporter {a}..{c}");
+            assert!(
+                b >= a - tol && b <= c + tol,
+                "{key}: ours {b}, node_exporter {a}..{c}"
+            );
         }
     }
-    let tz = |s: &Scrape| s.of("node_time_zone_offset_seconds").map(|(l, v)| format!("{l}{v}")).collect::<Vec<_>>();
+    let tz = |s: &Scrape| {
+        s.of("node_time_zone_offset_seconds")
+            .map(|(l, v)| format!("{l}{v}"))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(tz(o), tz(p1));
 }
 
 #[test]
 fn dashboard_coverage_and_promtool() {
-    let dash = std::fs::read_to_string(common::fixtures().join("dashboards/node-exporter-full.json"))
-        .expect("../shared/fixtures/dashboards/node-exporter-full.json");
+    let dash =
+        std::fs::read_to_string(common::fixtures().join("dashboards/node-exporter-full.json"))
+            .expect("../shared/fixtures/dashboards/node-exporter-full.json");
     let re = regex::Regex::new(r"node_[a-zA-Z0-9_]+").unwrap();
     let queried: BTreeSet<&str> = re.find_iter(&dash).map(|m| m.as_str()).collect();
 
@@ -168,7 +213,12 @@ fn dashboard_coverage_and_promtool() {
     // node_exporter with all its default collectors, and restricted to ours.
     let full = start_peer(&peer_args(dir, false));
     let same = start_peer(&peer_args(dir, true));
-    let ours = start_ours(&shared_args(dir).iter().map(String::as_str).collect::<Vec<_>>());
+    let ours = start_ours(
+        &shared_args(dir)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
     let full_s = parse(&get(&format!("http://{}/metrics", full.addr)).unwrap());
     let same_text = get(&format!("http://{}/metrics", same.addr)).unwrap();
     let same_s = parse(&same_text);
@@ -178,9 +228,21 @@ fn dashboard_coverage_and_promtool() {
     let full_names = full_s.names();
     let same_names = same_s.names();
     let ours_names = ours_s.names();
-    let exposed: Vec<&str> = queried.iter().copied().filter(|n| full_names.contains(n)).collect();
-    let covered: Vec<&str> = exposed.iter().copied().filter(|n| ours_names.contains(n)).collect();
-    let uncovered: Vec<&str> = exposed.iter().copied().filter(|n| !ours_names.contains(n)).collect();
+    let exposed: Vec<&str> = queried
+        .iter()
+        .copied()
+        .filter(|n| full_names.contains(n))
+        .collect();
+    let covered: Vec<&str> = exposed
+        .iter()
+        .copied()
+        .filter(|n| ours_names.contains(n))
+        .collect();
+    let uncovered: Vec<&str> = exposed
+        .iter()
+        .copied()
+        .filter(|n| !ours_names.contains(n))
+        .collect();
     println!(
         "Node Exporter Full dashboard: queries {} node_* names; node_exporter exposes {} of them here; srp-node-exporter exposes {} ({:.1} %)",
         queried.len(),
@@ -194,8 +256,14 @@ fn dashboard_coverage_and_promtool() {
         .iter()
         .filter(|n| same_names.contains(*n) && !ours_names.contains(*n))
         .collect();
-    assert!(lacking.is_empty(), "dashboard metrics of our collectors we lack: {lacking:?}");
-    assert!(covered.len() * 10 >= exposed.len() * 8, "coverage below 80 %");
+    assert!(
+        lacking.is_empty(),
+        "dashboard metrics of our collectors we lack: {lacking:?}"
+    );
+    assert!(
+        covered.len() * 10 >= exposed.len() * 8,
+        "coverage below 80 %"
+    );
 
     // promtool: node_exporter's names (camelCase /proc fields, *_bits) draw
     // lint remarks by design and must be kept for a drop-in; anything else
@@ -206,12 +274,19 @@ fn dashboard_coverage_and_promtool() {
         .iter()
         .filter(|l| !peer_lint.contains(*l))
         .collect();
-    assert!(unexplained.is_empty(), "promtool findings node_exporter does not have: {unexplained:?}");
+    assert!(
+        unexplained.is_empty(),
+        "promtool findings node_exporter does not have: {unexplained:?}"
+    );
     for l in &ours_lint {
         assert!(
-            l.contains("should be written in 'snake_case'") || l.contains("use base unit \"bytes\" instead of \"bits\""),
+            l.contains("should be written in 'snake_case'")
+                || l.contains("use base unit \"bytes\" instead of \"bits\""),
             "unexpected promtool finding: {l}"
         );
     }
-    println!("promtool check metrics: {} findings, all node_exporter's own names", ours_lint.len());
+    println!(
+        "promtool check metrics: {} findings, all node_exporter's own names",
+        ours_lint.len()
+    );
 }

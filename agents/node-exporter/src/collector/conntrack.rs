@@ -66,8 +66,18 @@ impl Collector for Conntrack {
             Err(e) => return Err(e),
         };
         let max: f64 = num(&self.max, &read(&self.max)?)?;
-        out.single("node_nf_conntrack_entries", "Number of currently allocated flow entries for connection tracking.", Gauge, count);
-        out.single("node_nf_conntrack_entries_limit", "Maximum size of connection tracking table.", Gauge, max);
+        out.single(
+            "node_nf_conntrack_entries",
+            "Number of currently allocated flow entries for connection tracking.",
+            Gauge,
+            count,
+        );
+        out.single(
+            "node_nf_conntrack_entries_limit",
+            "Maximum size of connection tracking table.",
+            Gauge,
+            max,
+        );
         if let Ok(t) = std::fs::read_to_string(&self.stat) {
             let sums = parse_stat(&self.stat, &t)?;
             let mut name = String::with_capacity(48);
@@ -103,10 +113,16 @@ mod tests {
         );
         let t = render(&Conntrack::new(&p));
         assert!(t.contains("node_nf_conntrack_entries 7\n"), "{t}");
-        assert!(t.contains("node_nf_conntrack_entries_limit 262144\n"), "{t}");
+        assert!(
+            t.contains("node_nf_conntrack_entries_limit 262144\n"),
+            "{t}"
+        );
         assert!(t.contains("node_nf_conntrack_stat_found 2\n"), "{t}");
         assert!(t.contains("node_nf_conntrack_stat_invalid 11\n"), "{t}");
-        assert!(t.contains("node_nf_conntrack_stat_search_restart 3\n"), "{t}");
+        assert!(
+            t.contains("node_nf_conntrack_stat_search_restart 3\n"),
+            "{t}"
+        );
         assert_eq!(t.matches("# TYPE node_nf_conntrack_stat_").count(), 8);
     }
 
@@ -114,7 +130,9 @@ mod tests {
     fn no_conntrack_is_no_data() {
         let d = tempfile::tempdir().unwrap();
         let p = fake_paths(d.path(), &[]);
-        let e = Conntrack::new(&p).collect(&mut Exposition::default()).unwrap_err();
+        let e = Conntrack::new(&p)
+            .collect(&mut Exposition::default())
+            .unwrap_err();
         assert!(e.is_no_data());
     }
 }

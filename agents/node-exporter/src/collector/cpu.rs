@@ -128,10 +128,22 @@ intr 1 2 3\nctxt 5\nbtime 6\n";
         let d = tempfile::tempdir().unwrap();
         let p = fake_paths(d.path(), &[("proc/stat", STAT)]);
         let t = render(&Cpu::new(&p));
-        assert!(t.contains("node_cpu_seconds_total{cpu=\"0\",mode=\"user\"} 121.46\n"), "{t}");
-        assert!(t.contains("node_cpu_seconds_total{cpu=\"1\",mode=\"steal\"} 0.14\n"), "{t}");
-        assert!(t.contains("node_cpu_guest_seconds_total{cpu=\"0\",mode=\"user\"} 0.07\n"), "{t}");
-        assert!(t.contains("node_cpu_guest_seconds_total{cpu=\"0\",mode=\"nice\"} 0.03\n"), "{t}");
+        assert!(
+            t.contains("node_cpu_seconds_total{cpu=\"0\",mode=\"user\"} 121.46\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("node_cpu_seconds_total{cpu=\"1\",mode=\"steal\"} 0.14\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("node_cpu_guest_seconds_total{cpu=\"0\",mode=\"user\"} 0.07\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("node_cpu_guest_seconds_total{cpu=\"0\",mode=\"nice\"} 0.03\n"),
+            "{t}"
+        );
         assert_eq!(t.matches("node_cpu_seconds_total{").count(), 16);
         assert!(!t.contains("cpu=\"\""), "the total line is not a CPU: {t}");
     }

@@ -19,23 +19,125 @@ const MS: f64 = 0.001;
 
 /// (field index after major/minor/name, metric, help, type, scale)
 const FIELDS: &[(usize, &str, &str, MetricType, f64)] = &[
-    (0, "node_disk_reads_completed_total", "The total number of reads completed successfully.", Counter, 1.0),
-    (1, "node_disk_reads_merged_total", "The total number of reads merged.", Counter, 1.0),
-    (2, "node_disk_read_bytes_total", "The total number of bytes read successfully.", Counter, SECTOR),
-    (3, "node_disk_read_time_seconds_total", "The total number of seconds spent by all reads.", Counter, MS),
-    (4, "node_disk_writes_completed_total", "The total number of writes completed successfully.", Counter, 1.0),
-    (5, "node_disk_writes_merged_total", "The number of writes merged.", Counter, 1.0),
-    (6, "node_disk_written_bytes_total", "The total number of bytes written successfully.", Counter, SECTOR),
-    (7, "node_disk_write_time_seconds_total", "This is the total number of seconds spent by all writes.", Counter, MS),
-    (8, "node_disk_io_now", "The number of I/Os currently in progress.", Gauge, 1.0),
-    (9, "node_disk_io_time_seconds_total", "Total seconds spent doing I/Os.", Counter, MS),
-    (10, "node_disk_io_time_weighted_seconds_total", "The weighted # of seconds spent doing I/Os.", Counter, MS),
-    (11, "node_disk_discards_completed_total", "The total number of discards completed successfully.", Counter, 1.0),
-    (12, "node_disk_discards_merged_total", "The total number of discards merged.", Counter, 1.0),
-    (13, "node_disk_discarded_sectors_total", "The total number of sectors discarded successfully.", Counter, 1.0),
-    (14, "node_disk_discard_time_seconds_total", "This is the total number of seconds spent by all discards.", Counter, MS),
-    (15, "node_disk_flush_requests_total", "The total number of flush requests completed successfully", Counter, 1.0),
-    (16, "node_disk_flush_requests_time_seconds_total", "This is the total number of seconds spent by all flush requests.", Counter, MS),
+    (
+        0,
+        "node_disk_reads_completed_total",
+        "The total number of reads completed successfully.",
+        Counter,
+        1.0,
+    ),
+    (
+        1,
+        "node_disk_reads_merged_total",
+        "The total number of reads merged.",
+        Counter,
+        1.0,
+    ),
+    (
+        2,
+        "node_disk_read_bytes_total",
+        "The total number of bytes read successfully.",
+        Counter,
+        SECTOR,
+    ),
+    (
+        3,
+        "node_disk_read_time_seconds_total",
+        "The total number of seconds spent by all reads.",
+        Counter,
+        MS,
+    ),
+    (
+        4,
+        "node_disk_writes_completed_total",
+        "The total number of writes completed successfully.",
+        Counter,
+        1.0,
+    ),
+    (
+        5,
+        "node_disk_writes_merged_total",
+        "The number of writes merged.",
+        Counter,
+        1.0,
+    ),
+    (
+        6,
+        "node_disk_written_bytes_total",
+        "The total number of bytes written successfully.",
+        Counter,
+        SECTOR,
+    ),
+    (
+        7,
+        "node_disk_write_time_seconds_total",
+        "This is the total number of seconds spent by all writes.",
+        Counter,
+        MS,
+    ),
+    (
+        8,
+        "node_disk_io_now",
+        "The number of I/Os currently in progress.",
+        Gauge,
+        1.0,
+    ),
+    (
+        9,
+        "node_disk_io_time_seconds_total",
+        "Total seconds spent doing I/Os.",
+        Counter,
+        MS,
+    ),
+    (
+        10,
+        "node_disk_io_time_weighted_seconds_total",
+        "The weighted # of seconds spent doing I/Os.",
+        Counter,
+        MS,
+    ),
+    (
+        11,
+        "node_disk_discards_completed_total",
+        "The total number of discards completed successfully.",
+        Counter,
+        1.0,
+    ),
+    (
+        12,
+        "node_disk_discards_merged_total",
+        "The total number of discards merged.",
+        Counter,
+        1.0,
+    ),
+    (
+        13,
+        "node_disk_discarded_sectors_total",
+        "The total number of sectors discarded successfully.",
+        Counter,
+        1.0,
+    ),
+    (
+        14,
+        "node_disk_discard_time_seconds_total",
+        "This is the total number of seconds spent by all discards.",
+        Counter,
+        MS,
+    ),
+    (
+        15,
+        "node_disk_flush_requests_total",
+        "The total number of flush requests completed successfully",
+        Counter,
+        1.0,
+    ),
+    (
+        16,
+        "node_disk_flush_requests_time_seconds_total",
+        "This is the total number of seconds spent by all flush requests.",
+        Counter,
+        MS,
+    ),
 ];
 
 #[derive(Debug, PartialEq)]
@@ -58,7 +160,10 @@ pub fn parse(path: &Path, text: &str, exclude: &Regex) -> Result<Vec<Disk>, Coll
         }
         let stats = f.map(|v| num(path, v)).collect::<Result<Vec<u64>, _>>()?;
         if stats.len() < 11 {
-            return Err(CollectError::parse(path, format!("{name}: {} fields", stats.len())));
+            return Err(CollectError::parse(
+                path,
+                format!("{name}: {} fields", stats.len()),
+            ));
         }
         disks.push(Disk {
             major: major.into(),
@@ -150,7 +255,11 @@ impl Collector for Diskstats {
         if props.iter().any(|p| p.contains_key("DM_NAME")) {
             let name = "node_disk_device_mapper_info";
             out.family(name, "Info about disk device mapper.", Gauge);
-            for (d, p) in disks.iter().zip(&props).filter(|(_, p)| p.contains_key("DM_NAME")) {
+            for (d, p) in disks
+                .iter()
+                .zip(&props)
+                .filter(|(_, p)| p.contains_key("DM_NAME"))
+            {
                 out.sample(
                     name,
                     &[
@@ -167,9 +276,21 @@ impl Collector for Diskstats {
         }
 
         let ata = [
-            ("ID_ATA_WRITE_CACHE", "node_disk_ata_write_cache", "ATA disk has a write cache."),
-            ("ID_ATA_WRITE_CACHE_ENABLED", "node_disk_ata_write_cache_enabled", "ATA disk has its write cache enabled."),
-            ("ID_ATA_ROTATION_RATE_RPM", "node_disk_ata_rotation_rate_rpm", "ATA disk rotation rate in RPMs (0 for SSDs)."),
+            (
+                "ID_ATA_WRITE_CACHE",
+                "node_disk_ata_write_cache",
+                "ATA disk has a write cache.",
+            ),
+            (
+                "ID_ATA_WRITE_CACHE_ENABLED",
+                "node_disk_ata_write_cache_enabled",
+                "ATA disk has its write cache enabled.",
+            ),
+            (
+                "ID_ATA_ROTATION_RATE_RPM",
+                "node_disk_ata_rotation_rate_rpm",
+                "ATA disk rotation rate in RPMs (0 for SSDs).",
+            ),
         ];
         for (key, metric, help) in ata {
             let with: Vec<(&Disk, f64)> = disks
@@ -210,18 +331,42 @@ mod tests {
                 ("udev/b254:0", "S:disk/by-id/x\nE:ID_MODEL=QEMU_DISK\nE:ID_SERIAL_SHORT=abc\nE:ID_ATA=1\nE:ID_ATA_ROTATION_RATE_RPM=0\n"),
             ],
         );
-        let s = Settings { paths: p, ..Settings::default() };
+        let s = Settings {
+            paths: p,
+            ..Settings::default()
+        };
         let t = render(&Diskstats::new(&s));
         assert!(!t.contains("loop0") && !t.contains("vda1"), "{t}");
-        assert!(t.contains("node_disk_read_bytes_total{device=\"vda\"} 1952763904\n"), "{t}");
-        assert!(t.contains("node_disk_read_time_seconds_total{device=\"vda\"} 16.297\n"), "{t}");
+        assert!(
+            t.contains("node_disk_read_bytes_total{device=\"vda\"} 1952763904\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("node_disk_read_time_seconds_total{device=\"vda\"} 16.297\n"),
+            "{t}"
+        );
         assert!(t.contains("node_disk_io_now{device=\"vda\"} 0\n"), "{t}");
-        assert!(t.contains("node_disk_discarded_sectors_total{device=\"vda\"} 1145344\n"), "{t}");
-        assert!(t.contains("node_disk_flush_requests_total{device=\"vda\"} 5811\n"), "{t}");
-        assert!(!t.contains("node_disk_flush_requests_total{device=\"zram0\"}"), "{t}");
-        assert!(t.contains("node_disk_reads_completed_total{device=\"zram0\"} 1\n"), "{t}");
+        assert!(
+            t.contains("node_disk_discarded_sectors_total{device=\"vda\"} 1145344\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("node_disk_flush_requests_total{device=\"vda\"} 5811\n"),
+            "{t}"
+        );
+        assert!(
+            !t.contains("node_disk_flush_requests_total{device=\"zram0\"}"),
+            "{t}"
+        );
+        assert!(
+            t.contains("node_disk_reads_completed_total{device=\"zram0\"} 1\n"),
+            "{t}"
+        );
         assert!(t.contains("node_disk_info{device=\"vda\",major=\"254\",minor=\"0\",model=\"QEMU_DISK\",path=\"\",revision=\"\",serial=\"abc\",wwn=\"\"} 1\n"), "{t}");
-        assert!(t.contains("node_disk_ata_rotation_rate_rpm{device=\"vda\"} 0\n"), "{t}");
+        assert!(
+            t.contains("node_disk_ata_rotation_rate_rpm{device=\"vda\"} 0\n"),
+            "{t}"
+        );
         assert_eq!(t.matches("# TYPE node_disk_io_now gauge").count(), 1);
     }
 }

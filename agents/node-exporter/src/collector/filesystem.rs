@@ -27,8 +27,10 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
             out.push(v);
             i += 4;
@@ -241,7 +243,10 @@ overlay /var/lib/docker/overlay2/x/merged overlay rw 0 0\n";
             assert!(t.contains("node_filesystem_device_error{device=\"/dev/vda\",fstype=\"ext4\",mountpoint=\"/\"} 0\n"), "{t}");
             assert!(t.contains("node_filesystem_size_bytes{device=\"/dev/vda\",fstype=\"ext4\",mountpoint=\"/\"} 409600\n"), "{t}");
             assert!(t.contains("node_filesystem_avail_bytes{device=\"tools\",fstype=\"tmpfs\",mountpoint=\"/mnt/my tools\"} 163840\n"), "{t}");
-            assert!(!t.contains("node_filesystem_size_bytes{device=\"nfs:/export\""), "{t}");
+            assert!(
+                !t.contains("node_filesystem_size_bytes{device=\"nfs:/export\""),
+                "{t}"
+            );
             assert!(t.contains("node_filesystem_readonly{device=\"nfs:/export\",fstype=\"nfs4\",mountpoint=\"/mnt/nfs\"} 0\n"), "{t}");
         }
         assert_eq!(

@@ -49,7 +49,10 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = fake_paths(d.path(), &[("proc/loadavg", "0.79 0.90 0.43 3/200 1234\n")]);
         let t = render(&Loadavg::new(&p));
-        assert!(t.contains("# TYPE node_load1 gauge\nnode_load1 0.79\n"), "{t}");
+        assert!(
+            t.contains("# TYPE node_load1 gauge\nnode_load1 0.79\n"),
+            "{t}"
+        );
         assert!(t.contains("node_load5 0.9\n"));
         assert!(t.contains("node_load15 0.43\n"));
     }

@@ -88,13 +88,22 @@ Hugepagesize:       2048 kB\n";
         let d = tempfile::tempdir().unwrap();
         let p = fake_paths(d.path(), &[("proc/meminfo", MEMINFO)]);
         let t = render(&Meminfo::new(&p));
-        assert!(t.contains(
-            "# HELP node_memory_MemTotal_bytes Memory information field MemTotal_bytes.\n\
+        assert!(
+            t.contains(
+                "# HELP node_memory_MemTotal_bytes Memory information field MemTotal_bytes.\n\
              # TYPE node_memory_MemTotal_bytes gauge\n\
              node_memory_MemTotal_bytes 25276059648\n"
-        ), "{t}");
-        assert!(t.contains("node_memory_Active_anon_bytes 126418944\n"), "{t}");
+            ),
+            "{t}"
+        );
+        assert!(
+            t.contains("node_memory_Active_anon_bytes 126418944\n"),
+            "{t}"
+        );
         assert!(t.contains("node_memory_HugePages_Total 0\n"), "{t}");
-        assert!(t.contains("node_memory_Hugepagesize_bytes 2097152\n"), "{t}");
+        assert!(
+            t.contains("node_memory_Hugepagesize_bytes 2097152\n"),
+            "{t}"
+        );
     }
 }

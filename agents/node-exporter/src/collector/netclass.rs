@@ -17,8 +17,18 @@ const NUMERIC: &[(&str, &str, MetricType, bool)] = &[
     ("addr_assign_type", "address_assign_type", Gauge, false),
     ("carrier", "carrier", Gauge, false),
     ("carrier_changes", "carrier_changes_total", Counter, false),
-    ("carrier_up_count", "carrier_up_changes_total", Counter, false),
-    ("carrier_down_count", "carrier_down_changes_total", Counter, false),
+    (
+        "carrier_up_count",
+        "carrier_up_changes_total",
+        Counter,
+        false,
+    ),
+    (
+        "carrier_down_count",
+        "carrier_down_changes_total",
+        Counter,
+        false,
+    ),
     ("dev_id", "device_id", Gauge, true),
     ("dormant", "dormant", Gauge, false),
     ("flags", "flags", Gauge, true),
@@ -46,7 +56,9 @@ pub struct Iface {
 }
 
 fn read_trim(p: &Path) -> Option<String> {
-    std::fs::read_to_string(p).ok().map(|s| s.trim().to_string())
+    std::fs::read_to_string(p)
+        .ok()
+        .map(|s| s.trim().to_string())
 }
 
 fn number(s: &str, hex: bool) -> Option<f64> {
@@ -117,7 +129,8 @@ impl Collector for Netclass {
             })
             .filter_map(|e| {
                 let name = e.file_name().to_string_lossy().into_owned();
-                (!self.ignored.is_match(&name)).then(|| read_iface(&e.path(), &name, self.ignore_invalid_speed))
+                (!self.ignored.is_match(&name))
+                    .then(|| read_iface(&e.path(), &name, self.ignore_invalid_speed))
             })
             .collect();
         ifaces.sort_by(|a, b| a.name.cmp(&b.name));
@@ -142,7 +155,11 @@ impl Collector for Netclass {
             }
         }
         let n = "node_network_info";
-        out.family(n, "Non-numeric data from /sys/class/net/<iface>, value is always 1.", Gauge);
+        out.family(
+            n,
+            "Non-numeric data from /sys/class/net/<iface>, value is always 1.",
+            Gauge,
+        );
         for i in &ifaces {
             out.sample(
                 n,
@@ -160,7 +177,11 @@ impl Collector for Netclass {
         let n = "node_network_up";
         out.family(n, "Value is 1 if operstate is 'up', 0 otherwise.", Gauge);
         for i in &ifaces {
-            out.sample(n, &[("device", &i.name)], if i.operstate == "up" { 1.0 } else { 0.0 });
+            out.sample(
+                n,
+                &[("device", &i.name)],
+                if i.operstate == "up" { 1.0 } else { 0.0 },
+            );
         }
         Ok(())
     }
@@ -192,18 +213,36 @@ mod tests {
                 ("sys/class/net/bonding_masters", "\n"),
             ],
         );
-        let s = Settings { paths: p, ..Settings::default() };
+        let s = Settings {
+            paths: p,
+            ..Settings::default()
+        };
         let t = render(&Netclass::new(&s));
         assert!(t.contains("# HELP node_network_flags Network device property: flags\n# TYPE node_network_flags gauge\nnode_network_flags{device=\"eth0\"} 4099\n"), "{t}");
-        assert!(t.contains("# TYPE node_network_carrier_changes_total counter\n"), "{t}");
-        assert!(t.contains("node_network_speed_bytes{device=\"eth0\"} -125000\n"), "{t}");
-        assert!(t.contains("node_network_mtu_bytes{device=\"lo\"} 65536\n"), "{t}");
+        assert!(
+            t.contains("# TYPE node_network_carrier_changes_total counter\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("node_network_speed_bytes{device=\"eth0\"} -125000\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("node_network_mtu_bytes{device=\"lo\"} 65536\n"),
+            "{t}"
+        );
         assert!(!t.contains("node_network_carrier{device=\"lo\"}"), "{t}");
         assert!(t.contains("node_network_info{address=\"02:fc:00:00:00:01\",broadcast=\"\",device=\"eth0\",duplex=\"unknown\",ifalias=\"\",operstate=\"up\"} 1\n"), "{t}");
-        assert!(t.contains("node_network_up{device=\"eth0\"} 1\nnode_network_up{device=\"lo\"} 0\n"), "{t}");
+        assert!(
+            t.contains("node_network_up{device=\"eth0\"} 1\nnode_network_up{device=\"lo\"} 0\n"),
+            "{t}"
+        );
         assert!(!t.contains("bonding_masters"), "{t}");
 
-        let s = Settings { netclass_ignore_invalid_speed: true, ..s };
+        let s = Settings {
+            netclass_ignore_invalid_speed: true,
+            ..s
+        };
         assert!(!render(&Netclass::new(&s)).contains("speed_bytes"));
     }
 }

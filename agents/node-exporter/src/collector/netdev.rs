@@ -144,14 +144,32 @@ mod tests {
                 ("sys/class/net/eth0/statistics/rx_nohandler", "42\n"),
             ],
         );
-        let s = Settings { paths: p, ..Settings::default() };
+        let s = Settings {
+            paths: p,
+            ..Settings::default()
+        };
         let t = render(&Netdev::new(&s));
         assert!(t.contains("# HELP node_network_receive_bytes_total Network device statistic receive_bytes.\n# TYPE node_network_receive_bytes_total counter\n"), "{t}");
-        assert!(t.contains("node_network_receive_bytes_total{device=\"eth0\"} 309271058\n"), "{t}");
-        assert!(t.contains("node_network_transmit_compressed_total{device=\"eth0\"} 12\n"), "{t}");
-        assert!(t.contains("node_network_transmit_colls_total{device=\"eth0\"} 10\n"), "{t}");
-        assert!(t.contains("node_network_receive_nohandler_total{device=\"eth0\"} 42\n"), "{t}");
-        assert!(t.contains("node_network_receive_bytes_total{device=\"lo\"} 132223\n"), "{t}");
+        assert!(
+            t.contains("node_network_receive_bytes_total{device=\"eth0\"} 309271058\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("node_network_transmit_compressed_total{device=\"eth0\"} 12\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("node_network_transmit_colls_total{device=\"eth0\"} 10\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("node_network_receive_nohandler_total{device=\"eth0\"} 42\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("node_network_receive_bytes_total{device=\"lo\"} 132223\n"),
+            "{t}"
+        );
     }
 
     #[test]

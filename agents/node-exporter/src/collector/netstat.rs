@@ -8,19 +8,28 @@ use regex::Regex;
 use std::path::{Path, PathBuf};
 
 /// Pairs of header/value lines: `Tcp: RtoAlgorithm ...` then `Tcp: 1 ...`.
-pub fn parse_pairs(path: &Path, text: &str, out: &mut Vec<(String, String)>) -> Result<(), CollectError> {
+pub fn parse_pairs(
+    path: &Path,
+    text: &str,
+    out: &mut Vec<(String, String)>,
+) -> Result<(), CollectError> {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     for pair in lines.chunks(2) {
         let [names, values] = pair else {
             return Err(CollectError::parse(path, "odd number of lines"));
         };
-        let (Some((proto, names)), Some((_, values))) = (names.split_once(':'), values.split_once(':')) else {
+        let (Some((proto, names)), Some((_, values))) =
+            (names.split_once(':'), values.split_once(':'))
+        else {
             return Err(CollectError::parse(path, "line without protocol"));
         };
         let names: Vec<&str> = names.split_whitespace().collect();
         let values: Vec<&str> = values.split_whitespace().collect();
         if names.len() != values.len() {
-            return Err(CollectError::parse(path, format!("{proto}: names and values differ in count")));
+            return Err(CollectError::parse(
+                path,
+                format!("{proto}: names and values differ in count"),
+            ));
         }
         for (n, v) in names.iter().zip(values) {
             out.push((format!("{proto}_{n}"), v.to_string()));
@@ -81,7 +90,10 @@ impl Collector for Netstat {
                 continue;
             }
             let Ok(v) = value.parse::<f64>() else {
-                return Err(CollectError::parse(&self.netstat, format!("{key}: {value:?}")));
+                return Err(CollectError::parse(
+                    &self.netstat,
+                    format!("{key}: {value:?}"),
+                ));
             };
             name.clear();
             name.push_str("node_netstat_");
@@ -116,14 +128,37 @@ Udp: InDatagrams NoPorts InErrors\nUdp: 113 0 0\n";
         let d = tempfile::tempdir().unwrap();
         let p = fake_paths(
             d.path(),
-            &[("proc/net/netstat", NETSTAT), ("proc/net/snmp", SNMP), ("proc/net/snmp6", SNMP6)],
+            &[
+                ("proc/net/netstat", NETSTAT),
+                ("proc/net/snmp", SNMP),
+                ("proc/net/snmp6", SNMP6),
+            ],
         );
-        let s = Settings { paths: p, ..Settings::default() };
+        let s = Settings {
+            paths: p,
+            ..Settings::default()
+        };
         let t = render(&Netstat::new(&s));
         assert!(t.contains("# HELP node_netstat_Tcp_ActiveOpens Statistic TcpActiveOpens.\n# TYPE node_netstat_Tcp_ActiveOpens untyped\nnode_netstat_Tcp_ActiveOpens 116\n"), "{t}");
-        for want in ["TcpExt_ListenDrops 3", "TcpExt_SyncookiesSent 0", "IpExt_InOctets 309271058", "Ip_Forwarding 2", "Ip6_InOctets 128", "Icmp6_InMsgs 1", "UdpLite6_InErrors 0", "Udp_InErrors 0", "Tcp_CurrEstab 6", "Tcp_InErrs 0"] {
+        for want in [
+            "TcpExt_ListenDrops 3",
+            "TcpExt_SyncookiesSent 0",
+            "IpExt_InOctets 309271058",
+            "Ip_Forwarding 2",
+            "Ip6_InOctets 128",
+            "Icmp6_InMsgs 1",
+            "UdpLite6_InErrors 0",
+            "Udp_InErrors 0",
+            "Tcp_CurrEstab 6",
+            "Tcp_InErrs 0",
+        ] {
             assert!(t.contains(&format!("node_netstat_{want}\n")), "{want}: {t}");
         }
-        assert!(!t.contains("DelayedACKs") && !t.contains("Ip6_InReceives") && !t.contains("DefaultTTL"), "{t}");
+        assert!(
+            !t.contains("DelayedACKs")
+                && !t.contains("Ip6_InReceives")
+                && !t.contains("DefaultTTL"),
+            "{t}"
+        );
     }
 }

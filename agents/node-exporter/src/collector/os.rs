@@ -19,7 +19,8 @@ pub fn parse(text: &str) -> HashMap<String, String> {
         };
         let v = v.trim();
         let unquoted = if v.len() >= 2
-            && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\'')))
+            && ((v.starts_with('"') && v.ends_with('"'))
+                || (v.starts_with('\'') && v.ends_with('\'')))
         {
             &v[1..v.len() - 1]
         } else {
@@ -65,7 +66,10 @@ pub struct Os {
 impl Os {
     pub fn new(paths: &Paths) -> Self {
         Self {
-            files: [paths.root("etc/os-release"), paths.root("usr/lib/os-release")],
+            files: [
+                paths.root("etc/os-release"),
+                paths.root("usr/lib/os-release"),
+            ],
         }
     }
 }
@@ -107,10 +111,18 @@ impl Collector for Os {
             1.0,
         );
         let name = "node_os_version";
-        out.family(name, "Metric containing the major.minor part of the OS version.", Gauge);
+        out.family(
+            name,
+            "Metric containing the major.minor part of the OS version.",
+            Gauge,
+        );
         out.sample(
             name,
-            &[("id", g("ID")), ("id_like", g("ID_LIKE")), ("name", g("NAME"))],
+            &[
+                ("id", g("ID")),
+                ("id_like", g("ID_LIKE")),
+                ("name", g("NAME")),
+            ],
             version_number(g("VERSION_ID")),
         );
         Ok(())
@@ -129,9 +141,17 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = fake_paths(d.path(), &[("root/usr/lib/os-release", DEBIAN)]);
         let t = render(&Os::new(&p));
-        assert!(t.contains("pretty_name=\"Debian GNU/Linux 12 (bookworm)\""), "{t}");
+        assert!(
+            t.contains("pretty_name=\"Debian GNU/Linux 12 (bookworm)\""),
+            "{t}"
+        );
         assert!(t.contains("version_codename=\"bookworm\""), "{t}");
-        assert!(t.contains("node_os_version{id=\"debian\",id_like=\"\",name=\"Debian GNU/Linux\"} 12\n"), "{t}");
+        assert!(
+            t.contains(
+                "node_os_version{id=\"debian\",id_like=\"\",name=\"Debian GNU/Linux\"} 12\n"
+            ),
+            "{t}"
+        );
     }
 
     #[test]

@@ -24,7 +24,10 @@ pub fn parse(path: &Path, text: &str) -> Result<(f64, Option<f64>), CollectError
             .map_err(|_| CollectError::parse(path, format!("total={total}")))?;
         *slot = Some(us as f64 / 1e6);
     }
-    Ok((some.ok_or_else(|| CollectError::parse(path, "no some line"))?, full))
+    Ok((
+        some.ok_or_else(|| CollectError::parse(path, "no some line"))?,
+        full,
+    ))
 }
 
 pub struct Pressure {
@@ -59,11 +62,36 @@ impl Collector for Pressure {
         let (cpu, _) = self.read("cpu")?;
         let (io_some, io_full) = self.read("io")?;
         let (mem_some, mem_full) = self.read("memory")?;
-        out.single("node_pressure_cpu_waiting_seconds_total", "Total time in seconds that processes have waited for CPU time", Counter, cpu);
-        out.single("node_pressure_io_stalled_seconds_total", "Total time in seconds no process could make progress due to IO congestion", Counter, io_full.unwrap_or(0.0));
-        out.single("node_pressure_io_waiting_seconds_total", "Total time in seconds that processes have waited due to IO congestion", Counter, io_some);
-        out.single("node_pressure_memory_stalled_seconds_total", "Total time in seconds no process could make progress due to memory congestion", Counter, mem_full.unwrap_or(0.0));
-        out.single("node_pressure_memory_waiting_seconds_total", "Total time in seconds that processes have waited for memory", Counter, mem_some);
+        out.single(
+            "node_pressure_cpu_waiting_seconds_total",
+            "Total time in seconds that processes have waited for CPU time",
+            Counter,
+            cpu,
+        );
+        out.single(
+            "node_pressure_io_stalled_seconds_total",
+            "Total time in seconds no process could make progress due to IO congestion",
+            Counter,
+            io_full.unwrap_or(0.0),
+        );
+        out.single(
+            "node_pressure_io_waiting_seconds_total",
+            "Total time in seconds that processes have waited due to IO congestion",
+            Counter,
+            io_some,
+        );
+        out.single(
+            "node_pressure_memory_stalled_seconds_total",
+            "Total time in seconds no process could make progress due to memory congestion",
+            Counter,
+            mem_full.unwrap_or(0.0),
+        );
+        out.single(
+            "node_pressure_memory_waiting_seconds_total",
+            "Total time in seconds that processes have waited for memory",
+            Counter,
+            mem_some,
+        );
         Ok(())
     }
 }
@@ -85,17 +113,31 @@ mod tests {
             ],
         );
         let t = render(&Pressure::new(&p));
-        assert!(t.contains("node_pressure_cpu_waiting_seconds_total 40.899312\n"), "{t}");
-        assert!(t.contains("node_pressure_io_stalled_seconds_total 2.708084\n"), "{t}");
-        assert!(t.contains("node_pressure_io_waiting_seconds_total 3.952998\n"), "{t}");
-        assert!(t.contains("node_pressure_memory_stalled_seconds_total 0.000001\n"), "{t}");
+        assert!(
+            t.contains("node_pressure_cpu_waiting_seconds_total 40.899312\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("node_pressure_io_stalled_seconds_total 2.708084\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("node_pressure_io_waiting_seconds_total 3.952998\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("node_pressure_memory_stalled_seconds_total 0.000001\n"),
+            "{t}"
+        );
     }
 
     #[test]
     fn missing_psi_is_no_data() {
         let d = tempfile::tempdir().unwrap();
         let p = fake_paths(d.path(), &[]);
-        let err = Pressure::new(&p).collect(&mut Exposition::default()).unwrap_err();
+        let err = Pressure::new(&p)
+            .collect(&mut Exposition::default())
+            .unwrap_err();
         assert!(err.is_no_data(), "{err}");
     }
 }

@@ -39,16 +39,36 @@ impl Collector for Selinux {
     fn collect(&self, out: &mut Exposition) -> Result<(), CollectError> {
         // selinuxfs exposes `enforce` only when SELinux is enabled.
         let Ok(enforce) = std::fs::read_to_string(&self.enforce) else {
-            out.single("node_selinux_enabled", "SELinux is enabled, 1 is true, 0 is false", Gauge, 0.0);
+            out.single(
+                "node_selinux_enabled",
+                "SELinux is enabled, 1 is true, 0 is false",
+                Gauge,
+                0.0,
+            );
             return Ok(());
         };
         let current = if enforce.trim() == "1" { 1.0 } else { 0.0 };
         let config = std::fs::read_to_string(&self.config)
             .map(|t| config_mode(&t))
             .unwrap_or(-1.0);
-        out.single("node_selinux_config_mode", "Configured SELinux enforcement mode", Gauge, config);
-        out.single("node_selinux_current_mode", "Current SELinux enforcement mode", Gauge, current);
-        out.single("node_selinux_enabled", "SELinux is enabled, 1 is true, 0 is false", Gauge, 1.0);
+        out.single(
+            "node_selinux_config_mode",
+            "Configured SELinux enforcement mode",
+            Gauge,
+            config,
+        );
+        out.single(
+            "node_selinux_current_mode",
+            "Current SELinux enforcement mode",
+            Gauge,
+            current,
+        );
+        out.single(
+            "node_selinux_enabled",
+            "SELinux is enabled, 1 is true, 0 is false",
+            Gauge,
+            1.0,
+        );
         Ok(())
     }
 }
@@ -71,7 +91,13 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = fake_paths(
             d.path(),
-            &[("sys/fs/selinux/enforce", "0\n"), ("root/etc/selinux/config", "# x\nSELINUX=enforcing\nSELINUXTYPE=targeted\n")],
+            &[
+                ("sys/fs/selinux/enforce", "0\n"),
+                (
+                    "root/etc/selinux/config",
+                    "# x\nSELINUX=enforcing\nSELINUXTYPE=targeted\n",
+                ),
+            ],
         );
         let t = render(&Selinux::new(&p));
         assert!(t.contains("node_selinux_config_mode 1\n"), "{t}");

@@ -5,14 +5,22 @@ use super::{num, read, CollectError, Collector, Paths};
 use crate::exposition::{Exposition, MetricType::Gauge};
 use std::path::{Path, PathBuf};
 
-pub fn parse(path: &Path, text: &str, page: f64, out: &mut Vec<(String, f64)>) -> Result<(), CollectError> {
+pub fn parse(
+    path: &Path,
+    text: &str,
+    page: f64,
+    out: &mut Vec<(String, f64)>,
+) -> Result<(), CollectError> {
     for line in text.lines() {
         let Some((proto, rest)) = line.split_once(':') else {
             continue;
         };
         let f: Vec<&str> = rest.split_whitespace().collect();
         if f.len() % 2 != 0 {
-            return Err(CollectError::parse(path, format!("{proto}: odd field count")));
+            return Err(CollectError::parse(
+                path,
+                format!("{proto}: odd field count"),
+            ));
         }
         for kv in f.chunks(2) {
             let v: f64 = num(path, kv[1])?;
@@ -102,8 +110,19 @@ mod tests {
         );
         let t = render(&Sockstat::new(&p));
         assert!(t.contains("# HELP node_sockstat_sockets_used Number of IPv4 sockets in use.\n# TYPE node_sockstat_sockets_used gauge\nnode_sockstat_sockets_used 35\n"), "{t}");
-        assert!(t.contains("# HELP node_sockstat_TCP_mem_bytes Number of TCP sockets in state mem_bytes.\n"), "{t}");
-        assert!(t.contains(&format!("node_sockstat_TCP_mem_bytes {}\n", 315 * page_size() as u64)), "{t}");
+        assert!(
+            t.contains(
+                "# HELP node_sockstat_TCP_mem_bytes Number of TCP sockets in state mem_bytes.\n"
+            ),
+            "{t}"
+        );
+        assert!(
+            t.contains(&format!(
+                "node_sockstat_TCP_mem_bytes {}\n",
+                315 * page_size() as u64
+            )),
+            "{t}"
+        );
         assert!(t.contains("node_sockstat_TCP_tw 2\n"), "{t}");
         assert!(t.contains("node_sockstat_TCP6_inuse 2\n"), "{t}");
         assert!(t.contains("node_sockstat_FRAG6_memory 0\n"), "{t}");

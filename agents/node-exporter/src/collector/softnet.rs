@@ -12,7 +12,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<[u64; 3]>, CollectError> {
             let mut v = [0u64; 3];
             let mut f = l.split_whitespace();
             for slot in &mut v {
-                let s = f.next().ok_or_else(|| CollectError::parse(path, "short line"))?;
+                let s = f
+                    .next()
+                    .ok_or_else(|| CollectError::parse(path, "short line"))?;
                 *slot = u64::from_str_radix(s, 16)
                     .map_err(|_| CollectError::parse(path, format!("not hex: {s}")))?;
             }
@@ -42,8 +44,16 @@ impl Collector for Softnet {
         let rows = parse(&self.path, &read(&self.path)?)?;
         let fams = [
             (1, "node_softnet_dropped_total", "Number of dropped packets"),
-            (0, "node_softnet_processed_total", "Number of processed packets"),
-            (2, "node_softnet_times_squeezed_total", "Number of times processing packets ran out of quota"),
+            (
+                0,
+                "node_softnet_processed_total",
+                "Number of processed packets",
+            ),
+            (
+                2,
+                "node_softnet_times_squeezed_total",
+                "Number of times processing packets ran out of quota",
+            ),
         ];
         let cpus: Vec<String> = (0..rows.len()).map(|i| i.to_string()).collect();
         for (col, name, help) in fams {
@@ -66,12 +76,27 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = fake_paths(
             d.path(),
-            &[("proc/net/softnet_stat", "00000142 00000001 00000002 0 0\n0000459c 00000000 0000000a 0 0\n")],
+            &[(
+                "proc/net/softnet_stat",
+                "00000142 00000001 00000002 0 0\n0000459c 00000000 0000000a 0 0\n",
+            )],
         );
         let t = render(&Softnet::new(&p));
-        assert!(t.contains("node_softnet_processed_total{cpu=\"0\"} 322\n"), "{t}");
-        assert!(t.contains("node_softnet_processed_total{cpu=\"1\"} 17820\n"), "{t}");
-        assert!(t.contains("node_softnet_dropped_total{cpu=\"0\"} 1\n"), "{t}");
-        assert!(t.contains("node_softnet_times_squeezed_total{cpu=\"1\"} 10\n"), "{t}");
+        assert!(
+            t.contains("node_softnet_processed_total{cpu=\"0\"} 322\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("node_softnet_processed_total{cpu=\"1\"} 17820\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("node_softnet_dropped_total{cpu=\"0\"} 1\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("node_softnet_times_squeezed_total{cpu=\"1\"} 10\n"),
+            "{t}"
+        );
     }
 }

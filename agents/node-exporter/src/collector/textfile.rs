@@ -135,8 +135,7 @@ pub fn parse(text: &str) -> Result<Vec<Family>, String> {
             .filter_map(|s| name.strip_suffix(s))
             .find(|base| {
                 fams.iter().any(|f| {
-                    f.name == *base
-                        && matches!(f.kind, MetricType::Histogram | MetricType::Summary)
+                    f.name == *base && matches!(f.kind, MetricType::Histogram | MetricType::Summary)
                 })
             })
             .unwrap_or(name);
@@ -264,7 +263,11 @@ impl Collector for Textfile {
         }
         if !mtimes.is_empty() {
             let name = "node_textfile_mtime_seconds";
-            out.family(name, "Unixtime mtime of textfiles successfully read.", MetricType::Gauge);
+            out.family(
+                name,
+                "Unixtime mtime of textfiles successfully read.",
+                MetricType::Gauge,
+            );
             for (f, m) in &mtimes {
                 out.sample(name, &[("file", f)], *m);
             }
@@ -301,7 +304,9 @@ mod tests {
 
     #[test]
     fn rejects_bad_files() {
-        assert!(parse("x 1 1700000000000\n").unwrap_err().contains("timestamps"));
+        assert!(parse("x 1 1700000000000\n")
+            .unwrap_err()
+            .contains("timestamps"));
         assert!(parse("1x 1\n").is_err());
         assert!(parse("x{a=\"b} 1\n").is_err());
         assert!(parse("x abc\n").is_err());
@@ -310,15 +315,32 @@ mod tests {
     #[test]
     fn directory_with_good_and_bad_files() {
         let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join("a.prom"), "# HELP job_ok Fine.\n# TYPE job_ok gauge\njob_ok 1\n").unwrap();
-        std::fs::write(d.path().join("b.prom"), "# TYPE job_ok gauge\njob_ok{x=\"y\"} 2\nother 3\n").unwrap();
+        std::fs::write(
+            d.path().join("a.prom"),
+            "# HELP job_ok Fine.\n# TYPE job_ok gauge\njob_ok 1\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join("b.prom"),
+            "# TYPE job_ok gauge\njob_ok{x=\"y\"} 2\nother 3\n",
+        )
+        .unwrap();
         std::fs::write(d.path().join("bad.prom"), "broken{ 1\n").unwrap();
         std::fs::write(d.path().join("ignored.txt"), "zzz 1\n").unwrap();
         let t = render(&Textfile::new(Some(d.path().to_path_buf())));
-        assert!(t.contains("# HELP job_ok Fine.\n# TYPE job_ok gauge\njob_ok 1\njob_ok{x=\"y\"} 2\n"), "{t}");
+        assert!(
+            t.contains("# HELP job_ok Fine.\n# TYPE job_ok gauge\njob_ok 1\njob_ok{x=\"y\"} 2\n"),
+            "{t}"
+        );
         assert!(t.contains("# TYPE other untyped\nother 3\n"), "{t}");
         assert!(!t.contains("zzz"), "{t}");
-        assert!(t.contains(&format!("node_textfile_mtime_seconds{{file=\"{}\"}}", d.path().join("a.prom").display())), "{t}");
+        assert!(
+            t.contains(&format!(
+                "node_textfile_mtime_seconds{{file=\"{}\"}}",
+                d.path().join("a.prom").display()
+            )),
+            "{t}"
+        );
         assert!(!t.contains("bad.prom\"}"), "{t}");
         assert!(t.ends_with("node_textfile_scrape_error 1\n"), "{t}");
     }

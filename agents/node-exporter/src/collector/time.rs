@@ -70,19 +70,32 @@ impl Collector for Time {
         let sources = self.clocksources();
         if !sources.is_empty() {
             let name = "node_time_clocksource_available_info";
-            out.family(name, "Available clocksources read from '/sys/devices/system/clocksource'.", Gauge);
+            out.family(
+                name,
+                "Available clocksources read from '/sys/devices/system/clocksource'.",
+                Gauge,
+            );
             for (dev, avail, _) in &sources {
                 for cs in avail {
                     out.sample(name, &[("clocksource", cs), ("device", dev)], 1.0);
                 }
             }
             let name = "node_time_clocksource_current_info";
-            out.family(name, "Current clocksource read from '/sys/devices/system/clocksource'.", Gauge);
+            out.family(
+                name,
+                "Current clocksource read from '/sys/devices/system/clocksource'.",
+                Gauge,
+            );
             for (dev, _, cur) in &sources {
                 out.sample(name, &[("clocksource", cur), ("device", dev)], 1.0);
             }
         }
-        out.single("node_time_seconds", "System time in seconds since epoch (1970).", Gauge, now);
+        out.single(
+            "node_time_seconds",
+            "System time in seconds since epoch (1970).",
+            Gauge,
+            now,
+        );
         let (tz, offset) = zone();
         let name = "node_time_zone_offset_seconds";
         out.family(name, "System time zone offset in seconds.", Gauge);
@@ -102,14 +115,31 @@ mod tests {
         let p = fake_paths(
             d.path(),
             &[
-                ("sys/devices/system/clocksource/clocksource0/available_clocksource", "tsc kvm-clock \n"),
-                ("sys/devices/system/clocksource/clocksource0/current_clocksource", "tsc\n"),
+                (
+                    "sys/devices/system/clocksource/clocksource0/available_clocksource",
+                    "tsc kvm-clock \n",
+                ),
+                (
+                    "sys/devices/system/clocksource/clocksource0/current_clocksource",
+                    "tsc\n",
+                ),
             ],
         );
         let t = render(&Time::new(&p));
-        assert!(t.contains("node_time_clocksource_available_info{clocksource=\"kvm-clock\",device=\"0\"} 1\n"), "{t}");
-        assert!(t.contains("node_time_clocksource_current_info{clocksource=\"tsc\",device=\"0\"} 1\n"), "{t}");
-        assert!(t.contains("node_time_zone_offset_seconds{time_zone="), "{t}");
+        assert!(
+            t.contains(
+                "node_time_clocksource_available_info{clocksource=\"kvm-clock\",device=\"0\"} 1\n"
+            ),
+            "{t}"
+        );
+        assert!(
+            t.contains("node_time_clocksource_current_info{clocksource=\"tsc\",device=\"0\"} 1\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("node_time_zone_offset_seconds{time_zone="),
+            "{t}"
+        );
         let secs: f64 = t
             .lines()
             .find_map(|l| l.strip_prefix("node_time_seconds "))

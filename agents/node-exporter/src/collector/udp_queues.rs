@@ -15,7 +15,8 @@ pub fn sum(path: &Path, text: &str) -> Result<(u64, u64), CollectError> {
             .split_once(':')
             .ok_or_else(|| CollectError::parse(path, format!("queue column {q}")))?;
         let hex = |s: &str| {
-            u64::from_str_radix(s, 16).map_err(|_| CollectError::parse(path, format!("not hex: {s}")))
+            u64::from_str_radix(s, 16)
+                .map_err(|_| CollectError::parse(path, format!("not hex: {s}")))
         };
         tx += hex(t)?;
         rx += hex(r)?;
@@ -49,7 +50,11 @@ impl Collector for UdpQueues {
             Err(_) => None,
         };
         let name = "node_udp_queues";
-        out.family(name, "Number of allocated memory in the kernel for UDP datagrams in bytes.", Gauge);
+        out.family(
+            name,
+            "Number of allocated memory in the kernel for UDP datagrams in bytes.",
+            Gauge,
+        );
         out.sample(name, &[("ip", "v4"), ("queue", "rx")], v4.1 as f64);
         out.sample(name, &[("ip", "v4"), ("queue", "tx")], v4.0 as f64);
         if let Some(v6) = v6 {

@@ -205,10 +205,7 @@ pub fn parse(text: &str) -> Scrape {
             let mut key = name.to_string();
             if !labels.is_empty() {
                 key.push('{');
-                let parts: Vec<String> = labels
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v:?}"))
-                    .collect();
+                let parts: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
                 key.push_str(&parts.join(","));
                 key.push('}');
             }
@@ -233,7 +230,12 @@ pub fn promtool_check(text: &str) -> Vec<String> {
         .stderr(Stdio::piped())
         .spawn()
         .expect("promtool not found: install Debian's prometheus package");
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
