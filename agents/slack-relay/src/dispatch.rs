@@ -185,13 +185,18 @@ impl Dispatcher {
         let t = now();
         let r = match attempt {
             Attempt::Sent(anchor) => {
-                m.delivered.with_label_values(&[row.route.as_str()]).inc();
-                m.latency.observe((t - row.received_at).max(0.0));
                 tracing::debug!(id = row.id, route = %row.route, "delivered {}", row.title);
                 let remember = anchor
                     .filter(|_| dest.threads() && row.kind != Kind::Update)
                     .map(|a| (dest.ref_key(), row.group_key.clone(), a));
-                self.outbox.delivered(row.id, remember).await
+                let r = self.outbox.delivered(row.id, remember).await;
+                // Counted once recorded: a scrape showing it delivered means a
+                // restart will not send it again.
+                if r.is_ok() {
+                    m.delivered.with_label_values(&[row.route.as_str()]).inc();
+                    m.latency.observe((t - row.received_at).max(0.0));
+                }
+                r
             }
             Attempt::Skipped => self.outbox.delivered(row.id, None).await,
             Attempt::RateLimited(wait) => {

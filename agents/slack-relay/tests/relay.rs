@@ -300,6 +300,14 @@ async fn bot_mode_threads_the_resolve_and_edits_the_original_across_a_crash() {
     assert_eq!(d[0].authorization.as_deref(), Some("Bearer xoxb-test"));
     assert_eq!(d[0].body["channel"], "C0ALERTS");
     let ts = d[0].ts.clone().unwrap();
+    // Crash only once the relay has recorded the delivery (a crash between
+    // Slack's answer and that commit means one repeat: at-least-once).
+    wait_metric(
+        &relay,
+        "srp_relay_delivered_total{destination=\"default\"}",
+        1.0,
+    )
+    .await;
 
     // The message reference survives a crash.
     relay.crash_and_restart();
@@ -365,7 +373,7 @@ async fn retries_429_after_retry_after_and_5xx_and_hangs_with_backoff() {
     // Retry-After: 1 was honoured (a lower bound, so load cannot break it).
     let gap = all[1].at.duration_since(all[0].at);
     assert!(gap >= Duration::from_millis(950), "retried after {gap:?}");
-    let m = relay.metrics().await;
+    let m = wait_metric(&relay, "srp_relay_delivery_latency_seconds_count", 1.0).await;
     assert_eq!(metric(&m, "srp_relay_rate_limited_total"), Some(1.0));
     assert_eq!(
         metric(&m, "srp_relay_failed_total{reason=\"server_error\"}"),
@@ -600,7 +608,12 @@ webhook_url = "WEBHOOK"
         channel_of("srp #42 FAILURE in Security Container"),
         ("webhook".into(), "".into())
     );
-    let m = relay.metrics().await;
+    let m = wait_metric(
+        &relay,
+        "srp_relay_delivered_total{destination=\"critical\"}",
+        1.0,
+    )
+    .await;
     assert_eq!(
         metric(&m, "srp_relay_delivered_total{destination=\"critical\"}"),
         Some(1.0)

@@ -418,3 +418,20 @@ pub fn run_cli(args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Wait until a series reaches `want`; returns the scrape.
+pub async fn wait_metric(relay: &Relay, series: &str, want: f64) -> String {
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        let m = relay.metrics().await;
+        if metric(&m, series) == Some(want) {
+            return m;
+        }
+        assert!(
+            Instant::now() < end,
+            "{series} never became {want}: {:?}",
+            metric(&m, series)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
