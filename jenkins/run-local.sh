@@ -76,7 +76,21 @@ stop_local_api() {
     return 0
   fi
   if kill "$pid" 2>/dev/null; then
-    log "stopped the locally deployed srp-api (pid $pid)"
+    # It drains gracefully on SIGTERM; wait for it (it is not our child, and a
+    # zombie counts as gone), then force it.
+    local i
+    for ((i = 0; i < 50; i++)); do
+      if ! kill -0 "$pid" 2>/dev/null || [[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" == Z ]]; then
+        break
+      fi
+      sleep 0.2
+    done
+    if kill -0 "$pid" 2>/dev/null && [[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]]; then
+      kill -KILL "$pid" 2>/dev/null || true
+      log "srp-api (pid $pid) did not stop within 10 s of SIGTERM: killed"
+    else
+      log "stopped the locally deployed srp-api (pid $pid)"
+    fi
   fi
   rm -f "$pidfile"
 }

@@ -37,22 +37,22 @@ die() {
 }
 is_jenkins() { [[ $SRP_PIPELINE_MODE == jenkins ]]; }
 
-# Records the stage in the stage log when it starts and how it ended. The log is
-# what the local runner, the tests and the failure notification read to know
-# which stages ran and which one failed.
+# Records the stage in the stage log (reports/stages.log: stage, started|ok|failed,
+# build, time[, exit N]) when it starts and how it ended. The tests and the
+# failure notification read it to know which stages ran and which one failed.
 stage_begin() {
   SRP_STAGE=$1
-  printf '%s\tstarted\t%s\n' "$SRP_STAGE" "$(date -u +%FT%TZ)" >>"$SRP_STAGE_LOG"
+  printf '%s\tstarted\t%s\t%s\n' "$SRP_STAGE" "$BUILD_NUMBER" "$(date -u +%FT%TZ)" >>"$SRP_STAGE_LOG"
   log "stage started (mode $SRP_PIPELINE_MODE, build $BUILD_NUMBER)"
   trap _stage_end EXIT
 }
 _stage_end() {
   local rc=$?
   if ((rc == 0)); then
-    printf '%s\tok\t%s\n' "$SRP_STAGE" "$(date -u +%FT%TZ)" >>"$SRP_STAGE_LOG"
+    printf '%s\tok\t%s\t%s\n' "$SRP_STAGE" "$BUILD_NUMBER" "$(date -u +%FT%TZ)" >>"$SRP_STAGE_LOG"
     log "stage ok"
   else
-    printf '%s\tfailed\t%s\texit %d\n' "$SRP_STAGE" "$(date -u +%FT%TZ)" "$rc" >>"$SRP_STAGE_LOG"
+    printf '%s\tfailed\t%s\t%s\texit %d\n' "$SRP_STAGE" "$BUILD_NUMBER" "$(date -u +%FT%TZ)" "$rc" >>"$SRP_STAGE_LOG"
     log "stage FAILED (exit $rc)"
   fi
 }
@@ -70,6 +70,16 @@ git_commit() {
   else
     git -C "$SRP_ROOT" rev-parse HEAD
   fi
+}
+
+# The commit this build is of: the one the Checkout stage recorded (HEAD may
+# move during a build in a shared work tree), else GIT_COMMIT or HEAD.
+built_commit() {
+  local recorded=""
+  if [[ -f $SRP_REPORTS_DIR/build-info.json ]]; then
+    recorded="$(jq -r '.commit // empty' "$SRP_REPORTS_DIR/build-info.json" 2>/dev/null || true)"
+  fi
+  if [[ -n $recorded ]]; then printf '%s\n' "$recorded"; else git_commit; fi
 }
 
 cargo_target_dir() { printf '%s\n' "${CARGO_TARGET_DIR:-$SRP_ROOT/target}"; }

@@ -7,7 +7,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 stage_begin Build
 
-commit="$(git_commit)"
+commit="$(built_commit)"
 short="${commit:0:12}"
 image="${SRP_IMAGE:-srp-api}"
 # build.rs of srp-api embeds these in /version; the smoke test checks them.

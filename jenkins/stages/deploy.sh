@@ -41,10 +41,11 @@ deploy_local() {
   rm -rf "$dir"
   mkdir -p "$dir"
   local logfile="$dir/srp-api.log"
+  : >"$logfile"
   log "starting $bin on a loopback port with SQLite in $dir"
   # Started from the temp dir with an explicit SQLite file there, so the deploy
   # never touches a database anyone else uses.
-  (cd "$dir" && DATABASE_URL="sqlite://$dir/srp-api.db" exec "$bin" --listen 127.0.0.1:0 \
+  (cd "$dir" && DATABASE_URL="sqlite:$dir/srp-api.db" exec "$bin" --listen 127.0.0.1:0 \
     --log-format text </dev/null >"$logfile" 2>&1) &
   local pid=$!
   printf '%s\n' "$pid" >"$pidfile"

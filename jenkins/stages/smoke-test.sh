@@ -18,6 +18,7 @@ attempts="${SRP_SMOKE_ATTEMPTS:-30}"
 interval="${SRP_SMOKE_INTERVAL:-2}"
 [[ $attempts =~ ^[1-9][0-9]*$ ]] || die "SRP_SMOKE_ATTEMPTS must be a positive integer"
 
+expected_commit="$(built_commit 2>/dev/null || true)"
 health="" version="" why=""
 for ((i = 1; i <= attempts; i++)); do
   if ! health="$(curl -fsS --max-time 5 "$url/health" 2>&1)"; then
@@ -28,7 +29,11 @@ for ((i = 1; i <= attempts; i++)); do
     why="GET /version failed: $version"
   else
     seen="$(jq -r '.build // empty' <<<"$version" 2>/dev/null || true)"
-    if [[ $seen == "$BUILD_NUMBER" ]]; then
+    seen_commit="$(jq -r '.commit // empty' <<<"$version" 2>/dev/null || true)"
+    if [[ $seen == "$BUILD_NUMBER" && -n $expected_commit && -n $seen_commit &&
+      $seen_commit != unknown && $seen_commit != "$expected_commit" ]]; then
+      why="/version reports build $seen but commit $seen_commit, expected $expected_commit"
+    elif [[ $seen == "$BUILD_NUMBER" ]]; then
       log "attempt $i/$attempts: /health ok, /version build $seen == BUILD_NUMBER"
       jq -n --arg url "$url" --argjson attempts "$i" --argjson health "$health" \
         --argjson version "$version" \

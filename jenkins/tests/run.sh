@@ -1,0 +1,346 @@
+#!/usr/bin/env bash
+# Tests of the Jenkins pipeline without Jenkins, and of the image and compose
+# file (deploy/tests/run.sh). Prints one line per check and exits non-zero if
+# any failed. What it proves:
+#   - a Trivy report with HIGH/CRITICAL findings stops the local pipeline at
+#     Security Container: Deploy never runs, the gate's JUnit and summary say why;
+#   - a clean run goes through all six stages against the local stack and the
+#     smoke test sees this run's build number;
+#   - a leak stops it at Security Secrets; a failing test suite stops it at Build;
+#     a scan that did not run never passes; Jenkins mode never takes given reports;
+#   - the smoke test retries a bounded number of times and checks the build;
+#   - notify.sh is accepted by the real srp-slack-relay (and refused with a bad token);
+#   - the Jenkinsfile parses (npm-groovy-lint) and maps the six stages to their
+#     scripts; .gitleaks.toml allowlists exactly the files with fake secrets;
+#   - every shell script is shellcheck clean.
+#
+# Needs: cargo, jq, curl, python3, shellcheck, npm-groovy-lint@15 in
+# <repo>/.local/npm (Java 17), and deploy/tests' tools. Fixtures come from
+# <repo>/../shared/fixtures.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT" || exit 1
+FIX="$ROOT/../shared/fixtures"
+export PATH="$ROOT/.local/venv/bin:$ROOT/.local/npm/node_modules/.bin:$PATH"
+TMP="$(mktemp -d)"
+PIDS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); printf 'ok     - %s\n' "$*"; }
+notok() { failed=$((failed + 1)); printf 'not ok - %s\n' "$*"; }
+# check DESCRIPTION CMD...: passes when CMD succeeds.
+check() {
+  local what=$1
+  shift
+  local rc=0
+  "$@" >"$TMP/check.out" 2>&1 || rc=$?
+  cp "$TMP/check.out" "$TMP/last.out"
+  if ((rc == 0)); then ok "$what"; else
+    notok "$what"
+    sed 's/^/    | /' "$TMP/check.out" | head -30
+    return 1
+  fi
+}
+# expect_fail DESCRIPTION CMD...: passes when CMD fails.
+expect_fail() {
+  local what=$1
+  shift
+  local rc=0
+  "$@" >"$TMP/check.out" 2>&1 || rc=$?
+  cp "$TMP/check.out" "$TMP/last.out"
+  if ((rc == 0)); then
+    notok "$what (it succeeded)"
+    sed 's/^/    | /' "$TMP/check.out" | head -30
+    return 1
+  else ok "$what"; fi
+}
+# tally OUTPUT_FILE: counts a checker's "ok"/"not ok" lines and shows them.
+tally() {
+  cat "$1"
+  passed=$((passed + $(grep -c '^ok ' "$1")))
+  failed=$((failed + $(grep -c '^not ok ' "$1")))
+}
+section() { printf '\n# %s\n' "$*"; }
+for tool in cargo jq curl python3 shellcheck; do
+  command -v "$tool" >/dev/null 2>&1 || notok "$tool is installed"
+done
+[[ -d $FIX/trivy ]] || notok "fixtures found at $FIX"
+
+# ---------------------------------------------------------------------------
+section "shellcheck: every shell script of the pipeline and its tests"
+mapfile -t SCRIPTS < <(find jenkins deploy -name '*.sh' -type f | sort)
+for s in "${SCRIPTS[@]}"; do
+  check "shellcheck $s" shellcheck -x -P SCRIPTDIR "$s"
+done
+# shellcheck disable=SC2016  # the $1 is meant literally
+printf '#!/usr/bin/env bash\necho $1\n' >"$TMP/unquoted.sh"
+expect_fail "shellcheck catches an unquoted expansion (it can fail)" shellcheck "$TMP/unquoted.sh"
+for s in jenkins/stages/*.sh jenkins/run-local.sh jenkins/notify.sh; do
+  check "$s has set -euo pipefail" grep -qx 'set -euo pipefail' "$s"
+done
+
+# ---------------------------------------------------------------------------
+section "Jenkinsfile, offline"
+if command -v npm-groovy-lint >/dev/null 2>&1; then
+  printf '# npm-groovy-lint %s\n' "$(npm-groovy-lint --version 2>/dev/null | grep -o 'npm-groovy-lint version [0-9.]*' | awk '{print $3}')"
+  check "npm-groovy-lint parses jenkins/Jenkinsfile with no error" \
+    npm-groovy-lint --noserver --failon error --output txt jenkins/Jenkinsfile
+  head -n -2 jenkins/Jenkinsfile >"$TMP/Jenkinsfile.broken"
+  expect_fail "npm-groovy-lint rejects a Jenkinsfile with a missing brace" \
+    npm-groovy-lint --noserver --failon error --output txt "$TMP/Jenkinsfile.broken"
+else
+  notok "npm-groovy-lint is installed (npm install --prefix .local/npm npm-groovy-lint@15)"
+fi
+python3 jenkins/tests/check_jenkinsfile.py jenkins/Jenkinsfile "$ROOT" >"$TMP/jf.out" 2>&1
+tally "$TMP/jf.out"
+# The structure check must be able to fail.
+python3 - "$ROOT/jenkins/Jenkinsfile" "$TMP" <<'PY'
+import sys, re
+src = open(sys.argv[1]).read()
+out = sys.argv[2]
+# Deploy before Security Container.
+a, b = src.index("        stage('Security Container')"), src.index("        stage('Deploy')")
+c = src.index("        stage('Smoke Test')")
+open(out + "/jf.swapped", "w").write(src[:a] + src[b:c] + src[a:b] + src[c:])
+open(out + "/jf.gstring", "w").write(src.replace("sh 'jenkins/stages/build.sh'", 'sh "jenkins/stages/build.sh ${env.X}"'))
+open(out + "/jf.nocall", "w").write(src.replace("sh 'jenkins/stages/deploy.sh'", "sh 'ansible-playbook deploy_api.yml'"))
+open(out + "/jf.nofixed", "w").write(re.sub(r"fixed \{", "unstable {", src))
+PY
+expect_fail "structure check rejects Deploy before Security Container" python3 jenkins/tests/check_jenkinsfile.py "$TMP/jf.swapped" "$ROOT"
+expect_fail "structure check rejects a double-quoted (interpolating) sh step" python3 jenkins/tests/check_jenkinsfile.py "$TMP/jf.gstring" "$ROOT"
+expect_fail "structure check rejects a stage that does not call its script" python3 jenkins/tests/check_jenkinsfile.py "$TMP/jf.nocall" "$ROOT"
+expect_fail "structure check rejects a post without the recovery notification" python3 jenkins/tests/check_jenkinsfile.py "$TMP/jf.nofixed" "$ROOT"
+
+# ---------------------------------------------------------------------------
+section ".gitleaks.toml"
+python3 jenkins/tests/check_gitleaks_config.py "$ROOT" >"$TMP/gl.out" 2>&1
+tally "$TMP/gl.out"
+# In a scratch repository: a tracked file with a fake token must be allowlisted
+# by its exact path, and a directory-wide entry is too broad. The token is
+# assembled here so that this script itself holds none.
+fake_token="ghp_$(printf 'A%.0s' {1..36})"
+mk_repo() {
+  local dir=$1 allow=$2
+  mkdir -p "$dir/tests/data"
+  (cd "$dir" && git init -q . && printf 'token: %s\n' "$fake_token" >tests/data/leaky.txt &&
+    echo 'no secret' >tests/data/plain.txt && cp "$ROOT/.gitleaks.toml" . &&
+    if [[ -n $allow ]]; then printf '\n[allowlist]\ndescription = "fixtures"\npaths = [%s]\n' "$allow" >>.gitleaks.toml; fi &&
+    git add -A && git -c user.name=t -c user.email=t@t commit -qm fixture)
+}
+mk_repo "$TMP/gl-none" ""
+mk_repo "$TMP/gl-exact" "'''^tests/data/leaky\\.txt\$'''"
+mk_repo "$TMP/gl-broad" "'''^tests/data/.*\$'''"
+expect_fail "config check fails when a fake secret is not allowlisted" python3 jenkins/tests/check_gitleaks_config.py "$TMP/gl-none"
+check "config check passes when it is allowlisted by exact path" python3 jenkins/tests/check_gitleaks_config.py "$TMP/gl-exact"
+expect_fail "config check fails on a directory-wide allowlist entry" python3 jenkins/tests/check_gitleaks_config.py "$TMP/gl-broad"
+
+# ---------------------------------------------------------------------------
+section "the local pipeline"
+# Build only what the later stages run, in the dev profile; the test-suite hook
+# writes a marker so the tests see it ran (Jenkins runs the real suite).
+export SRP_CARGO_PROFILE=dev SRP_BUILD_PACKAGES="srp-api srp-scan-exporter" SRP_SMOKE_INTERVAL=0.5
+unset SRP_GATE_POLICY SRP_SCAN_EXPORTER_URL SRP_GITLEAKS_REPORT SRP_TRIVY_REPORT SRP_SBOM JENKINS_URL
+echo '[]' >"$TMP/gitleaks-clean.json"
+# run NAME [run-local args...]: runs the local pipeline in its own dirs.
+run() {
+  local name=$1
+  shift
+  mkdir -p "$TMP/$name"
+  SRP_TEST_CMD="touch '$TMP/$name/tests-ran'" \
+    bash jenkins/run-local.sh --reports-dir "$TMP/$name/reports" --work-dir "$TMP/$name/work" "$@" \
+    >"$TMP/$name/out" 2>&1
+  echo $? >"$TMP/$name/rc"
+}
+stages_of() { awk -F'\t' -v s="$2" '$2 == s { print $1 }' "$TMP/$1/reports/stages.log" 2>/dev/null | paste -sd, -; }
+show() { printf '    | %s\n' "--- output of the $1 run (tail) ---"; tail -25 "$TMP/$1/out" | sed 's/^/    | /'; }
+
+# 1. The original's proof: HIGH/CRITICAL findings stop the pipeline before Deploy.
+# photon-30: CVE-2019-18276 HIGH (bash), CVE-2019-5481 CRITICAL (curl, curl-libs).
+run blocked --build-number 12 --gitleaks-report "$TMP/gitleaks-clean.json" \
+  --trivy-report "$FIX/trivy/photon-30.json.golden" --sbom "$FIX/sbom/fluentd-multiple-lockfiles.cdx.json.golden"
+B="$TMP/blocked"
+check "blocked run: exits 1 (the gate's block)" test "$(cat "$B/rc")" = 1 || show blocked
+check "blocked run: stages started were Checkout..Security Container" \
+  test "$(stages_of blocked started)" = "Checkout,Security Secrets,Build,Security Container"
+check "blocked run: Security Container is the stage that failed" test "$(stages_of blocked failed)" = "Security Container"
+check "blocked run: Deploy never ran (no Deploy in stages.log)" bash -c "! grep -q '^Deploy' '$B/reports/stages.log'"
+check "blocked run: nothing was deployed (no deploy.env, no srp-api started)" \
+  bash -c "[[ ! -e '$B/reports/deploy.env' && ! -e '$B/work/srp-api.pid' && ! -e '$B/work/local-deploy' ]]"
+check "blocked run: the runner says where it stopped and what did not run" \
+  bash -c "grep -q 'pipeline FAILED at stage \"Security Container\"' '$B/out' && grep -q 'stages not run: Deploy, Smoke Test' '$B/out'"
+S="$B/reports/gate-container.summary.json"
+check "blocked run: gate summary verdict is block" test "$(jq -r .verdict "$S" 2>&1)" = block
+check "blocked run: gate summary counts 1 HIGH and 2 CRITICAL" \
+  test "$(jq -c '[.totals.HIGH, .totals.CRITICAL]' "$S" 2>&1)" = "[1,2]"
+check "blocked run: gate summary names CVE-2019-18276 (HIGH) and CVE-2019-5481 (CRITICAL) as blocking" \
+  test "$(jq -c '[.blocking[] | "\(.severity) \(.id)"] | unique' "$S" 2>&1)" = '["CRITICAL CVE-2019-5481","HIGH CVE-2019-18276"]'
+check "blocked run: gate JUnit has a failing test case per blocking finding, saying why" python3 - "$B/reports/gate-container.junit.xml" <<'PY'
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+fails = {tc.get("name"): tc.find("failure") for tc in root.iter("testcase") if tc.find("failure") is not None}
+names = " | ".join(fails)
+assert any("CVE-2019-18276" in n and "HIGH" in n for n in fails), names
+assert sum("CVE-2019-5481" in n for n in fails) == 2, names
+assert all("blocks" in (f.get("message") or "") for n, f in fails.items() if "CVE" in n), names
+print(len(fails), "failures:", names)
+PY
+check "blocked run: the secrets gate passed before it" test "$(jq -r .verdict "$B/reports/gate-secrets.summary.json" 2>&1)" = pass
+
+# 2. A clean run through all six stages against the local stack.
+BN=$((RANDOM % 9000 + 1000))
+run clean --build-number "$BN" --gitleaks-report "$TMP/gitleaks-clean.json" \
+  --trivy-report "$FIX/trivy/centos-7.json.golden" --sbom "$FIX/sbom/fluentd-multiple-lockfiles.cdx.json.golden"
+C="$TMP/clean"
+check "clean run: exits 0" test "$(cat "$C/rc")" = 0 || show clean
+six="Checkout,Security Secrets,Build,Security Container,Deploy,Smoke Test"
+check "clean run: all six stages started, in order" test "$(stages_of clean started)" = "$six"
+check "clean run: all six stages ended ok, in order" test "$(stages_of clean ok)" = "$six"
+check "clean run: the Build stage ran the test-suite command" test -e "$C/tests-ran"
+check "clean run: smoke test saw /version build == $BN" \
+  test "$(jq -r '[.passed, .version.build] | @tsv' "$C/reports/smoke.json" 2>&1)" = "true	$BN"
+check "clean run: smoke test saw /health status ok" test "$(jq -r .health.status "$C/reports/smoke.json" 2>&1)" = ok
+check "clean run: /version commit is the commit Checkout recorded" \
+  test "$(jq -r .version.commit "$C/reports/smoke.json" 2>&1)" = "$(jq -r .commit "$C/reports/build-info.json" 2>&1)"
+check "clean run: gate JUnit, summaries, reports and SBOM are in the reports dir" bash -c "cd '$C/reports' &&
+  ls gate-secrets.junit.xml gate-secrets.summary.json gate-container.junit.xml gate-container.summary.json gitleaks.json trivy.json sbom.cdx.json build-info.json"
+check "clean run: says the scans and the image build did not happen here" \
+  bash -c "grep -q 'gitleaks is not installed here: NOT scanning' '$C/out' && grep -q 'trivy is not installed here: NOT scanning' '$C/out' && grep -q 'image build SKIPPED' '$C/out'"
+api_pid="$(sed -n 's/^SRP_LOCAL_API_PID=//p' "$C/reports/deploy.env" 2>/dev/null)"
+# Stopped means gone or a zombie: the orphaned API is reparented to PID 1, which
+# does not always reap (containers).
+gone() { [[ -n $1 ]] && { ! kill -0 "$1" 2>/dev/null || [[ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" == Z ]]; }; }
+check "clean run: the locally deployed srp-api was stopped at the end" gone "$api_pid"
+
+# 3. A leak stops the pipeline at Security Secrets, before anything is built.
+run leak --build-number 7 --gitleaks-report "$FIX/gitleaks/json_simple.json" --trivy-report "$FIX/trivy/centos-7.json.golden"
+check "leak: stops at Security Secrets with the gate's block (exit 1)" \
+  bash -c "[[ \$(cat '$TMP/leak/rc') == 1 && '$(stages_of leak failed)' == 'Security Secrets' ]]" || show leak
+check "leak: Build never ran" test "$(stages_of leak started)" = "Checkout,Security Secrets"
+check "leak: the gate summary blocks on the secret" test "$(jq -r '.verdict, .blocking[0].class' "$TMP/leak/reports/gate-secrets.summary.json" 2>&1 | paste -sd' ' -)" = "block secret"
+
+# 4. A failing test suite stops it at Build.
+mkdir -p "$TMP/testfail"
+SRP_TEST_CMD=false bash jenkins/run-local.sh --reports-dir "$TMP/testfail/reports" --work-dir "$TMP/testfail/work" \
+  --build-number 8 --gitleaks-report "$TMP/gitleaks-clean.json" --trivy-report "$FIX/trivy/centos-7.json.golden" >"$TMP/testfail/out" 2>&1
+echo $? >"$TMP/testfail/rc"
+check "failing tests: the pipeline stops at Build" \
+  bash -c "[[ \$(cat '$TMP/testfail/rc') != 0 && '$(stages_of testfail failed)' == 'Build' && '$(stages_of testfail started)' == 'Checkout,Security Secrets,Build' ]]"
+
+# 5. A scan that did not run never passes.
+if command -v gitleaks >/dev/null 2>&1 || command -v trivy >/dev/null 2>&1; then
+  ok "# skip no-scanner checks: gitleaks or trivy is installed on this machine"
+else
+  run noscan --build-number 9
+  check "no gitleaks and no report: Security Secrets fails, saying the scan did not happen" \
+    bash -c "[[ \$(cat '$TMP/noscan/rc') != 0 && '$(stages_of noscan failed)' == 'Security Secrets' ]] &&
+      grep -q 'gitleaks is not installed and no gitleaks report was given' '$TMP/noscan/out'"
+  run notrivy --build-number 10 --gitleaks-report "$TMP/gitleaks-clean.json"
+  check "no trivy and no report: Security Container fails, Deploy never runs" \
+    bash -c "[[ \$(cat '$TMP/notrivy/rc') != 0 && '$(stages_of notrivy failed)' == 'Security Container' ]] &&
+      ! grep -q '^Deploy' '$TMP/notrivy/reports/stages.log' && grep -q 'trivy is not installed and no trivy report was given' '$TMP/notrivy/out'"
+  mkdir -p "$TMP/jmode"
+  expect_fail "Jenkins mode: a given report is never used in place of a scan" \
+    env SRP_PIPELINE_MODE=jenkins SRP_REPORTS_DIR="$TMP/jmode" SRP_WORK_DIR="$TMP/jmode/w" \
+    SRP_GITLEAKS_REPORT="$TMP/gitleaks-clean.json" bash jenkins/stages/security-secrets.sh
+  check "Jenkins mode: ... and says why" grep -q 'never uses reports from elsewhere' "$TMP/last.out"
+fi
+printf '{"not": "a report"}\n' >"$TMP/bogus.json"
+run bogus --build-number 11 --gitleaks-report "$TMP/bogus.json"
+check "an unreadable report is a gate error (exit 2), not a pass" \
+  bash -c "[[ \$(cat '$TMP/bogus/rc') == 2 && '$(stages_of bogus failed)' == 'Security Secrets' ]]"
+
+# ---------------------------------------------------------------------------
+section "smoke test: bounded retries, build check"
+# A fake deployed API: the first two /version answers come from the old release.
+python3 - "$TMP/fake.port" <<'PY' &
+import http.server, json, sys
+state = {"version_calls": 0}
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/reset":
+            state["version_calls"] = 0
+            body = {}
+        elif self.path == "/health":
+            body = {"status": "ok"}
+        elif self.path == "/version":
+            state["version_calls"] += 1
+            body = {"version": "0.1.0", "commit": "unknown", "build": "41" if state["version_calls"] <= 2 else "42"}
+        else:
+            self.send_response(404); self.end_headers(); return
+        data = json.dumps(body).encode()
+        self.send_response(200); self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data))); self.end_headers(); self.wfile.write(data)
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[1], "w").write(str(s.server_address[1]))
+s.serve_forever()
+PY
+PIDS+=($!)
+for _ in $(seq 50); do [[ -s $TMP/fake.port ]] && break; sleep 0.1; done
+fake="http://127.0.0.1:$(cat "$TMP/fake.port")"
+mkdir -p "$TMP/smoke"
+smoke() { curl -fsS "$fake/reset" >/dev/null && env BUILD_NUMBER=42 SRP_SMOKE_URL="$fake" SRP_SMOKE_INTERVAL=0 SRP_REPORTS_DIR="$TMP/smoke" \
+  SRP_WORK_DIR="$TMP/smoke/w" SRP_SMOKE_ATTEMPTS="$1" bash jenkins/stages/smoke-test.sh; }
+expect_fail "smoke test fails when the old build is still serving after its 2 attempts" smoke 2
+check "... and says which build it saw" grep -q "reports build '41', expected '42'" "$TMP/last.out"
+check "smoke test passes once the new build answers (3rd /version call)" smoke 5
+check "... after exactly 3 attempts" test "$(jq -r .attempts "$TMP/smoke/smoke.json")" = 3
+closed="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+expect_fail "smoke test fails when nothing answers" env BUILD_NUMBER=42 SRP_SMOKE_URL="http://127.0.0.1:$closed" \
+  SRP_SMOKE_INTERVAL=0 SRP_SMOKE_ATTEMPTS=2 SRP_REPORTS_DIR="$TMP/smoke" SRP_WORK_DIR="$TMP/smoke/w" bash jenkins/stages/smoke-test.sh
+
+# ---------------------------------------------------------------------------
+section "notify.sh against the real srp-slack-relay"
+relay_bin=""
+if cargo build --quiet --locked -p srp-slack-relay --bin srp-slack-relay >"$TMP/relay-build.log" 2>&1; then
+  relay_bin="${CARGO_TARGET_DIR:-$ROOT/target}/debug/srp-slack-relay"
+else
+  notok "srp-slack-relay builds"
+  tail -20 "$TMP/relay-build.log" | sed 's/^/    | /'
+fi
+if [[ -n $relay_bin ]]; then
+  mkdir -p "$TMP/relay"
+  SRP_RELAY_TOKEN=relay-test-token "$relay_bin" --listen 127.0.0.1:0 --data-dir "$TMP/relay" \
+    </dev/null >"$TMP/relay/log" 2>&1 &
+  PIDS+=($!)
+  raddr=""
+  for _ in $(seq 100); do
+    raddr="$(sed -n 's/.*listening on http:\/\/\([0-9.:]*\).*/\1/p' "$TMP/relay/log" | head -1)"
+    [[ -n $raddr ]] && break
+    sleep 0.2
+  done
+  if [[ -z $raddr ]]; then
+    notok "srp-slack-relay started"
+    tail -20 "$TMP/relay/log" | sed 's/^/    | /'
+  else
+    # The blocked run's reports: its stage log says Security Container failed.
+    notify() { env JOB_NAME=srp BUILD_NUMBER=12 BUILD_URL=http://jenkins.example:8080/job/srp/12/ \
+      SRP_REPORTS_DIR="$B/reports" SRP_WORK_DIR="$TMP/relay/w" SRP_RELAY_URL="http://$raddr" "$@"; }
+    check "notify FAILURE is accepted by the relay" notify SRP_RELAY_TOKEN=relay-test-token bash jenkins/notify.sh FAILURE
+    check "... naming the failed stage" grep -q 'FAILURE at stage Security Container' "$TMP/last.out"
+    check "notify recovery (SUCCESS) is accepted" notify SRP_RELAY_TOKEN=relay-test-token bash jenkins/notify.sh SUCCESS "fixed: green again"
+    expect_fail "notify with a wrong token is refused (401) and fails" notify SRP_RELAY_TOKEN=wrong bash jenkins/notify.sh FAILURE
+    check "... saying so" grep -q 'HTTP 401' "$TMP/last.out"
+    received="$(curl -fsS "http://$raddr/metrics" | awk '/^srp_relay_received_total\{source="jenkins"\}/ { print $2 }')"
+    check "the relay counted exactly the 2 accepted Jenkins notifications" test "$received" = 2
+  fi
+fi
+
+# ---------------------------------------------------------------------------
+section "image and compose (deploy/tests/run.sh)"
+bash deploy/tests/run.sh >"$TMP/deploy.out" 2>&1
+deploy_rc=$?
+grep -v '^deploy tests:' "$TMP/deploy.out" >"$TMP/deploy.lines"
+tally "$TMP/deploy.lines"
+if ((deploy_rc != 0)) && ! grep -q '^not ok ' "$TMP/deploy.out"; then notok "deploy/tests/run.sh (exit $deploy_rc)"; fi
+
+printf '\njenkins: %d passed, %d failed\n' "$passed" "$failed"
+((failed == 0))
