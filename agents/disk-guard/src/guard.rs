@@ -82,7 +82,16 @@ pub struct Guard {
     pub cancel: Arc<AtomicBool>,
     pub rt: tokio::runtime::Handle,
     trends: HashMap<PathBuf, Trend>,
+    /// Daemon + dry-run: when each mount point's would-delete set was last
+    /// reported, so a host sitting under the threshold does not write the
+    /// same report to the journal every interval.
+    last_dry_report: HashMap<PathBuf, std::time::Instant>,
+    /// Set by the daemon; `--once` always reports.
+    pub throttle_dry_run_reports: bool,
 }
+
+/// How often the daemon repeats a dry-run report for a mount point.
+pub const DRY_RUN_REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 fn unix_now() -> f64 {
     std::time::SystemTime::now()
@@ -108,6 +117,8 @@ impl Guard {
             cancel: Arc::new(AtomicBool::new(false)),
             rt,
             trends: HashMap::new(),
+            last_dry_report: HashMap::new(),
+            throttle_dry_run_reports: false,
         };
         g.metrics.dry_run.set(g.dry_run() as i64);
         g
@@ -231,6 +242,18 @@ impl Guard {
         r.free_ratio_after = before.ratio();
         if before.ratio() >= t.act_below {
             return r;
+        }
+        if dry_run && self.throttle_dry_run_reports {
+            let now = std::time::Instant::now();
+            match self.last_dry_report.get(&m.path) {
+                Some(last) if now.duration_since(*last) < DRY_RUN_REPORT_EVERY => {
+                    tracing::debug!(mountpoint = %label, "dry-run report repeated at most hourly");
+                    return r;
+                }
+                _ => {
+                    self.last_dry_report.insert(m.path.clone(), now);
+                }
+            }
         }
 
         tracing::info!(

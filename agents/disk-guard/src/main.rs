@@ -121,6 +121,8 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         return Ok(report.exit_code());
     }
 
+    let mut guard = guard;
+    guard.throttle_dry_run_reports = true;
     let shutdown = Shutdown::on_signals();
     let listener = srp_daemon::bind(cli.listen).await?;
     let health = Arc::new(Mutex::new(HealthState::default()));

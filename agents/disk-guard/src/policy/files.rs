@@ -96,6 +96,9 @@ pub fn run(name: &str, cfg: &FilesPolicy, pass: &mut Pass) -> Result<(), PolicyE
     candidates.sort_by(|a, b| {
         (a.mtime, roots[a.root].abs(&a.rel)).cmp(&(b.mtime, roots[b.root].abs(&b.rel)))
     });
+    // Overlapping roots (/var/log and /var/log/jenkins) list a file twice.
+    let mut seen = std::collections::HashSet::new();
+    candidates.retain(|c| seen.insert(roots[c.root].abs(&c.rel)));
     let min_age = humanize(cfg.min_age.as_secs());
     for c in candidates {
         if pass.done() {
