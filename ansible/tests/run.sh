@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# The Ansible suite (offline): yamllint, ansible-lint (production profile),
+# --syntax-check of every playbook, the roles' layout and argument specs, every
+# unit template rendered and checked with systemd-analyze verify and security
+# (exposure thresholds), the rendered Prometheus/Alertmanager configuration
+# checked with promtool/amtool, and a real converge of the agents role into a
+# throw-away Debian 12 root, twice (the second run must change nothing).
+#
+# Needs root (debootstrap, chroot). Environment:
+#   SRP_AGENTS_BIN_DIR  directory with the four srp-* agent binaries; default
+#                       ${CARGO_TARGET_DIR:-<repo>/target}/debug, built there
+#                       with cargo (debug) if missing.
+#   SRP_ROOT_CACHE      where the debootstrap'ed root is cached
+#                       (default /var/cache/srp-debootstrap).
+#   SRP_SKIP_CONVERGE=1 skip the converge (e.g. not root); it then fails the run.
+set -uo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ANSIBLE_DIR="$(dirname "$HERE")"
+ROOT="$(dirname "$ANSIBLE_DIR")"
+export PATH="$ROOT/.local/venv/bin:$PATH"
+export ANSIBLE_CONFIG="$ANSIBLE_DIR/ansible.cfg" ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
+cd "$ANSIBLE_DIR"
+
+AGENTS=(node-exporter scan-exporter disk-guard slack-relay)
+# Exposure ceilings, in systemd-analyze's tenths (15 = 1.5).
+declare -A CEILING=([node-exporter]=15 [scan-exporter]=15 [slack-relay]=15 [disk-guard]=30)
+# Secrets the renders and the converge use: none may appear in a unit file.
+SECRETS=(render-test-token xoxb-render-test converge-test-token hooks.slack.invalid)
+
+failures=0
+checks=0
+pass() { checks=$((checks + 1)); printf '  ok    %s\n' "$*"; }
+fail() { checks=$((checks + 1)); failures=$((failures + 1)); printf '  FAIL  %s\n' "$*"; }
+section() { printf '\n--- %s\n' "$*"; }
+# run NAME CMD...: runs CMD, shows its output only when it fails.
+run() {
+  local name=$1 out
+  shift
+  if out=$("$@" 2>&1); then pass "$name"; else fail "$name"; printf '%s\n' "$out" | sed 's/^/        /' | tail -40; fi
+}
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/srp-ansible-test.XXXXXX")"
+cleanup() {
+  # A chroot root may have bind mounts if a run was interrupted; never rm through them.
+  if [[ -d $WORK/root ]] && grep -q " $WORK/root" /proc/self/mounts; then
+    echo "leaving $WORK: something is still mounted under it" >&2
+  else
+    rm -rf "$WORK"
+  fi
+}
+trap cleanup EXIT
+
+section "tools"
+for tool in ansible-playbook ansible-lint yamllint systemd-analyze promtool amtool; do
+  if command -v "$tool" >/dev/null; then pass "$tool: $("$tool" --version 2>&1 | head -1)"; else fail "$tool is not installed"; fi
+done
+
+section "yamllint (strict)"
+run "yamllint -s ansible/" yamllint -s .
+
+section "ansible-lint (production profile, offline)"
+run "ansible-lint --profile production" ansible-lint --offline --profile production
+
+section "syntax-check of every playbook"
+for pb in site.yml playbooks/*.yml; do
+  run "$pb" ansible-playbook -i inventories/staging/hosts.yml --syntax-check "$pb"
+done
+
+section "roles: layout and argument specs"
+if out=$(python3 "$HERE/check_roles.py" 2>&1); then
+  printf '%s\n' "$out" | sed 's/^/  /'; checks=$((checks + 1))
+else
+  printf '%s\n' "$out" | sed 's/^/  /'; fail "roles' layout or argument specs"
+fi
+
+section "agent binaries"
+bin_dir="${SRP_AGENTS_BIN_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/debug}"
+missing=()
+for a in "${AGENTS[@]}"; do [[ -x $bin_dir/srp-$a ]] || missing+=("srp-$a"); done
+if ((${#missing[@]})) && [[ -z ${SRP_AGENTS_BIN_DIR:-} ]]; then
+  echo "  building ${missing[*]} (cargo, debug) into $bin_dir"
+  for p in "${missing[@]}"; do
+    (cd "$ROOT" && cargo build --locked -q -p "$p") || fail "cargo build -p $p"
+  done
+fi
+for a in "${AGENTS[@]}"; do
+  if [[ -x $bin_dir/srp-$a ]]; then pass "srp-$a in $bin_dir"; else fail "no srp-$a in $bin_dir"; fi
+done
+# The units' ExecStart must name an existing executable for `verify`.
+mkdir -p "$WORK/bin"
+for a in "${AGENTS[@]}"; do [[ -x $bin_dir/srp-$a ]] && ln -sf "$bin_dir/srp-$a" "$WORK/bin/srp-$a"; done
+
+section "render every unit and the monitoring configuration"
+run "ansible-playbook tests/render.yml" ansible-playbook -i inventories/staging/hosts.yml "$HERE/render.yml" \
+  -e "srp_render_dir=$WORK/render" -e "srp_render_bin_dir=$WORK/bin"
+
+# check_unit FILE AGENT [ROOT]: verify + security ceiling + no secret inside.
+check_unit() {
+  local unit=$1 agent=$2 root=${3:-} label score out
+  local -a rootarg=()
+  [[ -n $root ]] && rootarg=(--root="$root")
+  label="${unit#"$WORK"/}"
+  if out=$(systemd-analyze verify "${rootarg[@]}" "$unit" 2>&1) && [[ -z $out ]]; then
+    pass "verify $label"
+  else
+    fail "verify $label"; printf '%s\n' "$out" | sed 's/^/        /'
+  fi
+  out=$(systemd-analyze security --offline=true "${rootarg[@]}" --threshold="${CEILING[$agent]}" "$unit" 2>&1)
+  local rc=$?
+  score=$(printf '%s\n' "$out" | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
+  if ((rc == 0)) && [[ -n $score ]]; then
+    pass "security $label: exposure $score (ceiling $((CEILING[$agent] / 10)).$((CEILING[$agent] % 10)))"
+  else
+    fail "security $label: exposure ${score:-?} over ceiling $((CEILING[$agent] / 10)).$((CEILING[$agent] % 10))"
+    printf '%s\n' "$out" | grep '✗' | sed 's/^/        /'
+  fi
+  local s
+  for s in "${SECRETS[@]}"; do
+    if grep -qF -- "$s" "$unit"; then fail "$label contains a secret ($s)"; return; fi
+  done
+  pass "$label holds no secret"
+}
+
+section "units: systemd-analyze verify and security --offline=true"
+for scenario in defaults full staging; do
+  for a in "${AGENTS[@]}"; do
+    unit="$WORK/render/$scenario/srp-$a.service"
+    if [[ -f $unit ]]; then check_unit "$unit" "$a"; else fail "$scenario/srp-$a.service was not rendered"; fi
+  done
+done
+# The check must be able to fail: Debian's own node_exporter unit is UNSAFE.
+debian_unit=/lib/systemd/system/prometheus-node-exporter.service
+if [[ -f $debian_unit ]]; then
+  if systemd-analyze security --offline=true --threshold=15 "$debian_unit" >/dev/null 2>&1; then
+    fail "the security ceiling does not reject Debian's prometheus-node-exporter.service"
+  else
+    score=$(systemd-analyze security --offline=true "$debian_unit" 2>&1 | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
+    pass "the same ceiling rejects Debian's prometheus-node-exporter.service (exposure $score)"
+  fi
+fi
+
+section "monitoring configuration rendered for staging"
+run "promtool check config (staging prometheus.yml)" promtool check config --syntax-only "$WORK/render/staging/prometheus.yml"
+run "amtool check-config (staging alertmanager.yml)" amtool check-config "$WORK/render/staging/alertmanager.yml"
+if [[ -x $WORK/bin/srp-disk-guard ]]; then
+  # A dry, one-shot pass reads and validates the staging disk guard config.
+  mkdir -p "$WORK/disk-guard-data"
+  run "srp-disk-guard accepts the staging config (--once --dry-run)" bash -c '
+    "$1" --config "$2" --data-dir "$3" --once --dry-run --listen 127.0.0.1:0 >/dev/null; rc=$?
+    # 0 fine, 3 still under the act threshold, 4 escalated: all mean it ran.
+    [[ $rc == 0 || $rc == 3 || $rc == 4 ]]' _ \
+    "$WORK/bin/srp-disk-guard" "$WORK/render/staging/disk-guard.toml" "$WORK/disk-guard-data"
+fi
+
+section "converge the agents role into a throw-away Debian 12 root, twice"
+if [[ ${SRP_SKIP_CONVERGE:-0} == 1 ]]; then
+  fail "converge skipped (SRP_SKIP_CONVERGE=1)"
+elif [[ $(id -u) -ne 0 ]]; then
+  fail "converge needs root (debootstrap and chroot)"
+else
+  root="$WORK/root"
+  if ! bash "$HERE/make-root.sh" "$root"; then
+    fail "make the Debian root"
+  else
+    pass "Debian 12 root at $root"
+    converge() {
+      ansible-playbook -i "$root," -c community.general.chroot "$HERE/converge.yml" \
+        -e "srp_agents_binary_src_dir=$bin_dir" >"$WORK/converge-$1.log" 2>&1
+    }
+    recap() { grep -A1 '^PLAY RECAP' "$WORK/converge-$1.log" | tail -1 | sed 's/^[^:]*: *//; s/  */ /g'; }
+    if converge 1; then pass "first run: $(recap 1)"; else fail "first run"; tail -40 "$WORK/converge-1.log"; fi
+    if converge 2; then
+      if grep -A1 '^PLAY RECAP' "$WORK/converge-2.log" | tail -1 | grep -qE 'changed=0 .*failed=0'; then
+        pass "second run changes nothing: $(recap 2)"
+      else
+        fail "second run is not a no-op: $(recap 2)"
+        grep -B2 -E '^changed:' "$WORK/converge-2.log" | head -40
+      fi
+    else
+      fail "second run"; tail -40 "$WORK/converge-2.log"
+    fi
+
+    for a in "${AGENTS[@]}"; do
+      unit="$root/etc/systemd/system/srp-$a.service"
+      if [[ -f $unit ]]; then check_unit "/etc/systemd/system/srp-$a.service" "$a" "$root"; else fail "srp-$a.service not installed"; fi
+      if [[ -L $root/etc/systemd/system/multi-user.target.wants/srp-$a.service ]]; then
+        pass "srp-$a.service enabled (multi-user.target.wants)"
+      else
+        fail "srp-$a.service not enabled"
+      fi
+      if out=$(chroot "$root" "/usr/local/bin/srp-$a" --help 2>&1) && [[ $out == *--listen* ]]; then
+        pass "srp-$a --help runs inside the Debian 12 root"
+      else
+        fail "srp-$a --help inside the root"; printf '%s\n' "$out" | head -5 | sed 's/^/        /'
+      fi
+    done
+    for f in relay-token slack.env; do
+      perms=$(stat -c '%U:%G %a' "$root/etc/srp/slack-relay/$f" 2>/dev/null)
+      if [[ $perms == "root:root 600" ]]; then pass "/etc/srp/slack-relay/$f is $perms"; else fail "/etc/srp/slack-relay/$f is '${perms:-missing}', want root:root 600"; fi
+    done
+    if grep -q converge-test-token "$root/etc/srp/slack-relay/relay-token" 2>/dev/null; then
+      pass "the relay token reached its credential file"
+    else
+      fail "the relay token is not in /etc/srp/slack-relay/relay-token"
+    fi
+    if [[ -f $root/etc/srp/disk-guard.toml ]]; then pass "disk guard configuration installed"; else fail "no /etc/srp/disk-guard.toml"; fi
+  fi
+fi
+
+printf '\nansible: %d checks, %d failed\n' "$checks" "$failures"
+((failures == 0))
