@@ -754,6 +754,46 @@ mod tests {
     }
 
     #[test]
+    fn a_symlinked_component_is_refused_even_when_it_points_inside() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir_all(d.path().join("real")).unwrap();
+        fs::write(d.path().join("real/f"), b"x").unwrap();
+        std::os::unix::fs::symlink(d.path().join("real"), d.path().join("alias")).unwrap();
+        let r = Root::open(d.path(), None).unwrap();
+        let err = r.open_dir(Path::new("alias")).unwrap_err();
+        assert_eq!(err.reason, SkipReason::ChangedDuringRun, "{err}");
+        let st = statat(rustix::fs::CWD, d.path().join("real/f"), AtFlags::empty()).unwrap();
+        let err = r
+            .remove_file(Path::new("alias/f"), Identity::of(&st), i64::MAX, &NoHooks)
+            .unwrap_err();
+        assert_eq!(err.reason, SkipReason::ChangedDuringRun);
+        assert!(d.path().join("real/f").exists());
+    }
+
+    #[test]
+    fn an_open_directory_moved_out_of_the_root_is_detected() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("root");
+        fs::create_dir_all(root.join("sub")).unwrap();
+        let r = Root::open(&root, None).unwrap();
+        let fd = r.open_dir(Path::new("sub")).unwrap();
+        r.check_inside(&fd, &root.join("sub")).unwrap();
+        fs::rename(root.join("sub"), d.path().join("elsewhere")).unwrap();
+        let err = r.check_inside(&fd, &root.join("sub")).unwrap_err();
+        assert_eq!(err.reason, SkipReason::OutsideRoot, "{err}");
+        // A sibling whose name merely starts with the root's is outside too.
+        fs::create_dir_all(d.path().join("root2")).unwrap();
+        let sib = openat(
+            rustix::fs::CWD,
+            d.path().join("root2"),
+            DIR_FLAGS,
+            Mode::empty(),
+        )
+        .unwrap();
+        assert!(r.check_inside(&sib, &d.path().join("root2")).is_err());
+    }
+
+    #[test]
     fn relative_paths_cannot_climb_out() {
         let d = tempfile::tempdir().unwrap();
         let r = Root::open(d.path(), None).unwrap();

@@ -19,6 +19,11 @@ struct Attacker {
 impl Hooks for Attacker {
     fn before_open_dir(&self, path: &Path) {
         // Listed as a directory, becomes a symlink to outside before it is opened.
+        if path == self.root.join("walkout") {
+            // Same trick during the walk: the directory itself, moved out and linked back.
+            std::fs::rename(path, self.outside.join("walkout-moved")).unwrap();
+            symlink(self.outside.join("walkout-moved"), path).unwrap();
+        }
         if path == self.root.join("walkswap") {
             std::fs::rename(path, self.root.join("walkswap.orig")).unwrap();
             symlink(self.outside.join("walk"), path).unwrap();
@@ -31,6 +36,20 @@ impl Hooks for Attacker {
             // symlink to a look-alike outside.
             std::fs::rename(self.root.join("swap"), self.root.join("swap.orig")).unwrap();
             symlink(self.outside.join("swap"), self.root.join("swap")).unwrap();
+        }
+        if path == self.root.join("swapout/old.log") {
+            // The very same directory (same inode, same file) moved outside and
+            // linked back: only O_NOFOLLOW and the /proc location check stop this.
+            std::fs::rename(
+                self.root.join("swapout"),
+                self.outside.join("swapout-moved"),
+            )
+            .unwrap();
+            symlink(
+                self.outside.join("swapout-moved"),
+                self.root.join("swapout"),
+            )
+            .unwrap();
         }
         if path == self.root.join("moved/old.log") {
             // The directory leaves the root altogether.
@@ -89,6 +108,8 @@ async fn nothing_outside_the_root_is_touched_and_every_skip_is_explained() {
     std::fs::hard_link(outside.join("hardtarget.log"), root.join("hard.log")).unwrap();
     write_file(&root.join("swap/old.log"), 100, old);
     write_file(&root.join("moved/old.log"), 100, old);
+    write_file(&root.join("swapout/old.log"), 100, old);
+    write_file(&root.join("walkout/z.log"), 100, old);
     write_file(&root.join("walkswap/y.log"), 100, old);
     write_file(&root.join("writing.log"), 100, old);
     write_file(&root.join("replaced.log"), 100, old);
@@ -121,8 +142,18 @@ async fn nothing_outside_the_root_is_touched_and_every_skip_is_explained() {
 
     // Outside is byte-for-byte what it was (plus the directory moved there).
     let mut outside_after = snapshot(&outside);
-    outside_after.retain(|(p, _)| !p.starts_with(outside.join("moved")));
+    for moved in ["moved", "swapout-moved", "walkout-moved"] {
+        outside_after.retain(|(p, _)| !p.starts_with(outside.join(moved)));
+    }
     assert_eq!(outside_before, outside_after);
+    assert!(
+        outside.join("swapout-moved/old.log").exists(),
+        "followed a symlink out of the root"
+    );
+    assert!(
+        outside.join("walkout-moved/z.log").exists(),
+        "walked through a symlink out of the root"
+    );
     assert!(
         outside.join("moved/old.log").exists(),
         "moved-out directory was entered"
@@ -159,9 +190,9 @@ async fn nothing_outside_the_root_is_touched_and_every_skip_is_explained() {
         .is_symlink());
     let count = |reason| skipped(&g, "files", reason);
     assert!(count("symlink") >= 1, "link-to-secret.log");
-    // swap/old.log, moved/old.log, walkswap, writing.log, replaced.log
+    // swap/, swapout/, moved/, walkswap/, walkout/, writing.log, replaced.log
     assert!(
-        count("changed_during_run") >= 5,
+        count("changed_during_run") >= 7,
         "{}",
         count("changed_during_run")
     );
@@ -179,6 +210,7 @@ async fn nothing_outside_the_root_is_touched_and_every_skip_is_explained() {
     let rows = g.journal.list(100).unwrap();
     for name in [
         "swap/old.log",
+        "swapout/old.log",
         "moved/old.log",
         "writing.log",
         "replaced.log",

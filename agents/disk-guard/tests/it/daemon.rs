@@ -118,11 +118,12 @@ async fn serves_clean_metrics_and_reloads_config_safely() {
     let d = start(&cfg, &t.path().join("data"));
 
     let label = format!("mountpoint=\"{}\"", t.path().display());
-    let body = wait_for(&d, "free bytes", |b| {
+    // The first pass sets the gauges one after the other: wait for all of them.
+    let body = wait_for(&d, "free bytes and ratio", |b| {
         b.contains(&format!("srp_disk_free_bytes{{{label}}}"))
+            && b.contains(&format!("srp_disk_free_ratio{{{label}}}"))
     })
     .await;
-    assert!(body.contains(&format!("srp_disk_free_ratio{{{label}}}")));
     assert!(has(&body, "srp_disk_dry_run 0"));
     assert!(has(&body, "srp_disk_escalations_total 0"));
     assert!(has(&body, "srp_disk_config_last_reload_successful 1"));
