@@ -224,3 +224,50 @@ fn escalates_once_per_cooldown_when_cleanup_cannot_reach_critical() {
         1
     );
 }
+
+/// The prediction gauge follows the real filesystem: present while free space
+/// falls, gone (not a sentinel) once it stops falling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn predicted_full_follows_a_filling_filesystem() {
+    let Some(fs) = Tmpfs::mount("16m") else {
+        return;
+    };
+    let m = fs.path().to_path_buf();
+    let side = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "trend_window = \"1h\"\n[[mount]]\npath = \"{}\"\n",
+        m.display()
+    );
+    let mut g = guard(&cfg, side.path());
+    let label = m.display().to_string();
+    // Read through collect(): get_metric_with_label_values would create the series.
+    let predicted = |g: &srp_disk_guard::guard::Guard| {
+        use prometheus::core::Collector;
+        g.metrics.predicted_full.collect()[0]
+            .get_metric()
+            .iter()
+            .find(|m| m.get_label()[0].value() == label)
+            .map(|m| m.get_gauge().value())
+    };
+    let mut seen = Vec::new();
+    for i in 0..5 {
+        write_file(&m.join(format!("grow-{i}")), MIB, 0);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let (g2, _) = pass(g).await;
+        g = g2;
+        seen.push(predicted(&g));
+    }
+    // Fewer than 3 samples: no prediction yet; then a finite, positive one.
+    assert_eq!(seen[0], None);
+    let last = seen[4].expect("a falling filesystem has a prediction");
+    assert!(last.is_finite() && last > 0.0, "{last}");
+    // Free space comes back: the series goes away instead of showing a fake number.
+    for i in 0..5 {
+        std::fs::remove_file(m.join(format!("grow-{i}"))).unwrap();
+    }
+    for _ in 0..10 {
+        let (g2, _) = pass(g).await;
+        g = g2;
+    }
+    assert_eq!(predicted(&g), None);
+}
