@@ -4,6 +4,10 @@
 //! Dry-run passes write `would_delete` rows, so what a dry run reported can
 //! be listed and compared with a real run. Escalations are recorded too, which
 //! keeps the cooldown across restarts and `--once` runs from cron.
+//!
+//! WAL with synchronous=NORMAL: a committed row survives a crash of the guard
+//! (the usual failure), without an fsync per deletion (FULL measured 36x
+//! slower: 12 ms per deleted file). See the README's safety model.
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
@@ -72,7 +76,7 @@ impl Journal {
             .map_err(open_err)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
+             PRAGMA synchronous = NORMAL;
              CREATE TABLE IF NOT EXISTS deletions (
                  id INTEGER PRIMARY KEY,
                  time_ms INTEGER NOT NULL,
