@@ -30,9 +30,14 @@ pub fn run(name: &str, cfg: &JenkinsPolicy, pass: &mut Pass) -> Result<(), Polic
     let root = match Root::open(&cfg.jenkins_home, Some(pass.mount_dev)) {
         Ok(r) => r,
         Err(skip) => {
-            let missing = skip.reason == SkipReason::MissingRoot;
+            // Absent, or on another volume than this mount point: nothing to do
+            // here (explained as a skip). Anything else is a failure.
+            let benign = matches!(
+                skip.reason,
+                SkipReason::MissingRoot | SkipReason::OtherFilesystem
+            );
             pass.skip(name, skip);
-            return if missing {
+            return if benign {
                 Ok(())
             } else {
                 Err(PolicyError::Failed(format!(
