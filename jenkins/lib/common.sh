@@ -145,11 +145,12 @@ push_report() {
   local file=$1 target=$2
   [[ -n ${SRP_SCAN_EXPORTER_URL:-} ]] || return 0
   local pipeline="${JOB_NAME:-srp-local}"
-  local url="${SRP_SCAN_EXPORTER_URL%/}/reports"
+  local url query
+  url="${SRP_SCAN_EXPORTER_URL%/}/reports"
+  query="$(jq -rn --arg p "$pipeline" --arg b "$BUILD_NUMBER" --arg t "$target" \
+    '"pipeline=\($p|@uri)&build=\($b|@uri)&target=\($t|@uri)"')"
   if curl -fsS --max-time 30 -X POST -H 'Content-Type: application/json' \
-    --data-binary "@$file" -G --data-urlencode "pipeline=$pipeline" \
-    --data-urlencode "build=$BUILD_NUMBER" --data-urlencode "target=$target" \
-    "$url" >/dev/null; then
+    --data-binary "@$file" "$url?$query" >/dev/null; then
     log "pushed $(basename "$file") to $url"
   else
     log "WARNING: could not push $(basename "$file") to $url"

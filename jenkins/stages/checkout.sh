@@ -15,7 +15,7 @@ done
 rm -f -- "${SRP_WORK_DIR:?}"/*.pid "${SRP_WORK_DIR:?}"/*.env
 
 stage_begin Checkout
-need git
+need git jq
 
 git -C "$SRP_ROOT" rev-parse --git-dir >/dev/null 2>&1 || die "$SRP_ROOT is not a git checkout"
 head="$(git -C "$SRP_ROOT" rev-parse HEAD)"

@@ -16,13 +16,20 @@ deploy_ansible() {
   need ansible-playbook
   local inventory="${SRP_ANSIBLE_INVENTORY:-}"
   [[ -n $inventory ]] || die "SRP_ANSIBLE_INVENTORY is not set: which hosts to deploy to?"
+  [[ -f $inventory ]] || die "the inventory $inventory does not exist"
   [[ -n ${SRP_SMOKE_URL:-} ]] || die "SRP_SMOKE_URL is not set: the URL the Smoke Test checks after the deploy"
   local playbook="$SRP_ROOT/ansible/playbooks/deploy_api.yml"
   [[ -f $playbook ]] || die "$playbook is missing"
+  local args=(-i "$inventory" -e "srp_api_image_tag=$BUILD_NUMBER")
+  # From withCredentials 'srp-deploy-ssh' on Jenkins.
+  [[ -n ${SRP_DEPLOY_SSH_KEY:-} ]] && args+=(--private-key "$SRP_DEPLOY_SSH_KEY")
+  [[ -n ${SRP_DEPLOY_SSH_USER:-} ]] && args+=(--user "$SRP_DEPLOY_SSH_USER")
   local extra=()
   read -r -a extra <<<"${SRP_ANSIBLE_EXTRA_ARGS:-}"
-  log "ansible-playbook deploy_api.yml with srp_api_image_tag=$BUILD_NUMBER"
-  ansible-playbook -i "$inventory" "$playbook" -e "srp_api_image_tag=$BUILD_NUMBER" "${extra[@]}"
+  log "ansible-playbook deploy_api.yml -i $inventory with srp_api_image_tag=$BUILD_NUMBER ${extra[*]}"
+  # The repository's ansible.cfg (roles path, interpreter) applies wherever the job runs.
+  ANSIBLE_CONFIG="$SRP_ROOT/ansible/ansible.cfg" ANSIBLE_FORCE_COLOR=0 \
+    ansible-playbook "${args[@]}" "${extra[@]}" "$playbook"
   printf 'SRP_SMOKE_URL=%s\n' "$SRP_SMOKE_URL" >"$SRP_REPORTS_DIR/deploy.env"
 }
 

@@ -39,13 +39,24 @@ if [[ -f $sbom ]]; then
   push_report "$sbom" "$SRP_IMAGE_REF"
   gate_reports+=("$sbom")
 fi
-run_gate container "${gate_reports[@]}"
+rc=0
+run_gate container "${gate_reports[@]}" || rc=$?
+# The gate's own verdict, so the exporter's srp_scan_gate_passed (and the
+# SecurityScanFailed alert) sees the block too.
+[[ -f $SRP_REPORTS_DIR/gate-container.summary.json ]] && push_report "$SRP_REPORTS_DIR/gate-container.summary.json" "$SRP_IMAGE_REF"
+((rc == 0)) || exit "$rc"
 
+# With a registry, the image that passed is pushed there for the hosts to pull;
+# without one (the single-host layout) it stays on this agent, where Ansible
+# runs it. Login: SRP_REGISTRY_USER/SRP_REGISTRY_PASSWORD if given, else the
+# agent's own docker login.
 if [[ -n ${SRP_REGISTRY:-} ]]; then
-  if [[ ${SRP_IMAGE_BUILT:-0} != 1 ]]; then
-    die "SRP_REGISTRY is set but no image was built to push"
-  fi
+  [[ ${SRP_IMAGE_BUILT:-0} == 1 ]] || die "SRP_REGISTRY is set but no image was built to push"
   remote="${SRP_REGISTRY%/}/${SRP_IMAGE_REF}"
+  if [[ -n ${SRP_REGISTRY_USER:-} ]]; then
+    printf '%s' "${SRP_REGISTRY_PASSWORD:-}" |
+      docker login --username "$SRP_REGISTRY_USER" --password-stdin "${SRP_REGISTRY%%/*}" >/dev/null
+  fi
   log "gate passed: pushing $remote"
   docker tag "$SRP_IMAGE_REF" "$remote"
   docker push "$remote"

@@ -27,4 +27,9 @@ else
 fi
 
 push_report "$json" repository
-run_gate secrets "$json"
+rc=0
+run_gate secrets "$json" || rc=$?
+# The gate's own verdict, so the exporter's srp_scan_gate_passed (and the
+# SecurityScanFailed alert) sees the block too.
+[[ -f $SRP_REPORTS_DIR/gate-secrets.summary.json ]] && push_report "$SRP_REPORTS_DIR/gate-secrets.summary.json" repository
+exit "$rc"

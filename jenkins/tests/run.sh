@@ -69,6 +69,23 @@ tally() {
   failed=$((failed + $(grep -c '^not ok ' "$1")))
 }
 section() { printf '\n# %s\n' "$*"; }
+# start_daemon NAME BIN ARGS...: starts a daemon on a free loopback port and
+# sets DAEMON_ADDR to its address (from srp-daemon's "listening on" line), or "".
+start_daemon() {
+  local name=$1 bin=$2 addr="" i
+  shift 2
+  mkdir -p "$TMP/$name"
+  "$bin" --listen 127.0.0.1:0 "$@" </dev/null >"$TMP/$name/log" 2>&1 &
+  PIDS+=($!)
+  for ((i = 0; i < 100; i++)); do
+    addr="$(sed -n 's/.*listening on http:\/\/\([0-9.:]*\).*/\1/p' "$TMP/$name/log" | head -1)"
+    [[ -n $addr ]] && break
+    sleep 0.2
+  done
+  [[ -n $addr ]] || tail -20 "$TMP/$name/log" | sed 's/^/    | /'
+  DAEMON_ADDR=$addr
+}
+bin_of() { printf '%s/debug/%s\n' "${CARGO_TARGET_DIR:-$ROOT/target}" "$1"; }
 for tool in cargo jq curl python3 shellcheck; do
   command -v "$tool" >/dev/null 2>&1 || notok "$tool is installed"
 done
@@ -164,7 +181,17 @@ show() { printf '    | %s\n' "--- output of the $1 run (tail) ---"; tail -25 "$T
 
 # 1. The original's proof: HIGH/CRITICAL findings stop the pipeline before Deploy.
 # photon-30: CVE-2019-18276 HIGH (bash), CVE-2019-5481 CRITICAL (curl, curl-libs).
-run blocked --build-number 12 --gitleaks-report "$TMP/gitleaks-clean.json" \
+# The reports and the gate's verdict go to a real srp-scan-exporter.
+xaddr=""
+if cargo build --quiet --locked -p srp-scan-exporter --bin srp-scan-exporter >"$TMP/exporter-build.log" 2>&1; then
+  start_daemon exporter "$(bin_of srp-scan-exporter)" --data-dir "$TMP/exporter"
+  xaddr=$DAEMON_ADDR
+  [[ -n $xaddr ]] || notok "srp-scan-exporter started"
+else
+  notok "srp-scan-exporter builds"
+  tail -20 "$TMP/exporter-build.log" | sed 's/^/    | /'
+fi
+SRP_SCAN_EXPORTER_URL="${xaddr:+http://$xaddr}" JOB_NAME=srp run blocked --build-number 12 --gitleaks-report "$TMP/gitleaks-clean.json" \
   --trivy-report "$FIX/trivy/photon-30.json.golden" --sbom "$FIX/sbom/fluentd-multiple-lockfiles.cdx.json.golden"
 B="$TMP/blocked"
 check "blocked run: exits 1 (the gate's block)" test "$(cat "$B/rc")" = 1 || show blocked
@@ -193,6 +220,16 @@ assert all("blocks" in (f.get("message") or "") for n, f in fails.items() if "CV
 print(len(fails), "failures:", names)
 PY
 check "blocked run: the secrets gate passed before it" test "$(jq -r .verdict "$B/reports/gate-secrets.summary.json" 2>&1)" = pass
+if [[ -n $xaddr ]]; then
+  curl -fsS "http://$xaddr/metrics" >"$TMP/exporter.metrics" 2>&1
+  check "blocked run: srp-scan-exporter shows the blocked gate (srp_scan_gate_passed 0 for srp-api:12)" \
+    grep -Eq '^srp_scan_gate_passed\{pipeline="srp",target="srp-api:12"\} 0$' "$TMP/exporter.metrics"
+  check "blocked run: ... and the passed secrets gate (1 for repository)" \
+    grep -Eq '^srp_scan_gate_passed\{pipeline="srp",target="repository"\} 1$' "$TMP/exporter.metrics"
+  check "blocked run: ... and the HIGH finding pushed by the stage" \
+    grep -Eq '^srp_scan_findings\{.*severity="HIGH".*\} 1$' "$TMP/exporter.metrics"
+  check "blocked run: no push failed" bash -c "! grep -q 'WARNING: could not push' '$B/out'"
+fi
 
 # 2. A clean run through all six stages against the local stack.
 BN=$((RANDOM % 9000 + 1000))
@@ -298,40 +335,43 @@ expect_fail "smoke test fails when nothing answers" env BUILD_NUMBER=42 SRP_SMOK
   SRP_SMOKE_INTERVAL=0 SRP_SMOKE_ATTEMPTS=2 SRP_REPORTS_DIR="$TMP/smoke" SRP_WORK_DIR="$TMP/smoke/w" bash jenkins/stages/smoke-test.sh
 
 # ---------------------------------------------------------------------------
+section "Deploy with the Ansible target (real ansible-playbook, --syntax-check)"
+if command -v ansible-playbook >/dev/null 2>&1; then
+  ansible_deploy() { env BUILD_NUMBER=77 SRP_DEPLOY_TARGET=ansible SRP_SMOKE_URL=http://127.0.0.1:8000 \
+    SRP_REPORTS_DIR="$TMP/ansible" SRP_WORK_DIR="$TMP/ansible/w" SRP_ANSIBLE_EXTRA_ARGS=--syntax-check "$@" \
+    bash jenkins/stages/deploy.sh; }
+  check "Deploy runs ansible/playbooks/deploy_api.yml with the image tag (syntax-check)" \
+    ansible_deploy SRP_ANSIBLE_INVENTORY="$ROOT/ansible/inventories/staging/hosts.yml"
+  check "... passing srp_api_image_tag=BUILD_NUMBER" \
+    bash -c "grep -q 'srp_api_image_tag=77' '$TMP/last.out' && grep -q 'playbook: .*ansible/playbooks/deploy_api.yml' '$TMP/last.out'"
+  expect_fail "Deploy without an inventory fails, saying so" ansible_deploy SRP_ANSIBLE_INVENTORY=
+  check "... (SRP_ANSIBLE_INVENTORY is not set)" grep -q 'SRP_ANSIBLE_INVENTORY is not set' "$TMP/last.out"
+else
+  notok "ansible-playbook is installed (PyPI ansible-core, in .local/venv)"
+fi
+
+# ---------------------------------------------------------------------------
 section "notify.sh against the real srp-slack-relay"
-relay_bin=""
+raddr=""
 if cargo build --quiet --locked -p srp-slack-relay --bin srp-slack-relay >"$TMP/relay-build.log" 2>&1; then
-  relay_bin="${CARGO_TARGET_DIR:-$ROOT/target}/debug/srp-slack-relay"
+  SRP_RELAY_TOKEN=relay-test-token start_daemon relay "$(bin_of srp-slack-relay)" --data-dir "$TMP/relay"
+  raddr=$DAEMON_ADDR
+  [[ -n $raddr ]] || notok "srp-slack-relay started"
 else
   notok "srp-slack-relay builds"
   tail -20 "$TMP/relay-build.log" | sed 's/^/    | /'
 fi
-if [[ -n $relay_bin ]]; then
-  mkdir -p "$TMP/relay"
-  SRP_RELAY_TOKEN=relay-test-token "$relay_bin" --listen 127.0.0.1:0 --data-dir "$TMP/relay" \
-    </dev/null >"$TMP/relay/log" 2>&1 &
-  PIDS+=($!)
-  raddr=""
-  for _ in $(seq 100); do
-    raddr="$(sed -n 's/.*listening on http:\/\/\([0-9.:]*\).*/\1/p' "$TMP/relay/log" | head -1)"
-    [[ -n $raddr ]] && break
-    sleep 0.2
-  done
-  if [[ -z $raddr ]]; then
-    notok "srp-slack-relay started"
-    tail -20 "$TMP/relay/log" | sed 's/^/    | /'
-  else
-    # The blocked run's reports: its stage log says Security Container failed.
-    notify() { env JOB_NAME=srp BUILD_NUMBER=12 BUILD_URL=http://jenkins.example:8080/job/srp/12/ \
-      SRP_REPORTS_DIR="$B/reports" SRP_WORK_DIR="$TMP/relay/w" SRP_RELAY_URL="http://$raddr" "$@"; }
-    check "notify FAILURE is accepted by the relay" notify SRP_RELAY_TOKEN=relay-test-token bash jenkins/notify.sh FAILURE
-    check "... naming the failed stage" grep -q 'FAILURE at stage Security Container' "$TMP/last.out"
-    check "notify recovery (SUCCESS) is accepted" notify SRP_RELAY_TOKEN=relay-test-token bash jenkins/notify.sh SUCCESS "fixed: green again"
-    expect_fail "notify with a wrong token is refused (401) and fails" notify SRP_RELAY_TOKEN=wrong bash jenkins/notify.sh FAILURE
-    check "... saying so" grep -q 'HTTP 401' "$TMP/last.out"
-    received="$(curl -fsS "http://$raddr/metrics" | awk '/^srp_relay_received_total\{source="jenkins"\}/ { print $2 }')"
-    check "the relay counted exactly the 2 accepted Jenkins notifications" test "$received" = 2
-  fi
+if [[ -n $raddr ]]; then
+  # The blocked run's reports: its stage log says Security Container failed.
+  notify() { env JOB_NAME=srp BUILD_NUMBER=12 BUILD_URL=http://jenkins.example:8080/job/srp/12/ \
+    SRP_REPORTS_DIR="$B/reports" SRP_WORK_DIR="$TMP/relay/w" SRP_RELAY_URL="http://$raddr" "$@"; }
+  check "notify FAILURE is accepted by the relay" notify SRP_RELAY_TOKEN=relay-test-token bash jenkins/notify.sh FAILURE
+  check "... naming the failed stage" grep -q 'FAILURE at stage Security Container' "$TMP/last.out"
+  check "notify recovery (SUCCESS) is accepted" notify SRP_RELAY_TOKEN=relay-test-token bash jenkins/notify.sh SUCCESS "fixed: green again"
+  expect_fail "notify with a wrong token is refused (401) and fails" notify SRP_RELAY_TOKEN=wrong bash jenkins/notify.sh FAILURE
+  check "... saying so" grep -q 'HTTP 401' "$TMP/last.out"
+  received="$(curl -fsS "http://$raddr/metrics" | awk '/^srp_relay_received_total\{source="jenkins"\}/ { print $2 }')"
+  check "the relay counted exactly the 2 accepted Jenkins notifications" test "$received" = 2
 fi
 
 # ---------------------------------------------------------------------------
