@@ -4,7 +4,7 @@
 # Every step runs and says what it checked; the exit status is non-zero if any
 # failed. Needs promtool and amtool (Debian: prometheus, prometheus-alertmanager),
 # python3 with PyYAML (the project venv has it), yamllint if present.
-#   rules/tests/run.sh           everything (about a minute: the live Alertmanager
+#   rules/tests/run.sh           everything (about a minute; the live Alertmanager
 #                                test uses the shipped group_wait/group_interval)
 #   rules/tests/run.sh --quick   without the live Alertmanager test
 set -uo pipefail
@@ -43,6 +43,7 @@ step "promtool check rules rules/alerts.yml" promtool check rules rules/alerts.y
 step "promtool check config rules/prometheus.yml" promtool check config rules/prometheus.yml
 step "promtool test rules rules/tests/*.test.yml" promtool test rules rules/tests/*.test.yml
 step "alert structure, test coverage, scrape jobs, 90 s arithmetic" "$PY" rules/tests/check_rules.py
+step "mutation: the promtool tests catch broken thresholds, conditions and for:" "$PY" rules/tests/mutation.py
 
 # --- Alertmanager side
 step "amtool check-config rules/alertmanager.yml" amtool check-config rules/alertmanager.yml
