@@ -28,6 +28,8 @@ const COLUMNS: &str = "id, name, description, created_at, updated_at";
 const WRITE_BUSY_TIMEOUT: Duration = Duration::from_secs(1);
 /// Short, so that /health answers promptly while another process holds the lock.
 const HEALTH_BUSY_TIMEOUT: Duration = Duration::from_millis(250);
+/// How often the background thread copies the WAL into the database file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
 pub struct SqliteStore {
     path: PathBuf,
@@ -40,6 +42,8 @@ pub struct SqliteStore {
     /// (device, inode) of the file we opened: if the path stops pointing at
     /// it (deleted, moved, replaced), our writes go to a file nobody will read.
     identity: (u64, u64),
+    /// Dropping it stops the checkpoint thread.
+    _checkpointer: std::sync::mpsc::Sender<()>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -71,6 +75,13 @@ impl SqliteStore {
             .map_err(describe)?;
         writer.busy_timeout(WRITE_BUSY_TIMEOUT).map_err(describe)?;
         migrate(&writer).map_err(describe)?;
+        // Checkpoints fsync the database file; done by a commit they would
+        // stall a request (and its worker thread) now and then. A background
+        // thread does them instead, so commits only append to the WAL.
+        writer
+            .pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(describe)?;
+        let checkpointer = spawn_checkpointer(Connection::open(path).map_err(describe)?);
 
         let open_reader = || -> Result<Connection, StoreError> {
             let c = Connection::open_with_flags(
@@ -104,6 +115,7 @@ impl SqliteStore {
             next_reader: AtomicUsize::new(0),
             health: Mutex::new(health),
             identity: (meta.dev(), meta.ino()),
+            _checkpointer: checkpointer,
         })
     }
 
@@ -132,6 +144,25 @@ impl SqliteStore {
             .map_err(|e| format!("cannot take the write lock: {e}"))?;
         conn.execute_batch("ROLLBACK").map_err(|e| e.to_string())
     }
+}
+
+/// Runs a PASSIVE checkpoint every [`CHECKPOINT_INTERVAL`] until the store
+/// is dropped. PASSIVE never blocks readers or the writer; once every frame is
+/// copied, the next write starts the WAL over, so it stays small.
+fn spawn_checkpointer(conn: Connection) -> std::sync::mpsc::Sender<()> {
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            use std::sync::mpsc::RecvTimeoutError;
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_INTERVAL) {
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::debug!(error = %e, "SQLite checkpoint failed; retrying later");
+                }
+            }
+        })
+        .expect("spawning the SQLite checkpoint thread");
+    stop
 }
 
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {

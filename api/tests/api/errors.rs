@@ -304,18 +304,6 @@ fn cases() -> Vec<Case> {
         case("GET", "/projects/1/extra", "", 404, "not_found", None),
         case("DELETE", "/projects", "", 405, "method_not_allowed", None),
         case("POST", "/health", "", 405, "method_not_allowed", None),
-        // Size.
-        case(
-            "POST",
-            "/projects",
-            format!(
-                r#"{{"name": "big", "description": "{}"}}"#,
-                "x".repeat(70_000)
-            ),
-            413,
-            "payload_too_large",
-            None,
-        ),
     ];
     // Content type.
     for (ct, body) in [
@@ -379,6 +367,51 @@ async fn bad_input_gets_a_json_error_naming_the_field_and_changes_nothing(backen
         app.get("/projects").await.json(),
         before,
         "no error may change anything"
+    );
+}
+
+/// An oversized body is refused with 413: when declared, before any of it is
+/// read; when streamed, as soon as it passes the limit. (Raw TCP, with bodies
+/// the server reads in one go: answering before reading a large body resets
+/// the connection, which some clients report instead of the 413.)
+async fn oversized_body_is_413(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| c.max_body_bytes = 1024).await else {
+        return;
+    };
+    // Declared too large: answered without sending the body at all.
+    let s = start_request(
+        app.addr,
+        "POST",
+        "/projects",
+        "Content-Type: application/json\r\nContent-Length: 100000\r\n",
+        b"",
+    )
+    .await;
+    let (status, text) = finish_request(s, &[]).await;
+    assert_eq!(status, 413, "{text}");
+    assert!(text.contains("payload_too_large"), "{text}");
+
+    let existing = app.create("existing").await;
+    let body = format!(
+        r#"{{"name": "big", "description": "{}"}}"#,
+        "x".repeat(1100)
+    );
+    let s = start_request(
+        app.addr,
+        "PUT",
+        &format!("/projects/{}", existing["id"]),
+        &format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ),
+        body.as_bytes(),
+    )
+    .await;
+    let (status, text) = finish_request(s, &[]).await;
+    assert_eq!(status, 413, "{text}");
+    assert_eq!(
+        app.get("/projects").await.json()["items"],
+        json!([existing])
     );
 }
 
@@ -456,6 +489,7 @@ async fn stalled_request_times_out_with_408(backend: Backend) {
 
 both_stores!(
     bad_input_gets_a_json_error_naming_the_field_and_changes_nothing,
+    oversized_body_is_413,
     chunked_oversized_body_is_413,
     stalled_request_times_out_with_408,
 );
