@@ -295,6 +295,46 @@ check "an unreadable report is a gate error (exit 2), not a pass" \
   bash -c "[[ \$(cat '$TMP/bogus/rc') == 2 && '$(stages_of bogus failed)' == 'Security Secrets' ]]"
 
 # ---------------------------------------------------------------------------
+section "Build with a Docker engine (the docker CLI against a mock engine on a unix socket)"
+if command -v docker >/dev/null 2>&1; then
+  python3 jenkins/tests/mock_docker_engine.py "$TMP/docker.sock" "$TMP/docker-builds.jsonl" 2>"$TMP/docker-mock.log" &
+  PIDS+=($!)
+  for _ in $(seq 50); do [[ -S $TMP/docker.sock ]] && break; sleep 0.1; done
+  mkdir -p "$TMP/dbuild"
+  build_with_engine() { env DOCKER_HOST="unix://$TMP/docker.sock" DOCKER_BUILDKIT=0 BUILD_NUMBER=31 SRP_TEST_CMD=true \
+    SRP_REPORTS_DIR="$TMP/dbuild" SRP_WORK_DIR="$TMP/dbuild/w" "$@" bash jenkins/stages/build.sh; }
+  check "Build (Jenkins mode) builds the image through the engine" build_with_engine SRP_PIPELINE_MODE=jenkins
+  check "... and records it as built: srp-api:31" \
+    bash -c "grep -qx 'SRP_IMAGE_REF=srp-api:31' '$TMP/dbuild/image.env' && grep -qx 'SRP_IMAGE_BUILT=1' '$TMP/dbuild/image.env'"
+  head_commit="$(git -C "$ROOT" rev-parse HEAD)"
+  python3 - "$TMP/docker-builds.jsonl" "$head_commit" >"$TMP/dbuild/checks" 2>&1 <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+commit = sys.argv[2]
+r = recs[-1] if recs else {}
+def check(ok, what): print(("ok     - " if ok else "not ok - ") + what)
+check(len(recs) == 1, "one build request reached the engine (%d)" % len(recs))
+check(r.get("dockerfile") == "deploy/Dockerfile", "it builds deploy/Dockerfile (%s)" % r.get("dockerfile"))
+check(sorted(r.get("tags", [])) == sorted(["srp-api:31", "srp-api:" + commit[:12]]),
+      "tagged with BUILD_NUMBER and the commit: %s" % r.get("tags"))
+check(r.get("buildargs") == {"SRP_BUILD_NUMBER": "31", "SRP_GIT_COMMIT": commit},
+      "build args SRP_BUILD_NUMBER=31 and SRP_GIT_COMMIT=<commit>: %s" % r.get("buildargs"))
+check(r.get("pull") in ("1", "true"), "base images are pulled fresh (--pull)")
+ctx = r.get("context", [])
+check({"Cargo.toml", "Cargo.lock", "deploy/Dockerfile", "api/build.rs"} <= set(ctx), "the context holds the workspace (%d files)" % len(ctx))
+bad = [n for n in ctx if n.split("/")[0] in ("target", ".local", ".git", "reports")]
+check(not bad, ".dockerignore keeps target/, .local/, .git/, reports/ out of the context (%s)" % bad[:5])
+PY
+  tally "$TMP/dbuild/checks"
+  expect_fail "Build in Jenkins mode without a Docker engine fails (never skips the image)" \
+    env DOCKER_HOST="unix://$TMP/no-such.sock" BUILD_NUMBER=32 SRP_TEST_CMD=true SRP_PIPELINE_MODE=jenkins \
+    SRP_REPORTS_DIR="$TMP/dbuild2" SRP_WORK_DIR="$TMP/dbuild2/w" bash jenkins/stages/build.sh
+  check "... saying so" grep -q 'no Docker engine on this Jenkins agent' "$TMP/last.out"
+else
+  notok "the docker CLI is installed (for the mock-engine Build test)"
+fi
+
+# ---------------------------------------------------------------------------
 section "smoke test: bounded retries, build check"
 # A fake deployed API: the first two /version answers come from the old release.
 python3 - "$TMP/fake.port" <<'PY' &
