@@ -166,6 +166,16 @@ pub fn run(args: &GateArgs) -> (Summary, i32) {
         .collect();
     let mut summary = evaluate(&inputs, &opts);
     if !setup_errors.is_empty() {
+        for e in &setup_errors {
+            summary.checks.insert(
+                0,
+                crate::summary::CheckResult {
+                    name: "configuration (policy, ignore files, baseline)".into(),
+                    passed: false,
+                    detail: e.clone(),
+                },
+            );
+        }
         summary.errors.splice(0..0, setup_errors);
         summary.verdict = Verdict::Error;
     }

@@ -245,6 +245,8 @@ fn bad_policies_are_exit_2() {
         ]);
         assert_eq!(run.code, 2, "{name}: {}", run.debug());
         assert!(run.stderr.contains(why), "{name}: {}", run.stderr);
+        assert!(run.junit.contains("<error"), "{name}: {}", run.junit);
+        assert_eq!(run.summary["verdict"], "error");
     }
     let run = gate(&[
         "--policy".to_string(),
@@ -432,4 +434,26 @@ fn baseline_from_a_report_or_a_summary() {
         s(&fixture("gitleaks/empty.json")),
     ]);
     assert_eq!(run.code, 2, "{}", run.debug());
+}
+
+#[test]
+fn the_readme_policy_example_is_valid() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme.find("```toml\n").expect("a toml block") + "```toml\n".len();
+    let len = readme[start..].find("```").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "readme.toml", &readme[start..start + len]);
+    let run = gate(&[
+        "--policy".to_string(),
+        s(&p),
+        "--today".into(),
+        "2026-06-01".into(),
+        s(&fixture("trivy/alpine-39.json.golden")),
+    ]);
+    // trivy: critical only, and the musl waiver covers CVE-2019-14697 for
+    // musl (musl-utils is another package, so it still blocks).
+    assert_eq!(run.code, 1, "{}", run.debug());
+    assert_eq!(run.blocking(), 1);
+    assert_eq!(run.summary["blocking"][0]["pkg"], "musl-utils");
 }

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Benchmark: srp-gate and srp-scan-exporter on a synthetic Trivy report of
+# 100,000 vulnerabilities (N=... to change), side by side with jq counting
+# severities on the same file. Targets: gate < 1 s and peak RSS < 3x the
+# file's size. Needs: python3, hyperfine, /usr/bin/time, curl, jq.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+N="${N:-100000}"
+RUNS="${RUNS:-5}"
+WORK="$(mktemp -d)"
+EXPORTER_PID=""
+cleanup() {
+  if [[ -n "$EXPORTER_PID" ]]; then kill "$EXPORTER_PID" 2>/dev/null || true; wait "$EXPORTER_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+for tool in python3 hyperfine curl jq; do
+  command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 1; }
+done
+[[ -x /usr/bin/time ]] || { echo "missing /usr/bin/time (apt-get install time)" >&2; exit 1; }
+
+echo "== building (release)"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+(cd "$ROOT" && cargo build --release -q -p srp-scan-exporter)
+GATE="$TARGET_DIR/release/srp-gate"
+EXPORTER="$TARGET_DIR/release/srp-scan-exporter"
+
+REPORT="$WORK/trivy-$N.json"
+echo "== generating a Trivy report with $N vulnerabilities"
+python3 "$(dirname "$0")/gen_trivy.py" "$N" "$REPORT"
+SIZE=$(stat -c %s "$REPORT")
+printf 'report: %s bytes (%.1f MB)\n' "$SIZE" "$(echo "$SIZE / 1000000" | bc -l)"
+
+echo
+echo "== gate time (srp-gate exits 1 here: the report has HIGH/CRITICAL findings)"
+hyperfine --warmup 1 --runs "$RUNS" -i --export-json "$WORK/hf.json" \
+  -n srp-gate "$GATE -q $REPORT" \
+  -n "jq (count severities)" "jq '[.Results[].Vulnerabilities[]?.Severity] | group_by(.) | map({(.[0]): length}) | add' $REPORT"
+
+peak() { # peak RSS in kB of a command
+  /usr/bin/time -v "$@" 2>&1 >/dev/null | awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}'
+}
+echo
+echo "== peak memory (/usr/bin/time -v)"
+GATE_KB=$(peak "$GATE" -q --summary-json "$WORK/summary.json" --junit "$WORK/junit.xml" "$REPORT" || true)
+JQ_KB=$(peak jq '[.Results[].Vulnerabilities[]?.Severity] | group_by(.) | map({(.[0]): length}) | add' "$REPORT")
+printf 'srp-gate (with --summary-json and --junit): %d kB = %.2fx the file\n' "$GATE_KB" "$(echo "$GATE_KB * 1024 / $SIZE" | bc -l)"
+printf 'jq:                                          %d kB = %.2fx the file\n' "$JQ_KB" "$(echo "$JQ_KB * 1024 / $SIZE" | bc -l)"
+
+echo
+echo "== exporter ingest time (POST /reports, parse + judge + SQLite + metrics)"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$EXPORTER" --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --log-level warn &
+EXPORTER_PID=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.1; done
+for build in $(seq 1 "$RUNS"); do
+  curl -s -o /dev/null -w "build $build: HTTP %{http_code}, %{time_total} s\n" \
+    --data-binary @"$REPORT" "http://127.0.0.1:$PORT/reports?pipeline=bench&build=$build&target=srp-api"
+done
+echo "exporter peak RSS: $(awk '/VmHWM/ {print $2, $3}' "/proc/$EXPORTER_PID/status")"
+curl -s "http://127.0.0.1:$PORT/metrics" | grep '^srp_scan_findings{.*vulnerability' | grep -v ' 0$' || true
