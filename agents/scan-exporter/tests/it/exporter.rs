@@ -406,7 +406,51 @@ async fn drop_files_read_metrics_restart_read_again() {
     let (_, again) = app.get("/reports/ci/app/latest").await;
     assert_eq!(again["received_at"], latest["received_at"], "re-ingested");
     promtool_clean(&m.text);
+
+    // A good report overwritten with a broken one: counted, and the last
+    // good figures stay.
+    std::fs::write(&slow, &photon[..photon.len() / 2]).unwrap();
+    let m = app
+        .wait_for("truncated overwrite", |m| m.errors("truncated") == 1.0)
+        .await;
+    let after: Vec<String> = m
+        .durable()
+        .into_iter()
+        .filter(|l| !l.contains("sentinel"))
+        .collect();
+    assert_eq!(after, before);
     app.stop();
+}
+
+#[test]
+fn a_bad_policy_or_data_dir_stops_the_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let policy = tmp.path().join("p.toml");
+    std::fs::write(&policy, "[[waivers]]\nid = \"CVE-1\"\nreason = \"r\"\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_srp-scan-exporter"))
+        .args(["--listen", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(tmp.path().join("data"))
+        .arg("--policy")
+        .arg(&policy)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expires"));
+    // A data directory that is a file.
+    let file = tmp.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_srp-scan-exporter"))
+        .args(["--listen", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("data"),
+        "{out:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

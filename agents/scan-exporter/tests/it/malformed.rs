@@ -149,3 +149,14 @@ fn a_summary_is_not_a_report() {
     assert_eq!(run.code, 2, "{}", run.debug());
     assert!(run.stderr.contains("--baseline"), "{}", run.stderr);
 }
+
+#[test]
+fn usage_errors_are_exit_2() {
+    for args in [vec![], vec!["--no-such-flag", "x.json"]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_srp-gate"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+}
