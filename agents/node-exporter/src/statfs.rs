@@ -64,9 +64,10 @@ pub enum ProbeError {
     Io(#[from] io::Error),
 }
 
+/// A batch of paths for one worker; results go back one by one, in order.
 struct Job {
-    path: PathBuf,
-    reply: mpsc::SyncSender<io::Result<FsStats>>,
+    batch: Vec<(usize, PathBuf)>,
+    reply: mpsc::Sender<(usize, io::Result<FsStats>)>,
 }
 
 pub struct Prober {
@@ -95,31 +96,66 @@ impl Prober {
         lock(&self.in_flight).len()
     }
 
-    /// Stat every path in order, each bounded by the timeout.
+    /// Stat every path in order, each bounded by the timeout. The whole list
+    /// goes to the worker at once (one wake-up per scrape, not per mount).
     pub fn stat_all<'a>(
         &self,
         paths: impl IntoIterator<Item = &'a Path>,
     ) -> Vec<Result<FsStats, ProbeError>> {
+        let paths: Vec<&Path> = paths.into_iter().collect();
+        let mut results: Vec<Option<Result<FsStats, ProbeError>>> =
+            paths.iter().map(|_| None).collect();
         let mut worker = lock(&self.worker);
-        paths
+        {
+            let stuck = lock(&self.in_flight);
+            for (r, p) in results.iter_mut().zip(&paths) {
+                if stuck.contains(*p) {
+                    *r = Some(Err(ProbeError::StillStuck));
+                }
+            }
+        }
+        let mut pending: Vec<usize> = (0..paths.len()).filter(|&i| results[i].is_none()).collect();
+        while !pending.is_empty() {
+            let batch: Vec<(usize, PathBuf)> = pending
+                .iter()
+                .map(|&i| (i, paths[i].to_path_buf()))
+                .collect();
+            let (reply, answers) = mpsc::channel();
+            if let Err(e) = self.send(&mut worker, Job { batch, reply }) {
+                for &i in &pending {
+                    results[i] = Some(Err(io::Error::new(e.kind(), e.to_string()).into()));
+                }
+                break;
+            }
+            let mut done = 0;
+            while done < pending.len() {
+                let i = pending[done];
+                done += 1;
+                match answers.recv_timeout(self.timeout) {
+                    Ok((j, r)) => results[j] = Some(r.map_err(ProbeError::from)),
+                    Err(e) => {
+                        // Leave the blocked worker behind; the rest of the list
+                        // goes to a new one.
+                        *worker = None;
+                        results[i] = Some(Err(match e {
+                            mpsc::RecvTimeoutError::Timeout => ProbeError::TimedOut(self.timeout),
+                            mpsc::RecvTimeoutError::Disconnected => {
+                                io::Error::other("statfs worker exited").into()
+                            }
+                        }));
+                        break;
+                    }
+                }
+            }
+            pending.drain(..done);
+        }
+        results
             .into_iter()
-            .map(|p| self.stat_one(&mut worker, p))
+            .map(|r| r.unwrap_or_else(|| Err(io::Error::other("not probed").into())))
             .collect()
     }
 
-    fn stat_one(
-        &self,
-        worker: &mut Option<mpsc::Sender<Job>>,
-        path: &Path,
-    ) -> Result<FsStats, ProbeError> {
-        if lock(&self.in_flight).contains(path) {
-            return Err(ProbeError::StillStuck);
-        }
-        let (reply, answer) = mpsc::sync_channel(1);
-        let job = Job {
-            path: path.to_path_buf(),
-            reply,
-        };
+    fn send(&self, worker: &mut Option<mpsc::Sender<Job>>, job: Job) -> io::Result<()> {
         let unsent = match worker.as_ref() {
             Some(tx) => tx.send(job).err().map(|mpsc::SendError(job)| job),
             None => Some(job),
@@ -130,18 +166,7 @@ impl Prober {
                 .map_err(|_| io::Error::other("statfs worker exited"))?;
             *worker = Some(tx);
         }
-        match answer.recv_timeout(self.timeout) {
-            Ok(r) => Ok(r?),
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                // Leave the blocked worker behind; the next mount gets a new one.
-                *worker = None;
-                Err(ProbeError::TimedOut(self.timeout))
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                *worker = None;
-                Err(io::Error::other("statfs worker exited").into())
-            }
-        }
+        Ok(())
     }
 
     fn spawn_worker(&self) -> io::Result<mpsc::Sender<Job>> {
@@ -153,12 +178,14 @@ impl Prober {
             .stack_size(64 * 1024)
             .spawn(move || {
                 for job in rx {
-                    lock(&in_flight).insert(job.path.clone());
-                    let r = statfs.statfs(&job.path);
-                    lock(&in_flight).remove(&job.path);
-                    if job.reply.send(r).is_err() {
-                        // The scrape gave up on us; it already runs a new worker.
-                        return;
+                    for (i, path) in job.batch {
+                        lock(&in_flight).insert(path.clone());
+                        let r = statfs.statfs(&path);
+                        lock(&in_flight).remove(&path);
+                        if job.reply.send((i, r)).is_err() {
+                            // The scrape gave up on us; it already runs a new worker.
+                            return;
+                        }
                     }
                 }
             })?;

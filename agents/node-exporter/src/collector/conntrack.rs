@@ -78,7 +78,7 @@ impl Collector for Conntrack {
             Gauge,
             max,
         );
-        if let Ok(t) = std::fs::read_to_string(&self.stat) {
+        if let Ok(t) = super::read_file(&self.stat) {
             let sums = parse_stat(&self.stat, &t)?;
             let mut name = String::with_capacity(48);
             for (key, help) in STATS {

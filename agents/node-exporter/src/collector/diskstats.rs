@@ -211,7 +211,7 @@ impl Collector for Diskstats {
             .iter()
             .map(|d| {
                 let f = self.udev.join(format!("b{}:{}", d.major, d.minor));
-                std::fs::read_to_string(f)
+                super::read_file(f)
                     .map(|t| udev_properties(&t))
                     .unwrap_or_default()
             })

@@ -4,43 +4,44 @@
 //! `node_network_up`. An attribute the kernel refuses to read (carrier of a
 //! down link, speed of a virtual one) is left out, as upstream does.
 
-use super::{CollectError, Collector, Settings};
+use super::{CollectError, Collector, Settings, SysfsDir};
 use crate::exposition::{
     Exposition,
     MetricType::{self, Counter, Gauge},
 };
 use regex::Regex;
+use std::ffi::CStr;
 use std::path::{Path, PathBuf};
 
 /// (sysfs file, metric suffix, type, hex?)
-const NUMERIC: &[(&str, &str, MetricType, bool)] = &[
-    ("addr_assign_type", "address_assign_type", Gauge, false),
-    ("carrier", "carrier", Gauge, false),
-    ("carrier_changes", "carrier_changes_total", Counter, false),
+const NUMERIC: &[(&CStr, &str, MetricType, bool)] = &[
+    (c"addr_assign_type", "address_assign_type", Gauge, false),
+    (c"carrier", "carrier", Gauge, false),
+    (c"carrier_changes", "carrier_changes_total", Counter, false),
     (
-        "carrier_up_count",
+        c"carrier_up_count",
         "carrier_up_changes_total",
         Counter,
         false,
     ),
     (
-        "carrier_down_count",
+        c"carrier_down_count",
         "carrier_down_changes_total",
         Counter,
         false,
     ),
-    ("dev_id", "device_id", Gauge, true),
-    ("dormant", "dormant", Gauge, false),
-    ("flags", "flags", Gauge, true),
-    ("ifindex", "iface_id", Gauge, false),
-    ("iflink", "iface_link", Gauge, false),
-    ("link_mode", "iface_link_mode", Gauge, false),
-    ("mtu", "mtu_bytes", Gauge, false),
-    ("name_assign_type", "name_assign_type", Gauge, false),
-    ("netdev_group", "net_dev_group", Gauge, false),
-    ("speed", "speed_bytes", Gauge, false),
-    ("tx_queue_len", "transmit_queue_length", Gauge, false),
-    ("type", "protocol_type", Gauge, false),
+    (c"dev_id", "device_id", Gauge, true),
+    (c"dormant", "dormant", Gauge, false),
+    (c"flags", "flags", Gauge, true),
+    (c"ifindex", "iface_id", Gauge, false),
+    (c"iflink", "iface_link", Gauge, false),
+    (c"link_mode", "iface_link_mode", Gauge, false),
+    (c"mtu", "mtu_bytes", Gauge, false),
+    (c"name_assign_type", "name_assign_type", Gauge, false),
+    (c"netdev_group", "net_dev_group", Gauge, false),
+    (c"speed", "speed_bytes", Gauge, false),
+    (c"tx_queue_len", "transmit_queue_length", Gauge, false),
+    (c"type", "protocol_type", Gauge, false),
 ];
 const SPEED: usize = 14;
 
@@ -53,12 +54,6 @@ pub struct Iface {
     pub duplex: String,
     pub ifalias: String,
     pub operstate: String,
-}
-
-fn read_trim(p: &Path) -> Option<String> {
-    std::fs::read_to_string(p)
-        .ok()
-        .map(|s| s.trim().to_string())
 }
 
 fn number(s: &str, hex: bool) -> Option<f64> {
@@ -75,8 +70,11 @@ pub fn read_iface(dir: &Path, name: &str, ignore_invalid_speed: bool) -> Iface {
         name: name.to_string(),
         ..Iface::default()
     };
+    let Ok(dir) = SysfsDir::open(dir) else {
+        return i;
+    };
     for (idx, (file, _, _, hex)) in NUMERIC.iter().enumerate() {
-        i.values[idx] = read_trim(&dir.join(file)).and_then(|s| number(&s, *hex));
+        i.values[idx] = dir.attr(file).and_then(|s| number(&s, *hex));
     }
     // Mbit/s → bytes/s. node_exporter 1.5 reports -1 (unknown) as -125000
     // unless told to ignore invalid speeds.
@@ -87,11 +85,11 @@ pub fn read_iface(dir: &Path, name: &str, ignore_invalid_speed: bool) -> Iface {
             Some(mbit * 125000.0)
         };
     }
-    i.address = read_trim(&dir.join("address")).unwrap_or_default();
-    i.broadcast = read_trim(&dir.join("broadcast")).unwrap_or_default();
-    i.duplex = read_trim(&dir.join("duplex")).unwrap_or_default();
-    i.ifalias = read_trim(&dir.join("ifalias")).unwrap_or_default();
-    i.operstate = read_trim(&dir.join("operstate")).unwrap_or_default();
+    i.address = dir.attr(c"address").unwrap_or_default();
+    i.broadcast = dir.attr(c"broadcast").unwrap_or_default();
+    i.duplex = dir.attr(c"duplex").unwrap_or_default();
+    i.ifalias = dir.attr(c"ifalias").unwrap_or_default();
+    i.operstate = dir.attr(c"operstate").unwrap_or_default();
     i
 }
 

@@ -88,7 +88,7 @@ impl Collector for Netdev {
             .iter()
             .map(|(d, _)| {
                 let f = self.sys_class_net.join(d).join("statistics/rx_nohandler");
-                std::fs::read_to_string(f).ok()?.trim().parse().ok()
+                super::read_file(f).ok()?.trim().parse().ok()
             })
             .collect();
         let mut name = String::with_capacity(64);

@@ -79,7 +79,7 @@ impl Collector for Netstat {
         parse_pairs(&self.netstat, &read(&self.netstat)?, &mut all)?;
         parse_pairs(&self.snmp, &read(&self.snmp)?, &mut all)?;
         // No IPv6 is not an error, as upstream.
-        if let Ok(t) = std::fs::read_to_string(&self.snmp6) {
+        if let Ok(t) = super::read_file(&self.snmp6) {
             parse_snmp6(&t, &mut all);
         }
         let mut name = String::with_capacity(64);

@@ -38,7 +38,7 @@ impl Collector for Selinux {
 
     fn collect(&self, out: &mut Exposition) -> Result<(), CollectError> {
         // selinuxfs exposes `enforce` only when SELinux is enabled.
-        let Ok(enforce) = std::fs::read_to_string(&self.enforce) else {
+        let Ok(enforce) = super::read_file(&self.enforce) else {
             out.single(
                 "node_selinux_enabled",
                 "SELinux is enabled, 1 is true, 0 is false",
@@ -48,7 +48,7 @@ impl Collector for Selinux {
             return Ok(());
         };
         let current = if enforce.trim() == "1" { 1.0 } else { 0.0 };
-        let config = std::fs::read_to_string(&self.config)
+        let config = super::read_file(&self.config)
             .map(|t| config_mode(&t))
             .unwrap_or(-1.0);
         out.single(

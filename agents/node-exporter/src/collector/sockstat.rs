@@ -66,7 +66,7 @@ impl Collector for Sockstat {
         let mut all = Vec::with_capacity(32);
         parse(&self.v4, &read(&self.v4)?, page, &mut all)?;
         // Without IPv6 there is no sockstat6; not an error upstream either.
-        if let Ok(t) = std::fs::read_to_string(&self.v6) {
+        if let Ok(t) = super::read_file(&self.v6) {
             parse(&self.v6, &t, page, &mut all)?;
         }
         let mut name = String::with_capacity(48);

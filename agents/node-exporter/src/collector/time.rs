@@ -27,8 +27,8 @@ impl Time {
             .filter_map(|e| {
                 let name = e.file_name().to_string_lossy().into_owned();
                 let dev = name.strip_prefix("clocksource")?.to_string();
-                let avail = std::fs::read_to_string(e.path().join("available_clocksource")).ok()?;
-                let cur = std::fs::read_to_string(e.path().join("current_clocksource")).ok()?;
+                let avail = super::read_file(e.path().join("available_clocksource")).ok()?;
+                let cur = super::read_file(e.path().join("current_clocksource")).ok()?;
                 Some((
                     dev,
                     avail.split_whitespace().map(String::from).collect(),

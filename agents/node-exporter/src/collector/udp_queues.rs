@@ -45,7 +45,7 @@ impl Collector for UdpQueues {
 
     fn collect(&self, out: &mut Exposition) -> Result<(), CollectError> {
         let v4 = sum(&self.v4, &read(&self.v4)?)?;
-        let v6 = match std::fs::read_to_string(&self.v6) {
+        let v6 = match super::read_file(&self.v6) {
             Ok(t) => Some(sum(&self.v6, &t)?),
             Err(_) => None,
         };
