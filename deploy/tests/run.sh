@@ -130,5 +130,5 @@ if need_tool check-jsonschema "pip install check-jsonschema==0.39.0"; then
     check-jsonschema --builtin-schema vendor.compose-spec "$TMP/compose.bad.yml"
 fi
 
-printf '\ndeploy tests: %d passed, %d failed\n' "$passed" "$failed"
+printf '\ndeploy: %d passed, %d failed\n' "$passed" "$failed"
 ((failed == 0))

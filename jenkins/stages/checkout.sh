@@ -12,7 +12,6 @@ for f in stages.log build-info.json gitleaks.json gitleaks.sarif trivy.json sbom
   gate-container.summary.json image.env deploy.env smoke.json; do
   rm -f -- "${SRP_REPORTS_DIR:?}/$f"
 done
-rm -f -- "${SRP_WORK_DIR:?}"/*.pid "${SRP_WORK_DIR:?}"/*.env
 
 stage_begin Checkout
 need git jq

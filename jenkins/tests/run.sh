@@ -418,7 +418,7 @@ fi
 section "image and compose (deploy/tests/run.sh)"
 bash deploy/tests/run.sh >"$TMP/deploy.out" 2>&1
 deploy_rc=$?
-grep -v '^deploy tests:' "$TMP/deploy.out" >"$TMP/deploy.lines"
+grep -v '^deploy:' "$TMP/deploy.out" >"$TMP/deploy.lines"
 tally "$TMP/deploy.lines"
 if ((deploy_rc != 0)) && ! grep -q '^not ok ' "$TMP/deploy.out"; then notok "deploy/tests/run.sh (exit $deploy_rc)"; fi
 
