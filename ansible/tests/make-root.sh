@@ -11,8 +11,9 @@ cache=${SRP_ROOT_CACHE:-/var/cache/srp-debootstrap}
 mirror=${SRP_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 suite=bookworm
 # python3 runs Ansible's modules inside the root; systemd gives the role a
-# real systemctl (offline enable) and the unit directories it expects.
-include=python3,systemd,ca-certificates
+# real systemctl (offline enable) and the unit directories it expects; procps
+# (/bin/kill, the disk guard's ExecReload) is on every standard Debian host.
+include=python3,systemd,procps,ca-certificates
 key=$(printf '%s|%s|%s' "$suite" minbase "$include" | sha256sum | cut -c1-12)
 tarball="$cache/$suite-minbase-$key.tar.gz"
 
@@ -28,6 +29,8 @@ if [[ ! -s $tarball ]]; then
   rm -rf "$build/root"/var/cache/apt/archives/*.deb "$build/root"/var/lib/apt/lists/*
   tar -C "$build/root" -czf "$tarball.tmp" .
   mv "$tarball.tmp" "$tarball"
+  # Older package sets are dead weight now.
+  find "$cache" -maxdepth 1 -name "$suite-minbase-*.tar.gz" ! -path "$tarball" -delete
 fi
 
 mkdir -p "$dest"

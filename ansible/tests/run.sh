@@ -32,7 +32,8 @@ failures=0
 checks=0
 pass() { checks=$((checks + 1)); printf '  ok    %s\n' "$*"; }
 fail() { checks=$((checks + 1)); failures=$((failures + 1)); printf '  FAIL  %s\n' "$*"; }
-section() { printf '\n--- %s\n' "$*"; }
+SECONDS=0
+section() { printf '\n--- %s (at %ss)\n' "$*" "$SECONDS"; }
 # run NAME CMD...: runs CMD, shows its output only when it fails.
 run() {
   local name=$1 out
@@ -115,9 +116,10 @@ check_unit() {
     fail "security $label: exposure ${score:-?} over ceiling $((CEILING[$agent] / 10)).$((CEILING[$agent] % 10))"
     printf '%s\n' "$out" | grep '✗' | sed 's/^/        /'
   fi
-  local s
+  local s file="$root$unit"
+  [[ -f $file ]] || { fail "$label: no such file"; return; }
   for s in "${SECRETS[@]}"; do
-    if grep -qF -- "$s" "$unit"; then fail "$label contains a secret ($s)"; return; fi
+    if grep -qF -- "$s" "$file"; then fail "$label contains a secret ($s)"; return; fi
   done
   pass "$label holds no secret"
 }
@@ -140,9 +142,20 @@ if [[ -f $debian_unit ]]; then
   fi
 fi
 
-section "monitoring configuration rendered for staging"
+section "monitoring and Jenkins configuration rendered for staging"
 run "promtool check config (staging prometheus.yml)" promtool check config --syntax-only "$WORK/render/staging/prometheus.yml"
 run "amtool check-config (staging alertmanager.yml)" amtool check-config "$WORK/render/staging/alertmanager.yml"
+if out=$(python3 "$HERE/check_jenkins.py" "$WORK/render/staging/jenkins.yaml" "$ROOT" \
+  render-test-admin-password render-test-ssh-key render-test-registry-password render-test-token 2>&1); then
+  printf '%s\n' "$out"; checks=$((checks + 1))
+else
+  printf '%s\n' "$out"; fail "Jenkins configuration as code (above)"
+fi
+if grep -q 'render-test' "$WORK/render/staging/jenkins-override.conf"; then
+  fail "the Jenkins unit drop-in holds a secret"
+else
+  pass "the Jenkins unit drop-in passes secrets as credentials only ($(grep -c '^LoadCredential=' "$WORK/render/staging/jenkins-override.conf") LoadCredential=)"
+fi
 if [[ -x $WORK/bin/srp-disk-guard ]]; then
   # A dry, one-shot pass reads and validates the staging disk guard config.
   mkdir -p "$WORK/disk-guard-data"
@@ -208,5 +221,5 @@ else
   fi
 fi
 
-printf '\nansible: %d checks, %d failed\n' "$checks" "$failures"
+printf '\nansible: %d checks, %d failed (%ss)\n' "$checks" "$failures" "$SECONDS"
 ((failures == 0))
