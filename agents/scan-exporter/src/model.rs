@@ -198,6 +198,18 @@ pub struct SbomCounts {
     pub by_type: BTreeMap<String, u64>,
 }
 
+/// An image reference without its tag or digest (`registry:5000/app:1.2`
+/// → `registry:5000/app`): a stable target across builds that tag the image
+/// with the build number.
+pub fn image_repository(reference: &str) -> &str {
+    let reference = reference.split('@').next().unwrap_or(reference);
+    let last_slash = reference.rfind('/').map(|i| i + 1).unwrap_or(0);
+    match reference[last_slash..].find(':') {
+        Some(i) => &reference[..last_slash + i],
+        None => reference,
+    }
+}
+
 /// A parsed report.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -205,10 +217,32 @@ pub struct Report {
     pub scanner: String,
     /// Trivy ArtifactName, CycloneDX metadata.component.name.
     pub artifact: Option<String>,
+    /// The artifact is a container image (its name carries a tag or digest).
+    pub image: bool,
     /// When the scan ran, as written by the scanner (RFC 3339).
     pub created_at: Option<String>,
     pub findings: Vec<Finding>,
     /// Findings the scanner itself marked as suppressed (VEX, EXCEPTION).
     pub suppressed: u64,
     pub sbom: Option<SbomCounts>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::image_repository;
+
+    #[test]
+    fn image_repository_drops_tag_and_digest() {
+        assert_eq!(image_repository("alpine:3.10"), "alpine");
+        assert_eq!(
+            image_repository("registry:5000/srp/api:42"),
+            "registry:5000/srp/api"
+        );
+        assert_eq!(image_repository("srp/api@sha256:abcd"), "srp/api");
+        assert_eq!(image_repository("srp/api:42@sha256:abcd"), "srp/api");
+        assert_eq!(
+            image_repository("testdata/alpine-39.tar.gz"),
+            "testdata/alpine-39.tar.gz"
+        );
+    }
 }

@@ -58,7 +58,9 @@ pub struct Summary {
     pub warnings: Vec<String>,
     pub errors: Vec<String>,
     /// Stable keys of every finding (see `Finding::key`), for baselines and
-    /// the exporter's build-to-build diff.
+    /// the exporter's build-to-build diff. Left out when empty (as in the
+    /// exporter's answers, whose keys went to its database).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub finding_keys: Vec<String>,
 }
 
@@ -68,6 +70,9 @@ pub struct ReportInfo {
     pub format: Option<String>,
     pub scanner: Option<String>,
     pub artifact: Option<String>,
+    /// The artifact is a container image.
+    #[serde(default)]
+    pub image: bool,
     pub created_at: Option<String>,
     pub findings: u64,
     pub error: Option<String>,

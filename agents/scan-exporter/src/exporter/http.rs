@@ -55,6 +55,15 @@ fn error_response(err: &IngestError) -> Response {
         .into_response()
 }
 
+/// The verdict JSON: the summary (its finding keys went to the store) and
+/// the id it was stored under.
+#[derive(serde::Serialize)]
+struct PushResponse<'a> {
+    ingest_id: i64,
+    #[serde(flatten)]
+    summary: &'a crate::summary::Summary,
+}
+
 async fn push(
     State(state): State<Shared>,
     Query(params): Query<PushParams>,
@@ -86,20 +95,20 @@ async fn push(
             source: "http".into(),
         };
         let st = state.clone();
-        tokio::task::spawn_blocking(move || st.ingest(&bytes, &origin))
+        tokio::task::spawn_blocking(move || st.ingest(bytes, &origin))
             .await
             .map_err(|e| IngestError::BadRequest(format!("ingest task failed: {e}")))?
     }
     .await;
     match result {
-        Ok((id, summary)) => {
-            let mut v = serde_json::to_value(&summary).unwrap_or_default();
-            if let Some(o) = v.as_object_mut() {
-                o.remove("finding_keys");
-                o.insert("ingest_id".into(), id.into());
-            }
-            (StatusCode::OK, Json(v)).into_response()
-        }
+        Ok((id, summary)) => (
+            StatusCode::OK,
+            Json(PushResponse {
+                ingest_id: id,
+                summary: &summary,
+            }),
+        )
+            .into_response(),
         Err(e) => {
             state.record_error(&e, "http");
             error_response(&e)

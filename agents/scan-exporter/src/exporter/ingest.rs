@@ -46,6 +46,16 @@ pub struct Origin {
     pub fallback_target: String,
 }
 
+/// The target a report names for itself: for an image, its repository
+/// without tag or digest, so `app:41` and `app:42` are one target.
+fn stable_target(artifact: &str, image: bool) -> String {
+    if image {
+        crate::model::image_repository(artifact).to_string()
+    } else {
+        artifact.to_string()
+    }
+}
+
 pub struct Exporter {
     pub store: Store,
     pub metrics: ScanMetrics,
@@ -65,11 +75,24 @@ fn now() -> f64 {
 impl Exporter {
     /// Parse, judge (raw reports with the exporter's policy; an srp-gate
     /// summary keeps the gate's own verdict), store, and refresh the gauges.
-    pub fn ingest(&self, bytes: &[u8], origin: &Origin) -> Result<(i64, Summary), IngestError> {
-        input::check_bytes(bytes)?;
-        let (summary, artifact) = match formats::parse(bytes)? {
+    ///
+    /// The returned summary's `finding_keys` have moved into the store.
+    pub fn ingest<B: AsRef<[u8]>>(
+        &self,
+        bytes: B,
+        origin: &Origin,
+    ) -> Result<(i64, Summary), IngestError> {
+        input::check_bytes(bytes.as_ref())?;
+        let parsed = formats::parse(bytes.as_ref())?;
+        // The raw report is the largest thing in memory: free it before
+        // judging and storing.
+        drop(bytes);
+        let (mut summary, artifact) = match parsed {
             Parsed::Report(report) => {
-                let artifact = report.artifact.clone();
+                let artifact = report
+                    .artifact
+                    .as_deref()
+                    .map(|a| stable_target(a, report.image));
                 let opts = Options::new(self.policy.clone(), chrono::Utc::now().date_naive());
                 let s = evaluate(
                     &[Input {
@@ -87,7 +110,10 @@ impl Exporter {
                         s.kind
                     )));
                 }
-                let artifact = s.reports.iter().find_map(|r| r.artifact.clone());
+                let artifact = s
+                    .reports
+                    .iter()
+                    .find_map(|r| r.artifact.as_deref().map(|a| stable_target(a, r.image)));
                 (*s, artifact)
             }
         };
@@ -103,7 +129,7 @@ impl Exporter {
             target,
             source: origin.source.clone(),
         };
-        let id = self.store.insert(&meta, &summary, now())?;
+        let id = self.store.insert(&meta, &mut summary, now())?;
         tracing::info!(
             pipeline = %meta.pipeline,
             build = %meta.build,

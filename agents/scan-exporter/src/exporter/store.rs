@@ -160,11 +160,12 @@ impl Store {
         Ok(())
     }
 
-    /// Record one accepted report; returns its id.
+    /// Record one accepted report; returns its id. The summary's
+    /// `finding_keys` are moved into the database (they can be large).
     pub fn insert(
         &self,
         meta: &IngestMeta,
-        summary: &Summary,
+        summary: &mut Summary,
         now: f64,
     ) -> Result<i64, StoreError> {
         let mut scanners: BTreeMap<String, f64> = BTreeMap::new();
@@ -182,9 +183,8 @@ impl Store {
         } else {
             scanners.keys().cloned().collect::<Vec<_>>().join("+")
         };
-        let mut stored = summary.clone();
-        let keys = std::mem::take(&mut stored.finding_keys).join("\n");
-        let json = serde_json::to_string(&stored)?;
+        let keys = std::mem::take(&mut summary.finding_keys).join("\n");
+        let json = serde_json::to_string(&summary)?;
 
         let mut conn = self.conn();
         let tx = conn.transaction()?;

@@ -126,7 +126,7 @@ fn process(state: &Shared, dir: &Path, path: &Path, failed: Option<Version>) -> 
     let origin = origin_for(dir, path);
     let result = input::read_report_file(path, state.max_bytes)
         .map_err(IngestError::from)
-        .and_then(|bytes| state.ingest(&bytes, &origin));
+        .and_then(|bytes| state.ingest(bytes, &origin));
     match result {
         Ok((id, _)) => {
             if let Err(e) = state.store.mark_file(&key, ver.0, ver.1, Some(id), None) {

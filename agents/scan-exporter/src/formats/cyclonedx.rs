@@ -14,6 +14,8 @@ pub(crate) struct Metadata {
 #[derive(Deserialize)]
 struct MetaComponent {
     name: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -109,9 +111,15 @@ pub(crate) fn to_report(
 ) -> Result<Report, ParseError> {
     let mut counts = SbomCounts::default();
     count(&components, &mut counts);
-    let (artifact, created_at) = match metadata {
-        Some(m) => (m.component.and_then(|c| c.name), m.timestamp),
-        None => (None, None),
+    let (artifact, image, created_at) = match metadata {
+        Some(m) => {
+            let image = m
+                .component
+                .as_ref()
+                .is_some_and(|c| c.kind.as_deref() == Some("container"));
+            (m.component.and_then(|c| c.name), image, m.timestamp)
+        }
+        None => (None, false, None),
     };
     let target = artifact.clone().unwrap_or_default();
     let mut findings = Vec::with_capacity(vulnerabilities.len());
@@ -153,6 +161,7 @@ pub(crate) fn to_report(
         format: Format::Cyclonedx,
         scanner: "sbom".into(),
         artifact,
+        image,
         created_at,
         findings,
         suppressed: 0,

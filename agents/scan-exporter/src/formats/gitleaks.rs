@@ -56,6 +56,7 @@ pub(crate) fn to_report(list: Vec<GitleaksFinding>) -> Report {
         format: Format::Gitleaks,
         scanner: "gitleaks".into(),
         artifact: None,
+        image: false,
         created_at: None,
         findings,
         suppressed: 0,

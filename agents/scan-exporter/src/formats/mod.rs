@@ -62,6 +62,8 @@ struct TopLevel {
     schema_version: Option<u64>,
     #[serde(rename = "ArtifactName")]
     artifact_name: Option<String>,
+    #[serde(rename = "ArtifactType")]
+    artifact_type: Option<String>,
     #[serde(rename = "CreatedAt")]
     created_at: Option<String>,
     #[serde(rename = "Results")]
@@ -118,6 +120,7 @@ fn parse_object(bytes: &[u8]) -> Result<Parsed, ParseError> {
         }
         return Ok(Parsed::Report(trivy::to_report(
             top.artifact_name,
+            top.artifact_type.as_deref() == Some("container_image"),
             top.created_at,
             top.results.unwrap_or_default(),
         )));

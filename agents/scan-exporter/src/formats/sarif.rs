@@ -238,6 +238,7 @@ pub(crate) fn to_report(runs: Vec<Run>) -> Result<Report, ParseError> {
             scanner
         },
         artifact: None,
+        image: false,
         created_at: None,
         findings,
         suppressed: 0,

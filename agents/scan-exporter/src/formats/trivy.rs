@@ -88,6 +88,7 @@ struct License {
 
 pub(crate) fn to_report(
     artifact: Option<String>,
+    image: bool,
     created_at: Option<String>,
     results: Vec<TrivyResult>,
 ) -> Report {
@@ -168,6 +169,7 @@ pub(crate) fn to_report(
         format: Format::Trivy,
         scanner: "trivy".into(),
         artifact,
+        image,
         created_at,
         findings,
         suppressed,

@@ -617,6 +617,26 @@ async fn http_push_verdicts_diff_and_bad_bodies() {
         Some(2.0)
     );
 
+    // Without a target parameter an image report names its repository,
+    // without the tag (alpine:3.10 → alpine), so builds share one target.
+    let (_, v) = app
+        .push(
+            "pipeline=img&build=1",
+            read("trivy/trivy-action/with-trivy-yaml-cfg/report.json"),
+        )
+        .await;
+    assert_eq!(v["verdict"], "block", "{v}");
+    let m = Metrics::parse(&app.metrics().await);
+    assert_eq!(
+        m.get(
+            "srp_scan_gate_passed",
+            &[("pipeline", "img"), ("target", "alpine")]
+        ),
+        Some(0.0),
+        "{}",
+        m.text
+    );
+
     // Bad bodies: refused with a reason, counted, and the last good figures
     // for srp/api stay as they were.
     let good = Metrics::parse(&app.metrics().await).durable();
