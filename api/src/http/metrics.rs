@@ -111,11 +111,26 @@ pub async fn track(State(m): State<Arc<HttpMetrics>>, req: Request, next: Next) 
     let _guard = InFlight(&m.in_flight);
     let start = Instant::now();
     let response = next.run(req).await;
+    let elapsed = start.elapsed();
+    let status = response.status();
     m.duration
         .with_label_values(&[method, route])
-        .observe(start.elapsed().as_secs_f64());
+        .observe(elapsed.as_secs_f64());
     m.requests
-        .with_label_values(&[method, route, response.status().as_str()])
+        .with_label_values(&[method, route, status.as_str()])
         .inc();
+    // Per-request lines only at debug: at info they would cost more than the
+    // request. Server errors are always worth a line.
+    if status.is_server_error() {
+        tracing::warn!(
+            method,
+            route,
+            status = status.as_u16(),
+            ?elapsed,
+            "request failed"
+        );
+    } else {
+        tracing::debug!(method, route, status = status.as_u16(), ?elapsed, "request");
+    }
     response
 }

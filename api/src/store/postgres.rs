@@ -33,8 +33,24 @@ pub struct PgStore {
     pool: Pool,
 }
 
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
+/// The error and its causes: tokio-postgres and deadpool keep the useful
+/// part ("Connection refused", the server's message) in the source chain.
+fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+fn unavailable(e: impl std::error::Error + 'static) -> StoreError {
+    StoreError::Unavailable(describe(&e))
 }
 
 fn write_error(e: tokio_postgres::Error, name: Option<&str>) -> StoreError {
@@ -213,7 +229,7 @@ impl ProjectStore for PgStore {
                 .simple_query("SELECT 1")
                 .await
                 .map(|_| ())
-                .map_err(|e| format!("PostgreSQL did not answer: {e}"))
+                .map_err(|e| format!("PostgreSQL did not answer: {}", describe(&e)))
         };
         tokio::time::timeout(HEALTH_TIMEOUT, probe)
             .await

@@ -62,7 +62,7 @@ pub async fn postgres_admin() -> Option<tokio_postgres::Client> {
             tokio::spawn(connection);
             return Some(client);
         }
-        Ok(Err(e)) => e.to_string(),
+        Ok(Err(e)) => format!("{e}: {:?}", std::error::Error::source(&e)),
         Err(_) => "timed out after 5s".to_string(),
     };
     if std::env::var_os("CI").is_some() {

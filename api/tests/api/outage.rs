@@ -161,14 +161,26 @@ async fn postgres_connection_cut_then_restored() {
         return;
     };
     let schema = db.schema.clone().unwrap();
-    let proxy = Proxy::start("127.0.0.1:5432".parse().unwrap()).await;
     // Same server and schema, reached through the proxy.
-    let base = postgres_url().replacen("127.0.0.1:5432", &proxy.addr.to_string(), 1);
-    assert_ne!(
-        base,
-        postgres_url(),
-        "SRP_TEST_POSTGRES_URL must name 127.0.0.1:5432"
+    let url = postgres_url();
+    let parsed: tokio_postgres::Config = url.parse().unwrap();
+    let host = match parsed.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+        other => panic!("the outage test needs a TCP PostgreSQL URL, not {other:?}"),
+    };
+    let port = parsed.get_ports().first().copied().unwrap_or(5432);
+    let upstream = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = Proxy::start(upstream).await;
+    let host_port = format!("{host}:{port}");
+    assert!(
+        url.contains(&host_port),
+        "write the port explicitly in {url}"
     );
+    let base = url.replacen(&host_port, &proxy.addr.to_string(), 1);
     db.url = DatabaseUrl::Postgres(with_search_path(&base, &schema));
     let app = spawn_on(db, |_| {}).await;
     app.create("before").await;
