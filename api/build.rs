@@ -1,10 +1,14 @@
 //! Bakes the git commit and the CI build number into the binary for `/version`
 //! and `srp_build_info`. Jenkins passes them in the environment; a developer
-//! build falls back to `git rev-parse HEAD`, then to "unknown".
+//! build falls back to `git rev-parse HEAD`, then to "unknown". The precedence
+//! lives in build_support.rs, where it is unit-tested.
 
 use std::process::Command;
 
+include!("build_support.rs");
+
 fn main() {
+    println!("cargo:rerun-if-changed=build_support.rs");
     for var in [
         "SRP_GIT_COMMIT",
         "GIT_COMMIT",
@@ -13,25 +17,12 @@ fn main() {
     ] {
         println!("cargo:rerun-if-env-changed={var}");
     }
-
-    let commit = env_nonempty("SRP_GIT_COMMIT")
-        .or_else(|| env_nonempty("GIT_COMMIT"))
-        .or_else(git_head)
-        .unwrap_or_else(|| "unknown".to_string());
+    let env = |name: &str| std::env::var(name).ok();
+    let commit = resolve_commit(&env, &git_head);
     println!("cargo:rustc-env=SRP_BUILD_COMMIT={commit}");
-
-    // An empty value means "no build number"; main.rs turns it into null.
-    let build = env_nonempty("SRP_BUILD_NUMBER")
-        .or_else(|| env_nonempty("BUILD_NUMBER"))
-        .unwrap_or_default();
+    // An empty value means "no build number"; build_info.rs turns it into None.
+    let build = resolve_build_number(&env).unwrap_or_default();
     println!("cargo:rustc-env=SRP_BUILD_NUMBER_BAKED={build}");
-}
-
-fn env_nonempty(name: &str) -> Option<String> {
-    std::env::var(name)
-        .ok()
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
 }
 
 fn git(args: &[&str]) -> Option<String> {
