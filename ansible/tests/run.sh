@@ -208,7 +208,7 @@ else
         fail "srp-$a --help inside the root"; printf '%s\n' "$out" | head -5 | sed 's/^/        /'
       fi
     done
-    for f in relay-token slack.env; do
+    for f in relay-token slack-token slack.env; do
       perms=$(stat -c '%U:%G %a' "$root/etc/srp/slack-relay/$f" 2>/dev/null)
       if [[ $perms == "root:root 600" ]]; then pass "/etc/srp/slack-relay/$f is $perms"; else fail "/etc/srp/slack-relay/$f is '${perms:-missing}', want root:root 600"; fi
     done
