@@ -13,7 +13,7 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 # (parity peer), postgres_exporter, and the linters and load tools.
 APT_PKGS=(
   prometheus prometheus-alertmanager prometheus-node-exporter prometheus-postgres-exporter
-  shellcheck yamllint debootstrap wrk hyperfine python3-venv
+  shellcheck yamllint debootstrap wrk hyperfine python3-venv jq curl
 )
 missing=()
 for p in "${APT_PKGS[@]}"; do
@@ -48,6 +48,12 @@ if [[ ! -x "$VENV/bin/python" ]] || [[ "$(cat "$STAMP" 2>/dev/null)" != "$want" 
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQ" >&2
   echo "$want" >"$STAMP"
+fi
+
+# npm-groovy-lint parses the Jenkinsfile offline (version 15: later ones need Node 22).
+if [[ ! -x "$LOCAL/npm/node_modules/.bin/npm-groovy-lint" ]]; then
+  say "installing npm-groovy-lint into $LOCAL/npm"
+  npm install --prefix "$LOCAL/npm" --no-audit --no-fund npm-groovy-lint@15.2.2 >&2
 fi
 
 # Rust test runner.

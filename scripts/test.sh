@@ -32,6 +32,7 @@ suite "cargo fmt" cargo fmt --all -- --check
 suite "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 suite "rust tests" cargo nextest run --workspace --locked --no-fail-fast
 suite "monitoring rules, Alertmanager, dashboards" rules/tests/run.sh
+suite "jenkins pipeline, image and compose" bash jenkins/tests/run.sh
 
 printf '\n'
 if ((failed)); then
