@@ -15,10 +15,12 @@ use tokio::net::TcpListener;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("cannot listen on {addr}: {source}")]
+    // The io error is part of the message and deliberately not a `source`,
+    // so `{:#}` chains at the binary edge do not print it twice.
+    #[error("cannot listen on {addr}: {error}")]
     Bind {
         addr: SocketAddr,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
@@ -29,7 +31,7 @@ pub enum ServeError {
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
     TcpListener::bind(addr)
         .await
-        .map_err(|source| ServeError::Bind { addr, source })
+        .map_err(|error| ServeError::Bind { addr, error })
 }
 
 #[derive(Clone)]
