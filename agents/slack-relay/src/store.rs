@@ -171,19 +171,34 @@ pub fn open(dir: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-/// Why the last database operation failed, for `/health`.
+/// Why the last database operations failed, for `/health`: the ingest side
+/// (commits of new notifications) and the delivery side are tracked apart,
+/// so a successful read by one does not hide a failing write by the other.
 #[derive(Debug, Default)]
 pub struct DbHealth {
-    last_error: Mutex<Option<String>>,
+    ingest: Mutex<Option<String>>,
+    outbox: Mutex<Option<String>>,
 }
 
 impl DbHealth {
-    pub fn record<T>(&self, r: &Result<T, StoreError>) {
-        let mut g = self.last_error.lock().expect("health lock");
-        *g = r.as_ref().err().map(|e| e.to_string());
+    fn set<T>(slot: &Mutex<Option<String>>, r: &Result<T, StoreError>) {
+        *slot.lock().expect("health lock") = r.as_ref().err().map(|e| e.to_string());
+    }
+    pub fn record_ingest<T>(&self, r: &Result<T, StoreError>) {
+        Self::set(&self.ingest, r)
+    }
+    pub fn record_outbox<T>(&self, r: &Result<T, StoreError>) {
+        Self::set(&self.outbox, r)
     }
     pub fn error(&self) -> Option<String> {
-        self.last_error.lock().expect("health lock").clone()
+        let i = self.ingest.lock().expect("health lock").clone();
+        let o = self.outbox.lock().expect("health lock").clone();
+        match (i, o) {
+            (Some(i), Some(o)) => Some(format!("storing: {i}; delivering: {o}")),
+            (Some(i), None) => Some(format!("storing: {i}")),
+            (None, Some(o)) => Some(format!("delivering: {o}")),
+            (None, None) => None,
+        }
     }
 }
 
@@ -246,7 +261,7 @@ fn writer_loop(
             }
         }
         let result = commit_batch(&mut conn, &batch, window.as_secs_f64());
-        health.record(&result);
+        health.record_ingest(&result);
         match result {
             Ok(outcomes) => {
                 if outcomes
@@ -374,7 +389,7 @@ impl Outbox {
         .await
         .map_err(|e| StoreError::Join(e.to_string()))
         .and_then(|r| r);
-        self.health.record(&r);
+        self.health.record_outbox(&r);
         r
     }
 
