@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod collector;
 pub mod exposition;
+pub mod memory;
 pub mod scrape;
 pub mod server;
 pub mod statfs;

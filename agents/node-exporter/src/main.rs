@@ -36,6 +36,7 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
 
     let shutdown = srp_daemon::Shutdown::on_signals();
     let listener = srp_daemon::bind(cli.listen_addr()?).await?;
+    srp_node_exporter::memory::trim_after_startup();
     match tls {
         Some(tls) => server::serve_tls(listener, router, tls, shutdown).await?,
         None => srp_daemon::serve(listener, router, shutdown).await?,

@@ -100,8 +100,7 @@ pub async fn serve_tls(
     tls: Arc<tokio_rustls::rustls::ServerConfig>,
     shutdown: Shutdown,
 ) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
-    use hyper_util::server::conn::auto;
+    use hyper_util::rt::TokioIo;
     use tower::Service;
 
     let local: SocketAddr = listener.local_addr()?;
@@ -139,9 +138,8 @@ pub async fn serve_tls(
                 hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                     router.clone().call(req)
                 });
-            let conn = auto::Builder::new(TokioExecutor::new())
-                .serve_connection_with_upgrades(TokioIo::new(stream), svc)
-                .into_owned();
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc);
             if let Err(e) = watcher.watch(conn).await {
                 tracing::debug!(%peer, "connection: {e}");
             }

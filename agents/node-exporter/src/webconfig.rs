@@ -132,7 +132,7 @@ impl WebConfig {
             .with_no_client_auth()
             .with_single_cert(certs, key)
             .map_err(|e| bad(&t.key_file, format!("certificate and key: {e}")))?;
-        cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Some(Arc::new(cfg)))
     }
 
