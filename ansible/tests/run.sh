@@ -145,6 +145,17 @@ fi
 section "monitoring and Jenkins configuration rendered for staging"
 run "promtool check config (staging prometheus.yml)" promtool check config --syntax-only "$WORK/render/staging/prometheus.yml"
 run "amtool check-config (staging alertmanager.yml)" amtool check-config "$WORK/render/staging/alertmanager.yml"
+moved="$WORK/render/staging/alertmanager-moved-relay.yml"
+if grep -q 'url: http://10.0.1.99:9742/alertmanager' "$moved" && ! grep -q '127.0.0.1:9742' "$moved"; then
+  run "amtool check-config (relay moved to 10.0.1.99)" amtool check-config "$moved"
+else
+  fail "alertmanager_relay_url does not replace the relay URL"
+fi
+if grep -qE '^\s+url: http://127.0.0.1:9090\s*$' "$WORK/render/staging/grafana-datasource.yml"; then
+  pass "Grafana's data source points at Prometheus (http://127.0.0.1:9090)"
+else
+  fail "Grafana's data source URL"
+fi
 if out=$(python3 "$HERE/check_jenkins.py" "$WORK/render/staging/jenkins.yaml" "$ROOT" \
   render-test-admin-password render-test-ssh-key render-test-registry-password render-test-token 2>&1); then
   printf '%s\n' "$out"; checks=$((checks + 1))
@@ -164,6 +175,12 @@ if [[ -x $WORK/bin/srp-disk-guard ]]; then
     # 0 fine, 3 still under the act threshold, 4 escalated: all mean it ran.
     [[ $rc == 0 || $rc == 3 || $rc == 4 ]]' _ \
     "$WORK/bin/srp-disk-guard" "$WORK/render/staging/disk-guard.toml" "$WORK/disk-guard-data"
+  # ...and the same check rejects a configuration the guard cannot read.
+  { cat "$WORK/render/staging/disk-guard.toml"; printf '\nno_such_setting = 1\n'; } >"$WORK/bad-disk-guard.toml"
+  "$WORK/bin/srp-disk-guard" --config "$WORK/bad-disk-guard.toml" --data-dir "$WORK/disk-guard-data" \
+    --once --dry-run >/dev/null 2>&1
+  rc=$?
+  if ((rc == 1)); then pass "srp-disk-guard rejects an unknown setting (exit 1)"; else fail "srp-disk-guard exit $rc on a bad config, want 1"; fi
 fi
 
 section "converge the agents role into a throw-away Debian 12 root, twice"
