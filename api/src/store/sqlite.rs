@@ -5,7 +5,7 @@
 //! a blocking thread would cost. The only long wait is a lock held by another
 //! process, and that is bounded by the busy timeouts below.
 
-use super::model::{format_timestamp, now, NewProject, Project, ProjectChange};
+use super::model::{format_timestamp, now, parse_timestamp, NewProject, Project, ProjectChange};
 use super::{ProjectStore, StoreError};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row};
@@ -178,11 +178,13 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 fn parse_time(s: &str) -> rusqlite::Result<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
-        })
+    parse_timestamp(s).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            3,
+            rusqlite::types::Type::Text,
+            format!("not an RFC 3339 timestamp: {s:?}").into(),
+        )
+    })
 }
 
 fn project(row: &Row<'_>) -> rusqlite::Result<Project> {
