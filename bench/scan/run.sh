@@ -31,6 +31,7 @@ REPORT="$WORK/trivy-$N.json"
 echo "== generating a Trivy report with $N vulnerabilities"
 python3 "$(dirname "$0")/gen_trivy.py" "$N" "$REPORT"
 SIZE=$(stat -c %s "$REPORT")
+echo "load average before measuring: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs (wall times suffer on a shared machine; user+sys is the cost)"
 printf 'report: %s bytes (%.1f MB)\n' "$SIZE" "$(echo "$SIZE / 1000000" | bc -l)"
 
 echo
@@ -60,4 +61,7 @@ for build in $(seq 1 "$RUNS"); do
     --data-binary @"$REPORT" "http://127.0.0.1:$PORT/reports?pipeline=bench&build=$build&target=srp-api"
 done
 echo "exporter peak RSS: $(awk '/VmHWM/ {print $2, $3}' "/proc/$EXPORTER_PID/status")"
+awk -v runs="$RUNS" -v hz="$(getconf CLK_TCK)" '{printf "exporter CPU (user+sys) per ingest: %.2f s\n", ($14 + $15) / hz / runs}' "/proc/$EXPORTER_PID/stat"
+echo "exporter's counts, then jq's on the same file (must agree):"
 curl -s "http://127.0.0.1:$PORT/metrics" | grep '^srp_scan_findings{.*vulnerability' | grep -v ' 0$' || true
+jq -c '[.Results[].Vulnerabilities[]?.Severity] | group_by(.) | map({(.[0]): length}) | add' "$REPORT"

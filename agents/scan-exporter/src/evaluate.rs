@@ -227,6 +227,7 @@ pub fn evaluate(inputs: &[Input], opts: &Options) -> Summary {
                 installed: f.installed.clone(),
                 fixed: f.fixed.clone(),
                 path: f.path.clone(),
+                line: f.line,
                 title: f.title.clone(),
                 new: is_new,
                 why,
@@ -240,8 +241,13 @@ pub fn evaluate(inputs: &[Input], opts: &Options) -> Summary {
             .iter()
             .filter(|b| &b.scanner == scanner && b.class == class.as_str())
             .count();
+        let name = if threshold.0.is_none() {
+            format!("{scanner} {class}: reported, never blocks")
+        } else {
+            format!("{scanner} {class}: nothing at or above {threshold}")
+        };
         checks.push(CheckResult {
-            name: format!("{scanner} {class}: nothing at or above {threshold}"),
+            name,
             passed: blocked == 0,
             detail: format!("{n} findings, {blocked} blocking"),
         });

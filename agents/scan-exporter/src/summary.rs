@@ -98,6 +98,8 @@ pub struct BlockingFinding {
     pub installed: Option<String>,
     pub fixed: Option<String>,
     pub path: Option<String>,
+    #[serde(default)]
+    pub line: Option<u64>,
     pub title: Option<String>,
     pub new: Option<bool>,
     pub why: String,

@@ -96,7 +96,11 @@ pub fn render(s: &Summary) -> String {
             b.pkg.as_deref().unwrap_or("-"),
             b.installed.as_deref().unwrap_or("-"),
             b.fixed.as_deref().unwrap_or("-"),
-            b.path.as_deref().unwrap_or("-"),
+            match (&b.path, b.line) {
+                (Some(p), Some(l)) => format!("{p}:{l}"),
+                (Some(p), None) => p.clone(),
+                (None, _) => "-".into(),
+            },
             b.title.as_deref().unwrap_or("-"),
             b.why
         );

@@ -108,13 +108,18 @@ pub fn render(s: &Summary) -> String {
             pad("FIXED", 16),
         );
         for b in s.blocking.iter().take(MAX_ROWS) {
-            let what = b.pkg.as_deref().or(b.path.as_deref()).unwrap_or(&b.target);
+            let what = match (&b.pkg, &b.path, b.line) {
+                (Some(p), _, _) => p.clone(),
+                (None, Some(p), Some(l)) => format!("{p}:{l}"),
+                (None, Some(p), None) => p.clone(),
+                (None, None, _) => b.target.clone(),
+            };
             let _ = writeln!(
                 out,
                 "{} {} {} {} {} {}",
                 pad(&b.severity, 8),
                 pad(&b.id, 20),
-                pad(what, 28),
+                pad(&what, 28),
                 pad(b.installed.as_deref().unwrap_or("-"), 16),
                 pad(b.fixed.as_deref().unwrap_or("-"), 16),
                 b.why
