@@ -11,7 +11,7 @@ pub struct Scraper {
     collectors: Vec<Box<dyn Collector>>,
     /// The last scrape's size, so the next buffer is allocated once.
     size_hint: AtomicUsize,
-    process: Option<prometheus::Registry>,
+    process_metrics: bool,
 }
 
 impl Scraper {
@@ -21,7 +21,7 @@ impl Scraper {
         Self {
             collectors,
             size_hint: AtomicUsize::new(16 * 1024),
-            process: process_metrics.then(srp_daemon::metrics::registry),
+            process_metrics,
         }
     }
 
@@ -64,8 +64,8 @@ impl Scraper {
         for (c, _, ok) in &results {
             out.sample(name, &[("collector", c)], if *ok { 1.0 } else { 0.0 });
         }
-        if let Some(r) = &self.process {
-            out.push_raw(&srp_daemon::metrics::render(r));
+        if self.process_metrics {
+            crate::process::write(&mut out);
         }
         self.size_hint.store(out.len(), Ordering::Relaxed);
         out.into_string()

@@ -57,10 +57,7 @@ fn textfile_dir() -> tempfile::TempDir {
 
 /// Families that only the Go runtime, promhttp or the build have.
 fn peer_only(name: &str) -> bool {
-    name.starts_with("go_")
-        || name.starts_with("promhttp_")
-        || name == "node_exporter_build_info"
-        || name == "process_virtual_memory_max_bytes"
+    name.starts_with("go_") || name.starts_with("promhttp_") || name == "node_exporter_build_info"
 }
 
 fn close(a: f64, b: f64, tol: f64) -> bool {
