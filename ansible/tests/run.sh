@@ -20,7 +20,7 @@ ANSIBLE_DIR="$(dirname "$HERE")"
 ROOT="$(dirname "$ANSIBLE_DIR")"
 export PATH="$ROOT/.local/venv/bin:$PATH"
 export ANSIBLE_CONFIG="$ANSIBLE_DIR/ansible.cfg" ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
-cd "$ANSIBLE_DIR"
+cd "$ANSIBLE_DIR" || exit 1
 
 AGENTS=(node-exporter scan-exporter disk-guard slack-relay)
 # Exposure ceilings, in systemd-analyze's tenths (15 = 1.5).
@@ -170,6 +170,7 @@ fi
 if [[ -x $WORK/bin/srp-disk-guard ]]; then
   # A dry, one-shot pass reads and validates the staging disk guard config.
   mkdir -p "$WORK/disk-guard-data"
+  # shellcheck disable=SC2016 # the script gets its values as arguments
   run "srp-disk-guard accepts the staging config (--once --dry-run)" bash -c '
     "$1" --config "$2" --data-dir "$3" --once --dry-run --listen 127.0.0.1:0 >/dev/null; rc=$?
     # 0 fine, 3 still under the act threshold, 4 escalated: all mean it ran.
@@ -235,6 +236,33 @@ else
       fail "the relay token is not in /etc/srp/slack-relay/relay-token"
     fi
     if [[ -f $root/etc/srp/disk-guard.toml ]]; then pass "disk guard configuration installed"; else fail "no /etc/srp/disk-guard.toml"; fi
+
+    # Handlers restart only what changed: a new relay token alone must queue a
+    # restart of the relay and of nothing else. (The restart itself is skipped
+    # in the chroot; the handler still lists the agents it would restart.)
+    handler_items() {
+      awk '/^RUNNING HANDLER \[srp_agents : Restart the SRP agents that changed\]/ { on = 1; next }
+           /^(RUNNING HANDLER|TASK|PLAY RECAP)/ { on = 0 }
+           on && match($0, /item=[a-z-]+/) { print substr($0, RSTART + 5, RLENGTH - 5) }' "$1" | sort -u | tr '\n' ' '
+    }
+    first_items=$(handler_items "$WORK/converge-1.log")
+    if [[ $first_items == "disk-guard node-exporter scan-exporter slack-relay " ]]; then
+      pass "first run queues a restart of every agent ($first_items)"
+    else
+      fail "first run queues restarts of: '$first_items'"
+    fi
+    if ansible-playbook -i "$root," -c community.general.chroot "$HERE/converge.yml" \
+      -e "srp_agents_binary_src_dir=$bin_dir" -e srp_agents_slack_relay_auth_token=converge-test-token-rotated \
+      >"$WORK/converge-3.log" 2>&1; then
+      items=$(handler_items "$WORK/converge-3.log")
+      if [[ $items == "slack-relay " ]]; then
+        pass "a rotated relay token restarts only srp-slack-relay: $(recap 3)"
+      else
+        fail "a rotated relay token restarts: '$items'"
+      fi
+    else
+      fail "third run (rotated relay token)"; tail -30 "$WORK/converge-3.log"
+    fi
   fi
 fi
 

@@ -51,6 +51,7 @@ done
 
 section "user data"
 ud="$WORK/user_data.sh"
+# shellcheck disable=SC2016 # literal template placeholders
 sed -e 's/\${trivy_version}/0.0.0/g' -e 's/\${gitleaks_version}/0.0.0/g' "$TF/modules/scanner_host/user_data.sh.tftpl" >"$ud"
 if command -v shellcheck >/dev/null; then
   if out=$(shellcheck -s bash "$ud" 2>&1); then pass "shellcheck user_data.sh.tftpl (rendered)"; else fail "shellcheck user_data.sh.tftpl"; printf '%s\n' "$out"; fi
