@@ -181,6 +181,49 @@ mod tests {
         assert_eq!(url.redacted(), "postgres://srp@db/srp");
     }
 
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    #[test]
+    fn flags_parse_and_default() {
+        use clap::Parser;
+        let c = Cli::try_parse_from([
+            "srp-api",
+            "--listen",
+            "0.0.0.0:9000",
+            "--database-url",
+            "postgres://srp@db/srp",
+            "--request-timeout",
+            "500ms",
+            "--max-body-bytes",
+            "1024",
+            "--log-format",
+            "json",
+        ])
+        .unwrap()
+        .config;
+        assert_eq!(c.listen, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!(
+            c.database().unwrap(),
+            DatabaseUrl::Postgres("postgres://srp@db/srp".into())
+        );
+        assert_eq!(c.request_timeout, Duration::from_millis(500));
+        assert_eq!(c.max_body_bytes, 1024);
+        assert_eq!(c.log.log_format, srp_daemon::LogFormat::Json);
+        assert!(Cli::try_parse_from(["srp-api", "--request-timeout", "soon"]).is_err());
+        assert!(Cli::try_parse_from(["srp-api", "--listen", "localhost"]).is_err());
+
+        // Defaults (when the environment does not set them).
+        if std::env::var_os("SRP_LISTEN").is_none() && std::env::var_os("DATABASE_URL").is_none() {
+            let c = Cli::try_parse_from(["srp-api"]).unwrap().config;
+            assert_eq!(c.listen, "127.0.0.1:8000".parse().unwrap());
+            assert_eq!(c.database().unwrap(), DatabaseUrl::Sqlite("srp.db".into()));
+        }
+    }
+
     #[test]
     fn durations() {
         assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
