@@ -33,6 +33,8 @@ suite "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warni
 suite "rust tests" cargo nextest run --workspace --locked --no-fail-fast
 suite "monitoring rules, Alertmanager, dashboards" rules/tests/run.sh
 suite "jenkins pipeline, image and compose" bash jenkins/tests/run.sh
+suite "ansible" bash ansible/tests/run.sh
+suite "terraform" bash terraform/tests/run.sh
 
 printf '\n'
 if ((failed)); then
