@@ -300,6 +300,15 @@ def run(state: Path, prom: str, api: str, slack: MockSlack, fs: LoopFs, env: dic
     except urllib.error.HTTPError as e:
         status = e.code
     check("scan report accepted", 200 <= status < 300, f"HTTP {status}")
+    # And the image's SBOM, as the Security Container stage pushes it.
+    sbom = FIXTURES / "sbom" / "fluentd-multiple-lockfiles.cdx.json.golden"
+    req = urllib.request.Request(f"http://127.0.0.1:{ports['SCAN']}/reports?{q}", data=sbom.read_bytes(), headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            status = r.status
+    except urllib.error.HTTPError as e:
+        status = e.code
+    check("SBOM accepted", 200 <= status < 300, f"HTTP {status}")
     got = slack.wait_for(pushed, 180, "SecurityScanFailed")
     check("SecurityScanFailed reaches Slack", got is not None, f"{got - pushed:.1f} s" if got else "not within 180 s")
 

@@ -35,6 +35,8 @@ suite "monitoring rules, Alertmanager, dashboards" rules/tests/run.sh
 suite "jenkins pipeline, image and compose" bash jenkins/tests/run.sh
 suite "ansible" bash ansible/tests/run.sh
 suite "terraform" bash terraform/tests/run.sh
+# The end-to-end alert chain runs the binaries the Rust suite built.
+suite "end-to-end alert chain" bash -c 'cargo build --locked --bins -p srp-api -p srp-node-exporter -p srp-scan-exporter -p srp-disk-guard -p srp-slack-relay && python3 scripts/e2e.py'
 
 printf '\n'
 if ((failed)); then
