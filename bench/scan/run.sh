@@ -2,7 +2,7 @@
 # Benchmark: srp-gate and srp-scan-exporter on a synthetic Trivy report of
 # 100,000 vulnerabilities (N=... to change), side by side with jq counting
 # severities on the same file. Targets: gate < 1 s and peak RSS < 3x the
-# file's size. Needs: python3, hyperfine, /usr/bin/time, curl, jq.
+# file's size. Needs: python3, hyperfine, /usr/bin/time (Debian: time), curl, jq.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -32,7 +32,7 @@ echo "== generating a Trivy report with $N vulnerabilities"
 python3 "$(dirname "$0")/gen_trivy.py" "$N" "$REPORT"
 SIZE=$(stat -c %s "$REPORT")
 echo "load average before measuring: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs (wall times suffer on a shared machine; user+sys is the cost)"
-printf 'report: %s bytes (%.1f MB)\n' "$SIZE" "$(echo "$SIZE / 1000000" | bc -l)"
+awk -v s="$SIZE" 'BEGIN {printf "report: %d bytes (%.1f MB)\n", s, s / 1e6}'
 
 echo
 echo "== gate time (srp-gate exits 1 here: the report has HIGH/CRITICAL findings)"
@@ -47,8 +47,9 @@ echo
 echo "== peak memory (/usr/bin/time -v)"
 GATE_KB=$(peak "$GATE" -q --summary-json "$WORK/summary.json" --junit "$WORK/junit.xml" "$REPORT" || true)
 JQ_KB=$(peak jq '[.Results[].Vulnerabilities[]?.Severity] | group_by(.) | map({(.[0]): length}) | add' "$REPORT")
-printf 'srp-gate (with --summary-json and --junit): %d kB = %.2fx the file\n' "$GATE_KB" "$(echo "$GATE_KB * 1024 / $SIZE" | bc -l)"
-printf 'jq:                                          %d kB = %.2fx the file\n' "$JQ_KB" "$(echo "$JQ_KB * 1024 / $SIZE" | bc -l)"
+ratio() { awk -v kb="$1" -v s="$SIZE" 'BEGIN {printf "%.2f", kb * 1024 / s}'; }
+printf 'srp-gate (with --summary-json and --junit): %d kB = %sx the file\n' "$GATE_KB" "$(ratio "$GATE_KB")"
+printf 'jq:                                          %d kB = %sx the file\n' "$JQ_KB" "$(ratio "$JQ_KB")"
 
 echo
 echo "== exporter ingest time (POST /reports, parse + judge + SQLite + metrics)"
