@@ -17,7 +17,7 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 DURATION="${1:-20}"
 CONNS=16
-THREADS=4
+THREADS=2
 
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)"; exit 2; }
 command -v curl >/dev/null || { echo "curl is required"; exit 2; }

@@ -103,6 +103,9 @@ impl Dispatcher {
             if last_stats.elapsed() >= Duration::from_millis(200) {
                 last_stats = Instant::now();
                 this.update_gauges().await;
+                if let Err(e) = this.outbox.checkpoint().await {
+                    tracing::warn!("WAL checkpoint failed: {e}");
+                }
             }
             if last_prune.elapsed() >= Duration::from_secs(600) {
                 last_prune = Instant::now();

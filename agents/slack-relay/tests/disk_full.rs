@@ -46,7 +46,12 @@ async fn full_disk_means_503_and_nothing_acknowledged() {
     for i in 0..50 {
         let mut p = am_payload(&format!("full-{i}"), "firing", "DiskSpaceCritical", "disk");
         p["commonAnnotations"]["description"] = "x".repeat(60_000).into();
-        let r = c.post(relay.url("/alertmanager")).json(&p).send().await.unwrap();
+        let r = c
+            .post(relay.url("/alertmanager"))
+            .json(&p)
+            .send()
+            .await
+            .unwrap();
         if r.status() == 503 {
             got_503 = Some((i, p, r.text().await.unwrap()));
             break;
@@ -62,7 +67,12 @@ async fn full_disk_means_503_and_nothing_acknowledged() {
     // accepted (it was not stored the first time, so it is no duplicate).
     std::fs::remove_file(&filler).unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let r = c.post(relay.url("/alertmanager")).json(&payload).send().await.unwrap();
+    let r = c
+        .post(relay.url("/alertmanager"))
+        .json(&payload)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200, "retry #{i} after space came back");
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["status"], "accepted");
