@@ -105,11 +105,16 @@ fn parse_object(bytes: &[u8]) -> Result<Parsed, ParseError> {
         return Ok(Parsed::Summary(Box::new(summary)));
     }
     let top: TopLevel = serde_json::from_slice(bytes)?;
-    if top.kind.is_some() {
-        return Err(ParseError::Unknown(format!(
-            "object of kind {:?}",
-            top.kind.unwrap_or_default()
-        )));
+    match top.kind.as_deref() {
+        // A summary whose keys were reordered (e.g. by `jq -S`).
+        Some(crate::summary::KIND) => {
+            let summary: crate::summary::Summary = serde_json::from_slice(bytes)?;
+            return Ok(Parsed::Summary(Box::new(summary)));
+        }
+        Some(other) => {
+            return Err(ParseError::Unknown(format!("object of kind {other:?}")));
+        }
+        None => {}
     }
     if let Some(v) = top.schema_version {
         if v != 2 {
@@ -153,7 +158,7 @@ fn parse_object(bytes: &[u8]) -> Result<Parsed, ParseError> {
 }
 
 /// Cheap check on the first bytes: summaries are written by us with `kind`
-/// first.
+/// first, so they skip the probe parse.
 fn looks_like_summary(bytes: &[u8]) -> bool {
     let head = &bytes[..bytes.len().min(256)];
     let head = String::from_utf8_lossy(head);

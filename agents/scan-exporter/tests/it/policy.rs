@@ -457,3 +457,29 @@ fn the_readme_policy_example_is_valid() {
     assert_eq!(run.blocking(), 1);
     assert_eq!(run.summary["blocking"][0]["pkg"], "musl-utils");
 }
+
+#[test]
+fn a_summary_with_reordered_keys_is_still_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("prev.json");
+    let st = std::process::Command::new(env!("CARGO_BIN_EXE_srp-gate"))
+        .arg("-q")
+        .arg(fixture("trivy/alpine-39.json.golden"))
+        .arg("--summary-json")
+        .arg(&summary)
+        .status()
+        .unwrap();
+    assert_eq!(st.code(), Some(1));
+    // serde_json's Value sorts keys: "kind" is no longer first.
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    let sorted = write(dir.path(), "sorted.json", &v.to_string());
+    assert!(!v.to_string().starts_with("{\"kind\""));
+    let run = gate(&[
+        "--baseline".to_string(),
+        s(&sorted),
+        s(&fixture("trivy/alpine-39.json.golden")),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.debug());
+    assert_eq!(run.summary["baseline"]["known"], 6, "{}", run.summary);
+    assert_eq!(run.summary["baseline"]["new"], 0);
+}
