@@ -709,3 +709,51 @@ async fn http_push_verdicts_diff_and_bad_bodies() {
     assert_eq!(code, 404);
     app.stop();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_of_files_and_atomic_replacements() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reports = tmp.path().join("reports");
+    let app = App::spawn(&tmp.path().join("data"), Some(&reports), &[]);
+    let leaks = read("gitleaks/baseline.json");
+    let clean = read("gitleaks/empty.json");
+    for i in 0..40 {
+        put_atomically(&reports.join(format!("burst/t{i}/gitleaks.json")), &leaks);
+    }
+    let gates = |m: &Metrics, v: f64| {
+        (0..40)
+            .filter(|i| {
+                m.get(
+                    "srp_scan_gate_passed",
+                    &[("pipeline", "burst"), ("target", &format!("t{i}"))],
+                ) == Some(v)
+            })
+            .count()
+    };
+    app.wait_for("40 blocked gates", |m| gates(m, 0.0) == 40)
+        .await;
+    // The leaks are fixed: each report is replaced by rename over it.
+    for i in 0..40 {
+        put_atomically(&reports.join(format!("burst/t{i}/gitleaks.json")), &clean);
+    }
+    let m = app
+        .wait_for("40 passed gates", |m| gates(m, 1.0) == 40)
+        .await;
+    assert_eq!(
+        m.get(
+            "srp_scan_findings",
+            &[
+                ("scanner", "gitleaks"),
+                ("target", "t7"),
+                ("class", "secret"),
+                ("severity", "CRITICAL")
+            ]
+        ),
+        Some(0.0)
+    );
+    for r in ["empty", "binary", "truncated", "malformed"] {
+        assert_eq!(m.errors(r), 0.0, "{r}");
+    }
+    promtool_clean(&m.text);
+    app.stop();
+}
