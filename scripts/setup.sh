@@ -13,7 +13,7 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 # (parity peer), postgres_exporter, and the linters and load tools.
 APT_PKGS=(
   prometheus prometheus-alertmanager prometheus-node-exporter prometheus-postgres-exporter
-  shellcheck yamllint debootstrap wrk hyperfine python3-venv jq curl
+  shellcheck yamllint debootstrap wrk hyperfine time python3-venv jq curl
 )
 missing=()
 for p in "${APT_PKGS[@]}"; do
