@@ -150,6 +150,36 @@ pub fn num<T: std::str::FromStr>(path: &Path, s: &str) -> Result<T, CollectError
         .map_err(|_| CollectError::parse(path, format!("not a number: {s:?}")))
 }
 
+/// A field-name regex with its answers remembered: the set of field names in
+/// a /proc file is fixed for a kernel, so each name is matched once, and the
+/// regex engine's caches stop growing after the first scrape.
+pub struct FieldFilter {
+    regex: Regex,
+    memo: std::sync::Mutex<std::collections::HashMap<String, bool>>,
+}
+
+impl FieldFilter {
+    pub fn new(regex: Regex) -> Self {
+        Self {
+            regex,
+            memo: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    pub fn is_match(&self, field: &str) -> bool {
+        let mut memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(&m) = memo.get(field) {
+            return m;
+        }
+        let m = self.regex.is_match(field);
+        // Bounded in case a kernel keeps inventing names.
+        if memo.len() < 4096 {
+            memo.insert(field.to_string(), m);
+        }
+        m
+    }
+}
+
 pub trait Collector: Send + Sync {
     fn name(&self) -> &'static str;
     fn collect(&self, out: &mut Exposition) -> Result<(), CollectError>;

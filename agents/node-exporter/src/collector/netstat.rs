@@ -2,60 +2,72 @@
 //! fields matching `--collector.netstat.fields` (node_exporter's default set).
 //! Untyped, as upstream exports them.
 
-use super::{read, CollectError, Collector, Settings};
+use super::{read, CollectError, Collector, FieldFilter, Settings};
 use crate::exposition::{Exposition, MetricType::Untyped};
-use regex::Regex;
 use std::path::{Path, PathBuf};
 
-/// Pairs of header/value lines: `Tcp: RtoAlgorithm ...` then `Tcp: 1 ...`.
+/// Pairs of header/value lines: `Tcp: RtoAlgorithm ...` then `Tcp: 1 ...`;
+/// calls `f(key, value)` with `key` = `Proto_Field` (in a reused buffer).
 pub fn parse_pairs(
     path: &Path,
     text: &str,
-    out: &mut Vec<(String, String)>,
+    key: &mut String,
+    f: &mut dyn FnMut(&str, &str) -> Result<(), CollectError>,
 ) -> Result<(), CollectError> {
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    for pair in lines.chunks(2) {
-        let [names, values] = pair else {
-            return Err(CollectError::parse(path, "odd number of lines"));
-        };
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    while let Some(names) = lines.next() {
+        let values = lines
+            .next()
+            .ok_or_else(|| CollectError::parse(path, "odd number of lines"))?;
         let (Some((proto, names)), Some((_, values))) =
             (names.split_once(':'), values.split_once(':'))
         else {
             return Err(CollectError::parse(path, "line without protocol"));
         };
-        let names: Vec<&str> = names.split_whitespace().collect();
-        let values: Vec<&str> = values.split_whitespace().collect();
-        if names.len() != values.len() {
+        if names.split_whitespace().count() != values.split_whitespace().count() {
             return Err(CollectError::parse(
                 path,
                 format!("{proto}: names and values differ in count"),
             ));
         }
-        for (n, v) in names.iter().zip(values) {
-            out.push((format!("{proto}_{n}"), v.to_string()));
+        for (n, v) in names.split_whitespace().zip(values.split_whitespace()) {
+            key.clear();
+            key.push_str(proto);
+            key.push('_');
+            key.push_str(n);
+            f(key, v)?;
         }
     }
     Ok(())
 }
 
 /// `Ip6InReceives   123` lines; the protocol is everything up to the `6`.
-pub fn parse_snmp6(text: &str, out: &mut Vec<(String, String)>) {
+pub fn parse_snmp6(
+    text: &str,
+    key: &mut String,
+    f: &mut dyn FnMut(&str, &str) -> Result<(), CollectError>,
+) -> Result<(), CollectError> {
     for line in text.lines() {
-        let mut f = line.split_whitespace();
-        let (Some(key), Some(v)) = (f.next(), f.next()) else {
+        let mut parts = line.split_whitespace();
+        let (Some(k), Some(v)) = (parts.next(), parts.next()) else {
             continue;
         };
-        if let Some(i) = key.find('6') {
-            out.push((format!("{}_{}", &key[..=i], &key[i + 1..]), v.to_string()));
+        if let Some(i) = k.find('6') {
+            key.clear();
+            key.push_str(&k[..=i]);
+            key.push('_');
+            key.push_str(&k[i + 1..]);
+            f(key, v)?;
         }
     }
+    Ok(())
 }
 
 pub struct Netstat {
     netstat: PathBuf,
     snmp: PathBuf,
     snmp6: PathBuf,
-    fields: Regex,
+    fields: FieldFilter,
 }
 
 impl Netstat {
@@ -64,7 +76,7 @@ impl Netstat {
             netstat: s.paths.proc("net/netstat"),
             snmp: s.paths.proc("net/snmp"),
             snmp6: s.paths.proc("net/snmp6"),
-            fields: s.netstat_fields.clone(),
+            fields: FieldFilter::new(s.netstat_fields.clone()),
         }
     }
 }
@@ -75,26 +87,25 @@ impl Collector for Netstat {
     }
 
     fn collect(&self, out: &mut Exposition) -> Result<(), CollectError> {
-        let mut all = Vec::with_capacity(512);
-        parse_pairs(&self.netstat, &read(&self.netstat)?, &mut all)?;
-        parse_pairs(&self.snmp, &read(&self.snmp)?, &mut all)?;
-        // No IPv6 is not an error, as upstream.
-        if let Ok(t) = super::read_file(&self.snmp6) {
-            parse_snmp6(&t, &mut all);
-        }
         let mut name = String::with_capacity(64);
         let mut help = String::with_capacity(64);
-        let mut seen = std::collections::HashSet::new();
-        for (key, value) in &all {
-            if !self.fields.is_match(key) || !seen.insert(key.as_str()) {
-                continue;
+        let mut key = String::with_capacity(64);
+        let mut seen: Vec<u64> = Vec::with_capacity(64);
+        let path = self.netstat.clone();
+        let mut emit = |key: &str, value: &str| -> Result<(), CollectError> {
+            if !self.fields.is_match(key) {
+                return Ok(());
             }
-            let Ok(v) = value.parse::<f64>() else {
-                return Err(CollectError::parse(
-                    &self.netstat,
-                    format!("{key}: {value:?}"),
-                ));
-            };
+            // A key appears once per file; guard anyway, a repeated family
+            // would make the whole exposition invalid.
+            let h = hash(key);
+            if seen.contains(&h) {
+                return Ok(());
+            }
+            seen.push(h);
+            let v: f64 = value
+                .parse()
+                .map_err(|_| CollectError::parse(&path, format!("{key}: {value:?}")))?;
             name.clear();
             name.push_str("node_netstat_");
             name.push_str(key);
@@ -104,9 +115,23 @@ impl Collector for Netstat {
             help.push('.');
             out.family(&name, &help, Untyped);
             out.sample(&name, &[], v);
+            Ok(())
+        };
+        parse_pairs(&self.netstat, &read(&self.netstat)?, &mut key, &mut emit)?;
+        parse_pairs(&self.snmp, &read(&self.snmp)?, &mut key, &mut emit)?;
+        // No IPv6 is not an error, as upstream.
+        if let Ok(t) = super::read_file(&self.snmp6) {
+            parse_snmp6(&t, &mut key, &mut emit)?;
         }
         Ok(())
     }
+}
+
+fn hash(s: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
 }
 
 #[cfg(test)]

@@ -1,21 +1,20 @@
 //! `node_vmstat_<field>` for the /proc/vmstat fields matching
 //! `--collector.vmstat.fields`. Untyped, as upstream exports them.
 
-use super::{num, read, CollectError, Collector, Settings};
+use super::{num, read, CollectError, Collector, FieldFilter, Settings};
 use crate::exposition::{Exposition, MetricType::Untyped};
-use regex::Regex;
 use std::path::PathBuf;
 
 pub struct Vmstat {
     path: PathBuf,
-    fields: Regex,
+    fields: FieldFilter,
 }
 
 impl Vmstat {
     pub fn new(s: &Settings) -> Self {
         Self {
             path: s.paths.proc("vmstat"),
-            fields: s.vmstat_fields.clone(),
+            fields: FieldFilter::new(s.vmstat_fields.clone()),
         }
     }
 }
