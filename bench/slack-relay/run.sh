@@ -10,7 +10,7 @@
 #           queue only grows (the accept path alone, as during an outage)
 #
 # Targets (issue 5): >= 2,000 notifications/s and p99 < 20 ms.
-# Usage: bench/slack-relay/run.sh [DURATION_S]   (needs wrk, curl, sqlite3 optional)
+# Usage: bench/slack-relay/run.sh [DURATION_S]   (needs wrk, curl, python3; sqlite3 optional)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -65,14 +65,15 @@ run_case() {
   p50=$(sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p' <<<"$out")
   p99=$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<<"$out")
   max=$(sed -n 's/.*max_ms=\([0-9.]*\).*/\1/p' <<<"$out")
-  local received
+  local received delivered
   received=$(awk '/^srp_relay_received_total\{source="alertmanager"\}/ {print $2}' <<<"$metrics")
+  delivered=$(awk '/^srp_relay_delivered_total\{destination="default"\}/ {print $2}' <<<"$metrics")
   local stored="?"
   if command -v sqlite3 >/dev/null; then
     stored=$(sqlite3 "$data/relay.db" "SELECT COUNT(*) FROM outbox")
   fi
-  printf '%-6s accepted/s %8.0f | ack p50 %6s ms  p99 %6s ms  max %7s ms | requests %d non-2xx %s | received_total %s stored rows %s | peak RSS %s kB\n' \
-    "$name" "$(echo "($reqs - $non2xx) / $secs" | bc -l)" "$p50" "$p99" "$max" "$reqs" "$non2xx" "$received" "$stored" "$rss"
+  printf '%-6s accepted/s %8.0f | ack p50 %6s ms  p99 %6s ms  max %7s ms | requests %d non-2xx %s | received_total %s stored rows %s delivered meanwhile %s | peak RSS %s kB\n' \
+    "$name" "$(awk -v r="$reqs" -v n="$non2xx" -v s="$secs" 'BEGIN { print (r - n) / s }')" "$p50" "$p99" "$max" "$reqs" "$non2xx" "$received" "$stored" "$delivered" "$rss"
 }
 
 echo "srp-slack-relay ingest benchmark: $CONNS concurrent senders, ${DURATION}s each, $(nproc) CPUs, $(date -u +%FT%TZ)"

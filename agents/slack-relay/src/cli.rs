@@ -60,15 +60,10 @@ pub struct ServeArgs {
 
     /// Slack bot token (xoxb-…) for chat.postMessage/chat.update. Prefer the
     /// environment or --slack-token-file over the flag (visible in ps).
-    #[arg(
-        long,
-        env = "SRP_SLACK_TOKEN",
-        hide_env_values = true,
-        conflicts_with = "slack_token_file"
-    )]
+    #[arg(long, env = "SRP_SLACK_TOKEN", hide_env_values = true)]
     pub slack_token: Option<String>,
 
-    /// File holding the Slack bot token.
+    /// File holding the Slack bot token (wins over --slack-token).
     #[arg(long, env = "SRP_SLACK_TOKEN_FILE")]
     pub slack_token_file: Option<PathBuf>,
 
@@ -86,7 +81,8 @@ pub struct ServeArgs {
 
     /// File holding the bearer token senders must present
     /// (Alertmanager: http_config.authorization.credentials_file).
-    #[arg(long, env = "SRP_RELAY_TOKEN_FILE", conflicts_with = "auth_token")]
+    /// Wins over --auth-token / SRP_RELAY_TOKEN.
+    #[arg(long, env = "SRP_RELAY_TOKEN_FILE")]
     pub auth_token_file: Option<PathBuf>,
 
     /// The inbound bearer token itself (prefer the environment variable or
