@@ -746,3 +746,61 @@ fn bad_configuration_fails_with_a_clear_message() {
     let (ok, _, err) = run_cli(&["dlq", "list", "--data-dir", d]);
     assert!(!ok && err.contains("no relay database"), "{err}");
 }
+
+#[tokio::test]
+async fn undeliverable_messages_expire_into_the_dead_letters() {
+    let slack = MockSlack::start().await;
+    slack.set_fallback(Some(Behaviour::ServerError));
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let relay = Relay::start(
+        &data,
+        &[
+            "--slack-webhook-url",
+            &slack.webhook_url(),
+            "--retry-base",
+            "400ms",
+            "--max-age",
+            "1s",
+        ],
+    );
+    let p = am_payload("old", "firing", "PostgreSQLDown", "db down");
+    assert_eq!(post(&relay.url("/alertmanager"), None, &p).await.0, 200);
+    wait_metric(&relay, "srp_relay_failed_total{reason=\"expired\"}", 1.0).await;
+    let (_, out, _) = run_cli(&["dlq", "list", "--data-dir", data.to_str().unwrap()]);
+    assert!(
+        out.contains("PostgreSQLDown") && out.contains("max age"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn jenkins_build_threads_its_result_under_the_start() {
+    let slack = MockSlack::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(
+        &dir.path().join("data"),
+        &[
+            "--slack-token",
+            "xoxb",
+            "--slack-channel",
+            "C0BUILDS",
+            "--slack-api-url",
+            &slack.api_url(),
+            "--per-destination-interval",
+            "10ms",
+        ],
+    );
+    let started = json!({"job": "srp", "build": 9, "result": "STARTED", "branch": "main"});
+    assert_eq!(post(&relay.url("/jenkins"), None, &started).await.0, 200);
+    let d = slack.wait_for("start", WAIT, |d| d.len() == 1).await;
+    let ts = d[0].ts.clone().unwrap();
+    let done = json!({"job": "srp", "build": 9, "result": "SUCCESS", "duration_seconds": 312.0,
+                      "url": "http://jenkins:8080/job/srp/9/"});
+    assert_eq!(post(&relay.url("/jenkins"), None, &done).await.0, 200);
+    let d = slack.wait_for("result", WAIT, |d| d.len() == 3).await;
+    assert_eq!(d[1].body["thread_ts"], ts.as_str());
+    assert_eq!(title_of(&d[1].body), "srp #9 SUCCESS");
+    assert_eq!(d[2].method, "chat.update");
+    assert_eq!(d[2].body["ts"], ts.as_str());
+}
