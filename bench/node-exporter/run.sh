@@ -97,12 +97,12 @@ measure() { # name port pid
 measure node_exporter "$peer_port" "$peer_pid"
 measure srp "$ours_port" "$ours_pid"
 
-# Series node_exporter has that ours lacks, outside the Go runtime, promhttp,
-# the build info and collectors not implemented here.
+# Series node_exporter has that ours lacks, outside the build info and the
+# collectors not implemented here (go_* and promhttp_* are not node_*).
+unimpl='^node_(exporter_build_info|scrape_collector_(duration_seconds|success)\{collector="(bcache|bonding|btrfs|cpufreq|dmi|edac|fibrechannel|hwmon|infiniband|ipvs|mdadm|nfs|nfsd|nvme|powersupplyclass|rapl|schedstat|systemd|tapestats|thermal_zone|xfs|zfs)"\})'
 grep '^node_' "$work/node_exporter.txt" | sed -E 's/ [^ ]+$//' | sort >"$work/p.series"
 grep '^node_' "$work/srp.txt" | sed -E 's/ [^ ]+$//' | sort >"$work/o.series"
-missing=$(comm -23 "$work/p.series" "$work/o.series" |
-  grep -vcE '^node_(exporter_build_info|scrape_collector_(duration_seconds|success)\{collector="(bcache|bonding|btrfs|cpufreq|dmi|edac|fibrechannel|hwmon|infiniband|ipvs|mdadm|nfs|nfsd|nvme|powersupplyclass|rapl|schedstat|systemd|tapestats|thermal_zone|xfs|zfs)"\})' || true)
+missing=$(comm -23 "$work/p.series" "$work/o.series" | grep -vcE "$unimpl" || true)
 
 echo
 echo "srp-node-exporter vs $("$PEER" --version 2>&1 | head -1) — $(nproc) CPUs, $SCRAPES sequential scrapes each (gzip), wrk ${WRK_SECONDS}s -t2 -c4"
@@ -110,7 +110,9 @@ printf '%-34s %16s %18s %8s\n' "" "node_exporter" "srp-node-exporter" "ratio"
 row() { # label peer ours  (ratio = ours / peer)
   printf '%-34s %16s %18s %8s\n' "$1" "$2" "$3" "$(awk -v a="$2" -v b="$3" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "-" }')"
 }
+peer_impl=$(grep -vcE "$unimpl" "$work/p.series" || true)
 row "node_* series" "${series[node_exporter]}" "${series[srp]}"
+row "  of the collectors implemented" "$peer_impl" "${series[srp]}"
 row "gzip bytes per scrape" "${bytes[node_exporter]}" "${bytes[srp]}"
 row "p50 scrape (ms)" "${p50[node_exporter]}" "${p50[srp]}"
 row "p99 scrape (ms)" "${p99[node_exporter]}" "${p99[srp]}"

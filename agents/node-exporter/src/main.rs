@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn main() -> anyhow::Result<()> {
+    srp_node_exporter::memory::tune_allocator();
     let cli = cli::parse();
     cli.log.init();
     // One runtime thread is plenty for an exporter; scrapes run on the
@@ -32,11 +33,18 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
     let collectors = collector::build(&cli.enabled, &settings);
     tracing::info!(collectors = ?cli.enabled, "enabled collectors");
     let scraper = Arc::new(Scraper::new(collectors, !cli.disable_exporter_metrics));
+    let warm = Arc::clone(&scraper);
     let router = server::router(scraper, &cli.telemetry_path, web.basic_auth());
 
     let shutdown = srp_daemon::Shutdown::on_signals();
     let listener = srp_daemon::bind(cli.listen_addr()?).await?;
-    srp_node_exporter::memory::trim_after_startup();
+    // One scrape in the background fills the collectors' memoised filters;
+    // the trim after it leaves resident only what steady-state scrapes touch.
+    // In the background so a stuck mount cannot delay readiness.
+    tokio::task::spawn_blocking(move || {
+        drop(warm.scrape());
+        srp_node_exporter::memory::trim_after_startup();
+    });
     match tls {
         Some(tls) => server::serve_tls(listener, router, tls, shutdown).await?,
         None => srp_daemon::serve(listener, router, shutdown).await?,

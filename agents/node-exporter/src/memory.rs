@@ -7,9 +7,9 @@
 //! were never written, so only what scrapes use is faulted back in (from the
 //! page cache). Writable and relocated (RELRO) mappings are left alone.
 
-/// Drop resident pages of read-only file mappings and return freed heap to
-/// the system.
-pub fn trim_after_startup() {
+/// Allocator settings for a small, long-running process. Call first thing in
+/// `main`, before any thread exists (arenas are per thread once created).
+pub fn tune_allocator() {
     // SAFETY: mallopt only tunes the allocator. One arena: the few helper
     // threads do not need their own, and each would keep pages resident.
     // A fixed mmap threshold: a scrape's large, short-lived buffers (the
@@ -20,6 +20,11 @@ pub fn trim_after_startup() {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 128 * 1024);
     }
+}
+
+/// Drop resident pages of read-only file mappings and return freed heap to
+/// the system.
+pub fn trim_after_startup() {
     let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
         return;
     };

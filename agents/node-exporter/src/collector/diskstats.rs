@@ -5,12 +5,11 @@
 //! size (the kernel's convention for this file), times are milliseconds →
 //! seconds. Discarded sectors stay sectors, as upstream names them.
 
-use super::{num, read, CollectError, Collector, Settings};
+use super::{num, read, CollectError, Collector, FieldFilter, Settings};
 use crate::exposition::{
     Exposition,
     MetricType::{self, Counter, Gauge},
 };
-use regex::Regex;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -148,7 +147,7 @@ pub struct Disk {
     pub stats: Vec<u64>,
 }
 
-pub fn parse(path: &Path, text: &str, exclude: &Regex) -> Result<Vec<Disk>, CollectError> {
+pub fn parse(path: &Path, text: &str, exclude: &FieldFilter) -> Result<Vec<Disk>, CollectError> {
     let mut disks = Vec::new();
     for line in text.lines() {
         let mut f = line.split_whitespace();
@@ -187,7 +186,7 @@ pub fn udev_properties(text: &str) -> HashMap<String, String> {
 pub struct Diskstats {
     path: PathBuf,
     udev: PathBuf,
-    exclude: Regex,
+    exclude: FieldFilter,
 }
 
 impl Diskstats {
@@ -195,7 +194,7 @@ impl Diskstats {
         Self {
             path: s.paths.proc("diskstats"),
             udev: s.paths.udev_data.clone(),
-            exclude: s.diskstats_device_exclude.clone(),
+            exclude: FieldFilter::new(s.diskstats_device_exclude.clone()),
         }
     }
 }

@@ -3,10 +3,9 @@
 //! [`crate::statfs`]): a mount that does not answer is reported with
 //! `node_filesystem_device_error=1` and the scrape goes on.
 
-use super::{read, CollectError, Collector, Settings};
+use super::{read, CollectError, Collector, FieldFilter, Settings};
 use crate::exposition::{Exposition, MetricType::Gauge};
 use crate::statfs::{FsStats, ProbeError, Prober};
-use regex::Regex;
 use std::collections::HashSet;
 use std::path::PathBuf;
 
@@ -44,7 +43,11 @@ fn unescape(s: &str) -> String {
 
 /// Parse a mounts file, keeping the mounts the excludes let through, once
 /// per (device, mountpoint, fstype).
-pub fn parse_mounts(text: &str, mount_exclude: &Regex, fs_exclude: &Regex) -> Vec<Mount> {
+pub fn parse_mounts(
+    text: &str,
+    mount_exclude: &FieldFilter,
+    fs_exclude: &FieldFilter,
+) -> Vec<Mount> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for line in text.lines() {
@@ -73,8 +76,8 @@ pub struct Filesystem {
     proc_1_mounts: PathBuf,
     proc_mounts: PathBuf,
     rootfs: PathBuf,
-    mount_exclude: Regex,
-    fs_exclude: Regex,
+    mount_exclude: FieldFilter,
+    fs_exclude: FieldFilter,
     prober: Prober,
 }
 
@@ -84,8 +87,8 @@ impl Filesystem {
             proc_1_mounts: s.paths.proc("1/mounts"),
             proc_mounts: s.paths.proc("mounts"),
             rootfs: s.paths.rootfs.clone(),
-            mount_exclude: s.mount_points_exclude.clone(),
-            fs_exclude: s.fs_types_exclude.clone(),
+            mount_exclude: FieldFilter::new(s.mount_points_exclude.clone()),
+            fs_exclude: FieldFilter::new(s.fs_types_exclude.clone()),
             prober: Prober::new(s.statfs.clone(), s.mount_timeout),
         }
     }
@@ -224,7 +227,11 @@ overlay /var/lib/docker/overlay2/x/merged overlay rw 0 0\n";
     #[test]
     fn default_excludes_dedupe_and_unescape() {
         let s = Settings::default();
-        let m = parse_mounts(MOUNTS, &s.mount_points_exclude, &s.fs_types_exclude);
+        let m = parse_mounts(
+            MOUNTS,
+            &FieldFilter::new(s.mount_points_exclude.clone()),
+            &FieldFilter::new(s.fs_types_exclude.clone()),
+        );
         let points: Vec<&str> = m.iter().map(|m| m.mountpoint.as_str()).collect();
         assert_eq!(points, vec!["/", "/mnt/my tools", "/mnt/nfs"]);
         assert!(m[1].readonly && !m[0].readonly);

@@ -4,12 +4,11 @@
 //! `node_network_up`. An attribute the kernel refuses to read (carrier of a
 //! down link, speed of a virtual one) is left out, as upstream does.
 
-use super::{CollectError, Collector, Settings, SysfsDir};
+use super::{CollectError, Collector, FieldFilter, Settings, SysfsDir};
 use crate::exposition::{
     Exposition,
     MetricType::{self, Counter, Gauge},
 };
-use regex::Regex;
 use std::ffi::CStr;
 use std::path::{Path, PathBuf};
 
@@ -95,7 +94,7 @@ pub fn read_iface(dir: &Path, name: &str, ignore_invalid_speed: bool) -> Iface {
 
 pub struct Netclass {
     dir: PathBuf,
-    ignored: Regex,
+    ignored: FieldFilter,
     ignore_invalid_speed: bool,
 }
 
@@ -103,7 +102,7 @@ impl Netclass {
     pub fn new(s: &Settings) -> Self {
         Self {
             dir: s.paths.sys("class/net"),
-            ignored: s.netclass_ignored_devices.clone(),
+            ignored: FieldFilter::new(s.netclass_ignored_devices.clone()),
             ignore_invalid_speed: s.netclass_ignore_invalid_speed,
         }
     }

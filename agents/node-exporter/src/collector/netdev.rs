@@ -5,9 +5,8 @@
 //! /proc/net/dev (the kernel folds them the same way) plus
 //! `receive_nohandler`, which we read from sysfs.
 
-use super::{num, read, CollectError, Collector, Settings};
+use super::{num, read, CollectError, Collector, FieldFilter, Settings};
 use crate::exposition::{Exposition, MetricType::Counter};
-use regex::Regex;
 use std::path::{Path, PathBuf};
 
 const COLUMNS: [&str; 16] = [
@@ -52,8 +51,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<(String, [u64; 16])>, Collec
 pub struct Netdev {
     path: PathBuf,
     sys_class_net: PathBuf,
-    exclude: Option<Regex>,
-    include: Option<Regex>,
+    exclude: Option<FieldFilter>,
+    include: Option<FieldFilter>,
 }
 
 impl Netdev {
@@ -61,8 +60,8 @@ impl Netdev {
         Self {
             path: s.paths.proc("net/dev"),
             sys_class_net: s.paths.sys("class/net"),
-            exclude: s.netdev_device_exclude.clone(),
-            include: s.netdev_device_include.clone(),
+            exclude: s.netdev_device_exclude.clone().map(FieldFilter::new),
+            include: s.netdev_device_include.clone().map(FieldFilter::new),
         }
     }
 
@@ -127,6 +126,7 @@ fn family(out: &mut Exposition, name: &mut String, help: &mut String, col: &str)
 mod tests {
     use super::*;
     use crate::collector::testutil::{fake_paths, render};
+    use regex::Regex;
 
     const DEV: &str = "Inter-|   Receive                                                |  Transmit
  face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
