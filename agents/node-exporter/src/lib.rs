@@ -9,6 +9,7 @@ pub mod cli;
 pub mod collector;
 pub mod exposition;
 pub mod memory;
+pub mod netlink;
 pub mod process;
 pub mod scrape;
 pub mod server;

@@ -156,6 +156,25 @@ fn check_values(p1: &Scrape, o: &Scrape, p2: &Scrape) {
         boot(o),
         boot(p1)
     );
+    // netclass reads rtnetlink here, node_exporter sysfs: same values.
+    let mut links = 0;
+    for name in [
+        "node_network_mtu_bytes",
+        "node_network_iface_id",
+        "node_network_iface_link",
+        "node_network_protocol_type",
+        "node_network_flags",
+        "node_network_up",
+        "node_network_carrier",
+        "node_network_transmit_queue_length",
+        "node_network_address_assign_type",
+    ] {
+        for (labels, _) in p1.of(name) {
+            exact(&format!("{name}{labels}"));
+            links += 1;
+        }
+    }
+    assert!(links > 0, "no network device to compare");
     exact("node_filefd_maximum");
     exact("node_entropy_pool_size_bits");
     exact("node_nf_conntrack_entries_limit");

@@ -9,6 +9,7 @@ use crate::exposition::{
     Exposition,
     MetricType::{self, Counter, Gauge},
 };
+use crate::netlink::{dump_links, format_addr, operstate_name, Link, IFF_DORMANT, IFF_UP};
 use std::ffi::CStr;
 use std::path::{Path, PathBuf};
 
@@ -64,6 +65,69 @@ fn number(s: &str, hex: bool) -> Option<f64> {
     }
 }
 
+/// Mbit/s → bytes/s. node_exporter 1.5 reports -1 (unknown) as -125000
+/// unless told to ignore invalid speeds.
+fn speed_to_bytes(i: &mut Iface, ignore_invalid_speed: bool) {
+    if let Some(mbit) = i.values[SPEED] {
+        i.values[SPEED] = if mbit < 0.0 && ignore_invalid_speed {
+            None
+        } else {
+            Some(mbit * 125000.0)
+        };
+    }
+}
+
+/// An interface from rtnetlink, plus the six attributes only sysfs has
+/// (address/name assign type, dev_id, flags as set, speed, duplex). Where
+/// sysfs refuses a read on a link that is not running (carrier, dormant),
+/// the value is left out as well.
+pub fn iface_from_link(l: Link, sys_class_net: &Path, ignore_invalid_speed: bool) -> Iface {
+    let dir = SysfsDir::open(&sys_class_net.join(&l.name)).ok();
+    let sys = |f: &CStr, hex: bool| {
+        dir.as_ref()
+            .and_then(|d| d.attr(f))
+            .and_then(|s| number(&s, hex))
+    };
+    let running = l.flags & IFF_UP != 0;
+    let f = |v: Option<u32>| v.map(f64::from);
+    let mut i = Iface {
+        values: [
+            sys(c"addr_assign_type", false),
+            if running {
+                l.carrier.map(f64::from)
+            } else {
+                None
+            },
+            f(l.carrier_changes),
+            f(l.carrier_up),
+            f(l.carrier_down),
+            sys(c"dev_id", true),
+            running.then_some(if l.flags & IFF_DORMANT != 0 { 1.0 } else { 0.0 }),
+            sys(c"flags", true),
+            Some(f64::from(l.index)),
+            Some(f64::from(l.link.unwrap_or(l.index))),
+            l.linkmode.map(f64::from),
+            f(l.mtu),
+            sys(c"name_assign_type", false),
+            f(l.group),
+            sys(c"speed", false),
+            f(l.txqlen),
+            Some(f64::from(l.kind)),
+        ],
+        address: l.address.as_deref().map(format_addr).unwrap_or_default(),
+        broadcast: l.broadcast.as_deref().map(format_addr).unwrap_or_default(),
+        duplex: dir
+            .as_ref()
+            .and_then(|d| d.attr(c"duplex"))
+            .unwrap_or_default(),
+        ifalias: l.ifalias.unwrap_or_default(),
+        operstate: operstate_name(l.operstate.unwrap_or(0)).to_string(),
+        name: l.name,
+    };
+    speed_to_bytes(&mut i, ignore_invalid_speed);
+    i
+}
+
 pub fn read_iface(dir: &Path, name: &str, ignore_invalid_speed: bool) -> Iface {
     let mut i = Iface {
         name: name.to_string(),
@@ -75,15 +139,7 @@ pub fn read_iface(dir: &Path, name: &str, ignore_invalid_speed: bool) -> Iface {
     for (idx, (file, _, _, hex)) in NUMERIC.iter().enumerate() {
         i.values[idx] = dir.attr(file).and_then(|s| number(&s, *hex));
     }
-    // Mbit/s → bytes/s. node_exporter 1.5 reports -1 (unknown) as -125000
-    // unless told to ignore invalid speeds.
-    if let Some(mbit) = i.values[SPEED] {
-        i.values[SPEED] = if mbit < 0.0 && ignore_invalid_speed {
-            None
-        } else {
-            Some(mbit * 125000.0)
-        };
-    }
+    speed_to_bytes(&mut i, ignore_invalid_speed);
     i.address = dir.attr(c"address").unwrap_or_default();
     i.broadcast = dir.attr(c"broadcast").unwrap_or_default();
     i.duplex = dir.attr(c"duplex").unwrap_or_default();
@@ -94,6 +150,10 @@ pub fn read_iface(dir: &Path, name: &str, ignore_invalid_speed: bool) -> Iface {
 
 pub struct Netclass {
     dir: PathBuf,
+    /// rtnetlink describes the exporter's own network namespace, which is the
+    /// host's only when sysfs is the real /sys (not a host tree mounted
+    /// elsewhere via --path.sysfs).
+    use_netlink: bool,
     ignored: FieldFilter,
     ignore_invalid_speed: bool,
 }
@@ -102,23 +162,20 @@ impl Netclass {
     pub fn new(s: &Settings) -> Self {
         Self {
             dir: s.paths.sys("class/net"),
+            use_netlink: s.paths.sysfs == Path::new("/sys"),
             ignored: FieldFilter::new(s.netclass_ignored_devices.clone()),
             ignore_invalid_speed: s.netclass_ignore_invalid_speed,
         }
     }
 }
 
-impl Collector for Netclass {
-    fn name(&self) -> &'static str {
-        "netclass"
-    }
-
-    fn collect(&self, out: &mut Exposition) -> Result<(), CollectError> {
+impl Netclass {
+    fn read_sysfs(&self) -> Result<Vec<Iface>, CollectError> {
         let entries = std::fs::read_dir(&self.dir).map_err(|source| CollectError::Io {
             path: self.dir.clone(),
             source,
         })?;
-        let mut ifaces: Vec<Iface> = entries
+        let ifaces: Vec<Iface> = entries
             .flatten()
             .filter(|e| {
                 // Interfaces are symlinks to directories; bonding_masters is a file.
@@ -130,6 +187,35 @@ impl Collector for Netclass {
                     .then(|| read_iface(&e.path(), &name, self.ignore_invalid_speed))
             })
             .collect();
+        Ok(ifaces)
+    }
+}
+
+impl Collector for Netclass {
+    fn name(&self) -> &'static str {
+        "netclass"
+    }
+
+    fn collect(&self, out: &mut Exposition) -> Result<(), CollectError> {
+        let links = if self.use_netlink {
+            match dump_links() {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    tracing::debug!("rtnetlink link dump failed, reading sysfs: {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let mut ifaces: Vec<Iface> = match links {
+            Some(links) => links
+                .into_iter()
+                .filter(|l| !self.ignored.is_match(&l.name))
+                .map(|l| iface_from_link(l, &self.dir, self.ignore_invalid_speed))
+                .collect(),
+            None => self.read_sysfs()?,
+        };
         ifaces.sort_by(|a, b| a.name.cmp(&b.name));
 
         let mut name = String::with_capacity(64);
