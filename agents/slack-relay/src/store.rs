@@ -186,13 +186,24 @@ pub fn open(dir: &Path) -> Result<Connection, StoreError> {
 /// Why the last database operations failed, for `/health`: the ingest side
 /// (commits of new notifications) and the delivery side are tracked apart,
 /// so a successful read by one does not hide a failing write by the other.
+///
+/// It also carries how many delivery-side writes wait for the database: the
+/// ingest writer commits back to back during a storm, and SQLite's lock is
+/// not fair, so it steps aside briefly when a delivery update waits.
 #[derive(Debug, Default)]
 pub struct DbHealth {
     ingest: Mutex<Option<String>>,
     outbox: Mutex<Option<String>>,
+    delivery_waiting: std::sync::atomic::AtomicUsize,
 }
 
 impl DbHealth {
+    fn delivery_waiting(&self) -> bool {
+        self.delivery_waiting
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+    }
+
     fn set<T>(slot: &Mutex<Option<String>>, r: &Result<T, StoreError>) {
         *slot.lock().expect("health lock") = r.as_ref().err().map(|e| e.to_string());
     }
@@ -278,6 +289,13 @@ fn writer_loop(
         }
         let result = commit_batch(&mut conn, &batch, window.as_secs_f64());
         health.record_ingest(&result);
+        // Let a waiting delivery update in (at most ~1 ms per batch).
+        for _ in 0..10 {
+            if !health.delivery_waiting() {
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(100));
+        }
         match result {
             Ok(outcomes) => {
                 if outcomes
@@ -397,10 +415,35 @@ impl Outbox {
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        self.exec(false, f).await
+    }
+
+    /// Like `run`, for statements that need the write lock.
+    async fn run_write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.exec(true, f).await
+    }
+
+    async fn exec<T: Send + 'static>(
+        &self,
+        writes: bool,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        use std::sync::atomic::Ordering;
         let conn = self.conn.clone();
+        let health = self.health.clone();
         let r = tokio::task::spawn_blocking(move || {
             let mut c = conn.lock().expect("outbox connection lock");
-            f(&mut c)
+            if writes {
+                health.delivery_waiting.fetch_add(1, Ordering::Relaxed);
+            }
+            let r = f(&mut c);
+            if writes {
+                health.delivery_waiting.fetch_sub(1, Ordering::Relaxed);
+            }
+            r
         })
         .await
         .map_err(|e| StoreError::Join(e.to_string()))
@@ -450,7 +493,7 @@ impl Outbox {
         id: i64,
         remember: Option<(String, String, MessageRef)>,
     ) -> Result<(), StoreError> {
-        self.run(move |c| {
+        self.run_write(move |c| {
             let t = now();
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute(
@@ -482,7 +525,7 @@ impl Outbox {
         count_attempt: bool,
         error: String,
     ) -> Result<(), StoreError> {
-        self.run(move |c| {
+        self.run_write(move |c| {
             c.execute(
                 "UPDATE outbox SET next_attempt_at = ?2, last_error = ?3,
                         attempts = attempts + ?4 WHERE id = ?1",
@@ -494,7 +537,7 @@ impl Outbox {
     }
 
     pub async fn dead(&self, id: i64, error: String) -> Result<(), StoreError> {
-        self.run(move |c| {
+        self.run_write(move |c| {
             c.execute(
                 "UPDATE outbox SET state = 'dead', finished_at = ?2, last_error = ?3,
                         attempts = attempts + 1 WHERE id = ?1",
@@ -507,7 +550,7 @@ impl Outbox {
 
     /// Copy what the WAL holds into the database without blocking writers.
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
-        self.run(|c| {
+        self.run_write(|c| {
             c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
             Ok(())
         })
@@ -520,7 +563,7 @@ impl Outbox {
 
     /// Forget delivered messages and dedupe keys that can no longer matter.
     pub async fn prune(&self, keep: Duration, dedupe_window: Duration) -> Result<(), StoreError> {
-        self.run(move |c| {
+        self.run_write(move |c| {
             let t = now();
             c.execute(
                 "DELETE FROM outbox WHERE state = 'delivered' AND finished_at < ?1",
@@ -537,11 +580,21 @@ impl Outbox {
 }
 
 pub fn stats(c: &Connection) -> Result<QueueStats, StoreError> {
-    let (pending, oldest): (i64, Option<f64>) = c.query_row(
-        "SELECT COUNT(*), MIN(received_at) FROM outbox WHERE state = 'pending'",
+    let pending: i64 = c.query_row(
+        "SELECT COUNT(*) FROM outbox WHERE state = 'pending'",
         [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+        |r| r.get(0),
     )?;
+    // Ids follow commit order, so the lowest pending id is the oldest; this
+    // is an index lookup where MIN(received_at) would scan the queue.
+    let oldest: Option<f64> = c
+        .query_row(
+            "SELECT received_at FROM outbox WHERE id =
+               (SELECT MIN(id) FROM outbox WHERE state = 'pending')",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
     let dead: i64 = c.query_row(
         "SELECT COUNT(*) FROM outbox WHERE state = 'dead'",
         [],
