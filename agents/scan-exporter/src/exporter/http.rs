@@ -121,25 +121,7 @@ async fn latest(
     Path((pipeline, target)): Path<(String, String)>,
 ) -> Response {
     let st = state.clone();
-    let r = tokio::task::spawn_blocking(move || st.store.latest(&pipeline, &target)).await;
-    match r {
-        Ok(Ok(Some(v))) => Json(v).into_response(),
-        Ok(Ok(None)) => (
-            StatusCode::NOT_FOUND,
-            Json(json!({"error": "no report for this pipeline and target"})),
-        )
-            .into_response(),
-        Ok(Err(e)) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({"error": e.to_string()})),
-        )
-            .into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({"error": e.to_string()})),
-        )
-            .into_response(),
-    }
+    lookup_response(tokio::task::spawn_blocking(move || st.store.latest(&pipeline, &target)).await)
 }
 
 async fn diff(
@@ -147,23 +129,29 @@ async fn diff(
     Path((pipeline, target)): Path<(String, String)>,
 ) -> Response {
     let st = state.clone();
-    let r = tokio::task::spawn_blocking(move || st.store.diff(&pipeline, &target)).await;
-    match r {
-        Ok(Ok(Some(d))) => Json(d).into_response(),
-        Ok(Ok(None)) => (
-            StatusCode::NOT_FOUND,
-            Json(json!({"error": "no report for this pipeline and target"})),
-        )
-            .into_response(),
-        Ok(Err(e)) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({"error": e.to_string()})),
-        )
-            .into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({"error": e.to_string()})),
-        )
-            .into_response(),
-    }
+    lookup_response(tokio::task::spawn_blocking(move || st.store.diff(&pipeline, &target)).await)
+}
+
+/// The answer to a history lookup run on the blocking pool: the value, 404
+/// when the pipeline and target have no report, 500 for a store failure.
+fn lookup_response<T: serde::Serialize, E: std::fmt::Display>(
+    r: Result<Result<Option<T>, E>, tokio::task::JoinError>,
+) -> Response {
+    let failure = match r {
+        Ok(Ok(Some(v))) => return Json(v).into_response(),
+        Ok(Ok(None)) => {
+            return (
+                StatusCode::NOT_FOUND,
+                Json(json!({"error": "no report for this pipeline and target"})),
+            )
+                .into_response()
+        }
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => e.to_string(),
+    };
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(json!({"error": failure})),
+    )
+        .into_response()
 }
