@@ -1,52 +1,11 @@
 //! The real `srp-api` binary: flags and environment, logs, SIGTERM.
 
 use crate::helpers::{finish_request, start_request};
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use srp_testkit::Daemon;
+use std::process::Command;
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_srp-api");
-
-/// Kills the child if a test fails half-way, so nothing is left running.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Start the binary and read the bound address from its `listening on` line.
-/// The rest of stderr is collected in the background.
-fn start(cmd: &mut Command) -> (Running, SocketAddr, std::sync::mpsc::Receiver<String>) {
-    let mut child = cmd
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let running = Running(child);
-    loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("srp-api logs its address");
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            let addr: String = rest
-                .chars()
-                .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
-                .collect();
-            return (running, addr.parse().unwrap(), rx);
-        }
-    }
-}
 
 #[test]
 fn help_explains_every_flag() {
@@ -99,7 +58,7 @@ fn unusable_sqlite_path_fails_at_start_naming_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_serves_from_env_config_and_drains_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut running, addr, logs) = start(
+    let mut running = Daemon::spawn(
         Command::new(BIN)
             .current_dir(dir.path())
             .env("SRP_LISTEN", "127.0.0.1:0")
@@ -107,6 +66,7 @@ async fn binary_serves_from_env_config_and_drains_on_sigterm() {
             .env("SRP_LOG_FORMAT", "json")
             .env_remove("RUST_LOG"),
     );
+    let addr = running.addr;
     // DATABASE_URL unset: the default SQLite file in the working directory.
     let client = reqwest::Client::new();
     let health = client
@@ -152,23 +112,17 @@ async fn binary_serves_from_env_config_and_drains_on_sigterm() {
     })
     .await;
     assert!(in_flight, "the POST never reached the server");
-    let pid = running.0.id() as i32;
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    running.terminate();
     // Wait until the server has started draining before sending the rest.
-    loop {
-        let line = logs
-            .recv_timeout(Duration::from_secs(30))
-            .expect("srp-api logs that it is draining");
-        if line.contains("draining") {
-            // JSON logs on request: every line is a JSON object.
-            serde_json::from_str::<serde_json::Value>(&line).expect("JSON log line");
-            break;
-        }
-    }
+    let line = running.expect_line("saying srp-api is draining", Duration::from_secs(30), |l| {
+        l.contains("draining")
+    });
+    // JSON logs on request: every line is a JSON object.
+    serde_json::from_str::<serde_json::Value>(&line).expect("JSON log line");
     let (status, text) = finish_request(s, &body[3..]).await;
     assert_eq!(status, 201, "{text}");
 
-    let exit = tokio::task::spawn_blocking(move || running.0.wait().unwrap())
+    let exit = tokio::task::spawn_blocking(move || running.wait())
         .await
         .unwrap();
     assert!(exit.success(), "exit status {exit:?}");

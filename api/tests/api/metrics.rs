@@ -1,36 +1,7 @@
 use crate::helpers::{
     both_stores, eventually, finish_request, sample, spawn_app, start_request, Backend,
 };
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
-
-/// Runs the real promtool; its silence is the pass.
-fn promtool_check(text: &str) {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool (Debian package prometheus; scripts/setup.sh installs it)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success() && said.trim().is_empty(),
-        "promtool check metrics: {said}"
-    );
-}
 
 async fn metrics_follow_the_design_and_pass_promtool(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
@@ -48,7 +19,7 @@ async fn metrics_follow_the_design_and_pass_promtool(backend: Backend) {
         .unwrap()
         .starts_with("text/plain"));
     let m = r.text;
-    promtool_check(&m);
+    srp_testkit::promtool::assert_clean(&m);
 
     for (series, want) in [
         (
