@@ -5,8 +5,9 @@
 
 mod common;
 
-use common::{get, parse, promtool_check, start_ours, start_peer, Scrape};
+use common::{get, parse, start_ours, start_peer, Scrape};
 use srp_node_exporter::collector::{self, defaults};
+use srp_testkit::promtool;
 use std::collections::BTreeSet;
 
 /// Flags both exporters get, so they look at the same things.
@@ -219,7 +220,7 @@ fn check_values(p1: &Scrape, o: &Scrape, p2: &Scrape) {
 #[test]
 fn dashboard_coverage_and_promtool() {
     let dash =
-        std::fs::read_to_string(common::fixtures().join("dashboards/node-exporter-full.json"))
+        std::fs::read_to_string(srp_testkit::fixtures().join("dashboards/node-exporter-full.json"))
             .expect("../shared/fixtures/dashboards/node-exporter-full.json");
     let re = regex::Regex::new(r"node_[a-zA-Z0-9_]+").unwrap();
     let queried: BTreeSet<&str> = re.find_iter(&dash).map(|m| m.as_str()).collect();
@@ -284,8 +285,8 @@ fn dashboard_coverage_and_promtool() {
     // promtool: node_exporter's names (camelCase /proc fields, *_bits) draw
     // lint remarks by design and must be kept for a drop-in; anything else
     // (parse errors, duplicate or malformed families, other lint) fails.
-    let ours_lint = promtool_check(&ours_text);
-    let peer_lint: BTreeSet<String> = promtool_check(&same_text).into_iter().collect();
+    let ours_lint = promtool::findings(&ours_text);
+    let peer_lint: BTreeSet<String> = promtool::findings(&same_text).into_iter().collect();
     let unexplained: Vec<&String> = ours_lint
         .iter()
         .filter(|l| !peer_lint.contains(*l))

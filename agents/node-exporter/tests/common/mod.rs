@@ -3,10 +3,10 @@
 
 #![allow(dead_code)]
 
+use srp_testkit::Daemon;
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -24,40 +24,17 @@ impl Drop for Proc {
 }
 
 /// Start srp-node-exporter with `--listen 127.0.0.1:0` plus `args`; the port
-/// comes from its `listening on http(s)://ADDR` log line.
-pub fn start_ours(args: &[&str]) -> Proc {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_srp-node-exporter"))
-        .args(["--listen", "127.0.0.1:0", "--log-format", "text"])
-        .args(args)
-        .env_remove("SRP_LISTEN")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting srp-node-exporter");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut sent = false;
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if !sent {
-                if let Some(i) = line.find("listening on ") {
-                    let url = line[i + "listening on ".len()..].trim().to_string();
-                    let _ = tx.send(url);
-                    sent = true;
-                }
-            }
-            eprintln!("[ours] {line}");
-        }
-    });
-    let url = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("srp-node-exporter did not report its address");
-    let addr = url
-        .trim_start_matches("http://")
-        .trim_start_matches("https://")
-        .to_string();
-    Proc { child, addr }
+/// comes from its `listening on http(s)://ADDR` log line. Its log is echoed
+/// behind `[ours]` so a failing test shows it.
+pub fn start_ours(args: &[&str]) -> Daemon {
+    Daemon::spawn_echoing(
+        Command::new(env!("CARGO_BIN_EXE_srp-node-exporter"))
+            .args(["--listen", "127.0.0.1:0", "--log-format", "text"])
+            .args(args)
+            .env_remove("SRP_LISTEN")
+            .env_remove("RUST_LOG"),
+        "[ours]",
+    )
 }
 
 pub fn peer_binary() -> PathBuf {
@@ -218,36 +195,4 @@ pub fn parse(text: &str) -> Scrape {
         }
     }
     s
-}
-
-/// Lines `promtool check metrics` prints for `text` (it exits non-zero on lint findings).
-pub fn promtool_check(text: &str) -> Vec<String> {
-    use std::io::Write;
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool not found: install Debian's prometheus package");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .chain(String::from_utf8_lossy(&out.stderr).lines())
-        .filter(|l| !l.trim().is_empty())
-        .map(String::from)
-        .collect();
-    lines.sort();
-    lines
-}
-
-/// The repository's shared fixtures (`<repo>/../shared/fixtures`).
-pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
 }
