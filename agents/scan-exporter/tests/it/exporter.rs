@@ -4,15 +4,15 @@
 
 use crate::fixture;
 use serde_json::Value;
+use srp_testkit::{promtool, Daemon};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 struct App {
-    child: Child,
+    daemon: Daemon,
     base: String,
 }
 
@@ -30,44 +30,20 @@ impl App {
         .arg("--data-dir")
         .arg(data)
         .args(extra)
-        .env_remove("SRP_LISTEN")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        .env_remove("SRP_LISTEN");
         if let Some(r) = reports {
             cmd.arg("--reports-dir").arg(r);
         }
-        let mut child = cmd.spawn().expect("exporter starts");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(i) = line.find("listening on http://") {
-                    let rest = &line[i + "listening on http://".len()..];
-                    let addr: String = rest
-                        .chars()
-                        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
-                        .collect();
-                    let _ = tx.send(addr);
-                }
-                // Keep the pipe drained; echo for failing tests.
-                eprintln!("[exporter] {line}");
-            }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("exporter logs its address");
-        App {
-            child,
-            base: format!("http://{addr}"),
-        }
+        // The log is echoed for failing tests.
+        let daemon = Daemon::spawn_echoing(&mut cmd, "[exporter]");
+        let base = daemon.url("");
+        App { daemon, base }
     }
 
     /// SIGTERM, and the exit status must be success (graceful stop).
     fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        let st = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(st.success());
-        let status = self.child.wait().unwrap();
+        self.daemon.terminate();
+        let status = self.daemon.wait();
         assert!(status.success(), "exporter exited with {status}");
     }
 
@@ -112,13 +88,6 @@ impl App {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-    }
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -183,29 +152,6 @@ impl Metrics {
             .map(str::to_string)
             .collect()
     }
-}
-
-fn promtool_clean(text: &str) {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool is installed (Debian package prometheus)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
-        "promtool: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn read(rel: &str) -> Vec<u8> {
@@ -369,7 +315,7 @@ async fn drop_files_read_metrics_restart_read_again() {
         ),
         Some(1_629_894_030.0)
     );
-    promtool_clean(&m.text);
+    promtool::assert_clean(&m.text);
     let before = m.durable();
     let (code, latest) = app.get("/reports/ci/app/latest").await;
     assert_eq!(code, 200);
@@ -405,7 +351,7 @@ async fn drop_files_read_metrics_restart_read_again() {
     assert_eq!(after, before);
     let (_, again) = app.get("/reports/ci/app/latest").await;
     assert_eq!(again["received_at"], latest["received_at"], "re-ingested");
-    promtool_clean(&m.text);
+    promtool::assert_clean(&m.text);
 
     // A good report overwritten with a broken one: counted, and the last
     // good figures stay.
@@ -697,7 +643,7 @@ async fn http_push_verdicts_diff_and_bad_bodies() {
         assert_eq!(m.errors(r), 1.0, "{r}");
     }
     assert_eq!(m.durable(), good, "a refused report changed the figures");
-    promtool_clean(&m.text);
+    promtool::assert_clean(&m.text);
 
     let (code, v) = app.get("/reports/srp/api/latest").await;
     assert_eq!(
@@ -754,6 +700,6 @@ async fn a_burst_of_files_and_atomic_replacements() {
     for r in ["empty", "binary", "truncated", "malformed"] {
         assert_eq!(m.errors(r), 0.0, "{r}");
     }
-    promtool_clean(&m.text);
+    promtool::assert_clean(&m.text);
     app.stop();
 }

@@ -7,13 +7,11 @@ mod malformed;
 mod policy;
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 pub fn fixture(rel: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures")
-        .join(rel);
+    let p = srp_testkit::fixtures().join(rel);
     assert!(p.exists(), "fixture missing: {}", p.display());
     p
 }
