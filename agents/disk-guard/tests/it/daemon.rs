@@ -3,56 +3,22 @@
 //! config kept out (old one stays, metric and /health say so), SIGTERM.
 
 use crate::support::*;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use srp_testkit::{promtool, Daemon};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-struct Daemon {
-    child: Child,
-    addr: String,
-    log: Arc<Mutex<String>>,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start(cfg: &std::path::Path, data: &std::path::Path) -> Daemon {
-    let mut child = Command::new(bin())
-        .args(["--listen", "127.0.0.1:0", "--config"])
-        .arg(cfg)
-        .arg("--data-dir")
-        .arg(data)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let log = Arc::new(Mutex::new(String::new()));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let l2 = log.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
-            }
-            l2.lock().unwrap().push_str(&(line + "\n"));
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(60))
-        .unwrap_or_else(|_| panic!("daemon did not start: {}", log.lock().unwrap()));
-    Daemon { child, addr, log }
+    Daemon::spawn(
+        Command::new(bin())
+            .args(["--listen", "127.0.0.1:0", "--config"])
+            .arg(cfg)
+            .arg("--data-dir")
+            .arg(data),
+    )
 }
 
 async fn get(d: &Daemon, path: &str) -> (u16, String) {
-    let r = reqwest::get(format!("http://{}{path}", d.addr))
-        .await
-        .unwrap();
+    let r = reqwest::get(d.url(path)).await.unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
@@ -64,10 +30,7 @@ async fn wait_for(d: &Daemon, what: &str, check: impl Fn(&str) -> bool) -> Strin
             return body;
         }
         if Instant::now() > deadline {
-            panic!(
-                "timed out waiting for {what}\n{body}\nlog:\n{}",
-                d.log.lock().unwrap()
-            );
+            panic!("timed out waiting for {what}\n{body}\nlog:\n{}", d.log());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -76,28 +39,6 @@ async fn wait_for(d: &Daemon, what: &str, check: impl Fn(&str) -> bool) -> Strin
 /// A sample line exactly (HELP texts mention values too, so `contains` would lie).
 fn has(body: &str, line: &str) -> bool {
     body.lines().any(|l| l == line)
-}
-
-fn promtool_check(text: &str) {
-    use std::io::Write;
-    let mut p = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool (Debian package prometheus) must be installed");
-    p.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    let out = p.wait_with_output().unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success() && said.trim().is_empty(),
-        "promtool: {said}\n{text}"
-    );
 }
 
 fn config(mount: &std::path::Path, dry_run: bool) -> String {
@@ -130,7 +71,7 @@ async fn serves_clean_metrics_and_reloads_config_safely() {
     assert!(body.contains("process_resident_memory_bytes"));
     // Flat or no trend yet: the prediction is absent, never a fake number.
     assert!(!body.contains("srp_disk_predicted_full_seconds{"), "{body}");
-    promtool_check(&body);
+    promtool::assert_clean(&body);
     let (code, health) = get(&d, "/health").await;
     assert_eq!(code, 200, "{health}");
 
@@ -153,26 +94,22 @@ async fn serves_clean_metrics_and_reloads_config_safely() {
     // Still watching the old mount with the old settings.
     let body = wait_for(&d, "old mount still exported", |b| b.contains(&label)).await;
     assert!(has(&body, "srp_disk_dry_run 0"));
-    assert!(d
-        .log
-        .lock()
-        .unwrap()
-        .contains("keeping the running configuration"));
+    assert!(d.log().contains("keeping the running configuration"));
 
     // Fixed and switched to dry-run; picked up by SIGHUP even if the watcher missed it.
     std::fs::write(&cfg, config(t.path(), true)).unwrap();
-    unsafe { libc::kill(d.child.id() as i32, libc::SIGHUP) };
+    d.signal(libc::SIGHUP);
     let body = wait_for(&d, "dry-run after reload", |b| {
         has(b, "srp_disk_dry_run 1") && has(b, "srp_disk_config_last_reload_successful 1")
     })
     .await;
-    promtool_check(&body);
+    promtool::assert_clean(&body);
     let (code, health) = get(&d, "/health").await;
-    assert_eq!(code, 200, "{health}\nlog:\n{}", d.log.lock().unwrap());
+    assert_eq!(code, 200, "{health}\nlog:\n{}", d.log());
 
     // SIGTERM: a clean, prompt exit.
     let mut d = d;
-    unsafe { libc::kill(d.child.id() as i32, libc::SIGTERM) };
+    d.terminate();
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Some(s) = d.child.try_wait().unwrap() {
