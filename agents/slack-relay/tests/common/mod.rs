@@ -9,11 +9,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use serde_json::{json, Value};
+use srp_testkit::Daemon;
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -238,13 +238,12 @@ async fn hook(State(s): State<Arc<Mutex<MockState>>>, headers: HeaderMap, body: 
     answer(s, "webhook".into(), headers, body).await
 }
 
-/// The relay as a child process.
+/// The relay as a child process (killed by its pid when dropped).
 pub struct Relay {
-    pub child: Child,
+    pub daemon: Daemon,
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
     pub args: Vec<String>,
-    pub stderr: Arc<Mutex<String>>,
 }
 
 pub fn bin() -> &'static str {
@@ -263,53 +262,19 @@ impl Relay {
     }
 
     fn spawn(data_dir: &Path, args: Vec<String>) -> Relay {
-        let mut child = Command::new(bin())
-            .args(&args)
-            .env_remove("SRP_SLACK_TOKEN")
-            .env_remove("SRP_SLACK_WEBHOOK_URL")
-            .env_remove("SRP_RELAY_TOKEN")
-            .env("SRP_LOG_LEVEL", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start srp-slack-relay");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let log = Arc::new(Mutex::new(String::new()));
-        let log2 = log.clone();
-        std::thread::spawn(move || {
-            let mut sent = false;
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if !sent {
-                    if let Some(i) = line.find("listening on http://") {
-                        let addr = line[i + "listening on http://".len()..]
-                            .split_whitespace()
-                            .next()
-                            .unwrap()
-                            .to_string();
-                        let _ = tx.send(addr);
-                        sent = true;
-                    }
-                }
-                let mut l = log2.lock().unwrap();
-                l.push_str(&line);
-                l.push('\n');
-            }
-        });
-        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(a) => a.parse().unwrap(),
-            Err(_) => {
-                let _ = child.kill();
-                panic!("relay did not start: {}", log.lock().unwrap());
-            }
-        };
+        let daemon = Daemon::spawn(
+            Command::new(bin())
+                .args(&args)
+                .env_remove("SRP_SLACK_TOKEN")
+                .env_remove("SRP_SLACK_WEBHOOK_URL")
+                .env_remove("SRP_RELAY_TOKEN")
+                .env("SRP_LOG_LEVEL", "info"),
+        );
         Relay {
-            child,
-            addr,
+            addr: daemon.addr,
+            daemon,
             data_dir: data_dir.to_path_buf(),
             args,
-            stderr: log,
         }
     }
 
@@ -319,8 +284,7 @@ impl Relay {
 
     /// kill -9, like a crash.
     pub fn kill9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.daemon.kill();
     }
 
     /// kill -9 and start again with the same arguments and data.
@@ -332,7 +296,7 @@ impl Relay {
     }
 
     pub fn logs(&self) -> String {
-        self.stderr.lock().unwrap().clone()
+        self.daemon.log()
     }
 
     pub async fn metrics(&self) -> String {
@@ -342,13 +306,6 @@ impl Relay {
             .text()
             .await
             .unwrap()
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
