@@ -15,5 +15,5 @@ pub mod telemetry;
 
 pub use cli::{LogArgs, LogFormat};
 pub use health::{Check, HealthFn, HealthReport};
-pub use server::{bind, serve, standard_routes, ServeError};
+pub use server::{bind, serve, serve_with, standard_routes, ServeError, ServeOptions};
 pub use shutdown::Shutdown;

@@ -9,8 +9,13 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use prometheus::Registry;
 use std::net::SocketAddr;
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 #[derive(Debug, thiserror::Error)]
@@ -67,31 +72,94 @@ async fn health_handler(State(s): State<StdState>) -> Response {
     (code, Json(report.body())).into_response()
 }
 
-/// Serve `router` on `listener` until `shutdown` fires, then stop accepting
-/// and wait for in-flight requests to finish. Tells systemd READY=1 once the
-/// socket is listening and STOPPING=1 when draining starts.
-///
-/// Logs `listening on http://ADDR`; tests that start a binary on port 0 read
-/// the real port from that line.
+/// Connection limits of [`serve_with`]; [`serve`] uses the defaults.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeOptions {
+    /// How long a client may take to send its request headers. Without it a
+    /// slow client (slowloris) holds a connection open for as long as it
+    /// likes: the daemons' request timeouts only start once the headers are in.
+    pub header_read_timeout: Duration,
+    /// How long draining may take before the remaining connections are
+    /// dropped; inside systemd's default 90 s stop timeout.
+    pub drain_timeout: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            header_read_timeout: Duration::from_secs(10),
+            drain_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// [`serve_with`] the default [`ServeOptions`].
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: Shutdown,
 ) -> Result<(), ServeError> {
+    serve_with(listener, router, shutdown, ServeOptions::default()).await
+}
+
+/// Serve `router` on `listener` until `shutdown` fires, then stop accepting
+/// and wait for in-flight requests to finish (at most `drain_timeout`).
+/// Tells systemd READY=1 once the socket is listening and STOPPING=1 when
+/// draining starts.
+///
+/// Logs `listening on http://ADDR`; tests that start a binary on port 0 read
+/// the real port from that line.
+pub async fn serve_with(
+    listener: TcpListener,
+    router: Router,
+    shutdown: Shutdown,
+    options: ServeOptions,
+) -> Result<(), ServeError> {
     let local = listener.local_addr()?;
     tracing::info!("listening on http://{local}");
     systemd::notify_ready();
     systemd::spawn_watchdog(shutdown.clone());
-    let drain = shutdown.clone();
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        drain.wait().await;
-        systemd::notify_stopping();
-    })
-    .await?;
+
+    let graceful = GracefulShutdown::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = shutdown.wait() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of fds or a connection reset before accept: keep
+                    // serving, but do not spin on a persistent error.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        // Small request/response exchanges: Nagle's algorithm would only
+        // add latency.
+        let _ = stream.set_nodelay(true);
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(options.header_read_timeout)
+            .serve_connection(
+                TokioIo::new(stream),
+                TowerToHyperService::new(router.clone()),
+            );
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    systemd::notify_stopping();
+    if tokio::time::timeout(options.drain_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(timeout = ?options.drain_timeout, "connections still open after the drain timeout");
+    }
     tracing::info!("stopped");
     Ok(())
 }
@@ -135,6 +203,64 @@ mod tests {
         shutdown.trigger();
         server.await.unwrap().unwrap();
         assert!(reqwest::get(format!("http://{addr}/health")).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn in_flight_request_completes_during_shutdown() {
+        let router = Router::new().route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                "done"
+            }),
+        );
+        let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = Shutdown::new();
+        let server = tokio::spawn(serve(listener, router, shutdown.clone()));
+        let request = tokio::spawn(reqwest::get(format!("http://{addr}/slow")));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        shutdown.trigger();
+        let response = request.await.unwrap().unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.text().await.unwrap(), "done");
+        server.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn slow_headers_are_cut_off() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = Shutdown::new();
+        let options = ServeOptions {
+            header_read_timeout: Duration::from_millis(200),
+            ..ServeOptions::default()
+        };
+        let server = tokio::spawn(serve_with(
+            listener,
+            Router::new().route("/", get(|| async { "hi" })),
+            shutdown.clone(),
+            options,
+        ));
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        // Half a request line, then nothing: the server must hang up on its
+        // own (408 or a plain close), not wait for the rest forever.
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: x")
+            .await
+            .unwrap();
+        let mut buf = Vec::new();
+        let read =
+            tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut buf)).await;
+        assert!(read.is_ok(), "the connection was still open after 10 s");
+        let said = String::from_utf8_lossy(&buf);
+        assert!(
+            said.is_empty() || said.starts_with("HTTP/1.1 408"),
+            "{said}"
+        );
+        shutdown.trigger();
+        server.await.unwrap().unwrap();
     }
 
     #[tokio::test]
