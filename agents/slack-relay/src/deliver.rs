@@ -198,14 +198,18 @@ impl Sender {
         let mut sink = self.sink.lock().expect("sink lock");
         let r = match sink.as_mut() {
             Some(f) => {
-                let line = serde_json::json!({
+                let mut line = serde_json::json!({
                     "time": chrono::Utc::now().to_rfc3339(),
                     "route": route,
                     "title": title,
                     "text": text,
                     "message": message,
-                });
-                writeln!(f, "{line}")
+                })
+                .to_string();
+                line.push('\n');
+                // One write per line, so a reader tailing the file never
+                // sees half a message.
+                f.write_all(line.as_bytes())
             }
             None => {
                 let mut out = std::io::stdout().lock();

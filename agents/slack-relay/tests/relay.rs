@@ -640,7 +640,8 @@ async fn log_sink_mode_writes_formatted_messages() {
     let end = std::time::Instant::now() + WAIT;
     let text = loop {
         let t = std::fs::read_to_string(&sink).unwrap_or_default();
-        if t.lines().count() >= 2 {
+        // Only whole lines: the sink may be caught in the middle of writing one.
+        if t.ends_with('\n') && t.lines().count() >= 2 {
             break t;
         }
         assert!(std::time::Instant::now() < end, "sink has: {t}");
