@@ -83,11 +83,6 @@ impl HealthReport {
 pub type HealthFn =
     Arc<dyn Fn() -> Pin<Box<dyn Future<Output = HealthReport> + Send>> + Send + Sync>;
 
-/// A health function for daemons whose only check is "the process answers".
-pub fn always_ok() -> HealthFn {
-    Arc::new(|| Box::pin(async { HealthReport::new() }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

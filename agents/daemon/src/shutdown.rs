@@ -37,10 +37,6 @@ impl Shutdown {
     pub async fn wait(&self) {
         self.token.cancelled().await
     }
-
-    pub fn token(&self) -> CancellationToken {
-        self.token.clone()
-    }
 }
 
 async fn wait_for_signal() {
