@@ -40,6 +40,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT.parent / "shared" / "fixtures"
 PROMISE_SECONDS = 90
+# Three HIGH/CRITICAL vulnerabilities (two CRITICAL, one HIGH): the platform
+# policy blocks it.
+BLOCKING_TRIVY_FIXTURE = "photon-30.json.golden"
 
 failures: list[str] = []
 passes: list[str] = []
@@ -351,10 +354,6 @@ def evaluate_all_exprs(prom: str) -> None:
         log(f"  {b}")
     check("every dashboard/rule expression evaluates (and returns series where expected)", not bad and n > 0, f"{n - len(bad)}/{n} expressions")
 
-
-# Three HIGH/CRITICAL vulnerabilities (two CRITICAL, one HIGH): the platform
-# policy blocks it.
-BLOCKING_TRIVY_FIXTURE = "photon-30.json.golden"
 
 if __name__ == "__main__":
     sys.exit(main())
