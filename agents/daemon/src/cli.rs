@@ -30,3 +30,25 @@ impl LogArgs {
         crate::telemetry::init(self.log_format, &self.log_level);
     }
 }
+
+/// Connection limits every daemon's HTTP listener takes from its command
+/// line; flatten into the parser and pass [`HttpArgs::serve_options`] to
+/// [`crate::serve_with`].
+#[derive(Debug, Clone, Args)]
+pub struct HttpArgs {
+    /// How long a client may take to send a request's whole body, from the
+    /// moment its headers are in. A slower body is answered 408 and its
+    /// connection closed, so a client cannot hold connections open by
+    /// trickling (or never sending) a body.
+    #[arg(long, env = "SRP_REQUEST_BODY_TIMEOUT", default_value = "30s", value_parser = crate::duration::parse_flag)]
+    pub request_body_timeout: std::time::Duration,
+}
+
+impl HttpArgs {
+    pub fn serve_options(&self) -> crate::ServeOptions {
+        crate::ServeOptions {
+            body_read_timeout: self.request_body_timeout,
+            ..crate::ServeOptions::default()
+        }
+    }
+}

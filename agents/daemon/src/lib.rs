@@ -5,7 +5,9 @@
 //! Nothing daemon-specific lives here; if only one binary needs it, it belongs
 //! to that binary's crate.
 
+pub mod body_deadline;
 pub mod cli;
+pub mod duration;
 pub mod health;
 pub mod metrics;
 pub mod server;
@@ -13,7 +15,8 @@ pub mod shutdown;
 pub mod systemd;
 pub mod telemetry;
 
-pub use cli::{LogArgs, LogFormat};
+pub use cli::{HttpArgs, LogArgs, LogFormat};
+pub use duration::Dur;
 pub use health::{Check, HealthFn, HealthReport};
 pub use server::{bind, serve, serve_with, standard_routes, ServeError, ServeOptions};
 pub use shutdown::Shutdown;

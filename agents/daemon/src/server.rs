@@ -1,5 +1,6 @@
 //! Binding, serving and draining. Every daemon's main ends in [`serve`].
 
+use crate::body_deadline;
 use crate::health::HealthFn;
 use crate::metrics;
 use crate::shutdown::Shutdown;
@@ -79,6 +80,9 @@ pub struct ServeOptions {
     /// slow client (slowloris) holds a connection open for as long as it
     /// likes: the daemons' request timeouts only start once the headers are in.
     pub header_read_timeout: Duration,
+    /// How long a client may take to send a request's whole body once its
+    /// headers are in (see [`crate::body_deadline`]).
+    pub body_read_timeout: Duration,
     /// How long draining may take before the remaining connections are
     /// dropped; inside systemd's default 90 s stop timeout.
     pub drain_timeout: Duration,
@@ -88,6 +92,7 @@ impl Default for ServeOptions {
     fn default() -> Self {
         ServeOptions {
             header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(30),
         }
     }
@@ -120,6 +125,10 @@ pub async fn serve_with(
     systemd::notify_ready();
     systemd::spawn_watchdog(shutdown.clone());
 
+    let router = router.layer(axum::middleware::from_fn_with_state(
+        options.body_read_timeout,
+        body_deadline::enforce,
+    ));
     let graceful = GracefulShutdown::new();
     loop {
         let (stream, peer) = tokio::select! {

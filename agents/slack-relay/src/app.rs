@@ -141,7 +141,8 @@ pub async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let router = http::router(state, a.max_body_bytes)
         .merge(srp_daemon::standard_routes(registry, health_fn));
     let listener = srp_daemon::bind(a.listen).await?;
-    let served = srp_daemon::serve(listener, router, shutdown.clone()).await;
+    let served =
+        srp_daemon::serve_with(listener, router, shutdown.clone(), a.http.serve_options()).await;
     shutdown.trigger();
     let _ = delivering.await;
     served?;

@@ -156,6 +156,9 @@ pub struct ServeArgs {
     pub keep_delivered: Duration,
 
     #[command(flatten)]
+    pub http: srp_daemon::HttpArgs,
+
+    #[command(flatten)]
     pub log: srp_daemon::LogArgs,
 }
 
