@@ -2,6 +2,7 @@
 //! when the target is reached, journals before deleting, does nothing but
 //! report in dry-run, and explains (logs and counts) every skip.
 
+use crate::escape;
 use crate::journal::{Journal, JournalError};
 use crate::metrics::Metrics;
 use crate::safe_fs::{self, Hooks, Skip, SkipReason};
@@ -16,6 +17,7 @@ pub struct Action {
     /// deleted | would_delete | skipped | failed
     pub outcome: String,
     pub policy: String,
+    /// Escaped ([`crate::escape::path`]): one line, whatever bytes the name holds.
     pub path: String,
     pub bytes: u64,
     pub reason: String,
@@ -90,10 +92,10 @@ impl Pass<'_> {
             .inc();
         match skip.reason {
             SkipReason::Error | SkipReason::Unreadable | SkipReason::OutsideRoot => {
-                tracing::warn!(policy, path = %skip.path.display(), reason = skip.reason.label(), "skipped: {}", skip.detail)
+                tracing::warn!(policy, path = %escape::path(&skip.path), reason = skip.reason.label(), "skipped: {}", escape::line(&skip.detail))
             }
             _ => {
-                tracing::info!(policy, path = %skip.path.display(), reason = skip.reason.label(), "skipped: {}", skip.detail)
+                tracing::info!(policy, path = %escape::path(&skip.path), reason = skip.reason.label(), "skipped: {}", escape::line(&skip.detail))
             }
         }
         self.skips.push((policy.to_string(), skip));
@@ -113,7 +115,7 @@ impl Pass<'_> {
         if self.dry_run {
             self.journal
                 .begin(&mount, policy, path, estimate, reason, "would_delete")?;
-            tracing::info!(policy, path, bytes = estimate, "would delete: {reason}");
+            tracing::info!(policy, path = %path, bytes = estimate, "would delete: {}", escape::line(reason));
             self.reclaimed += estimate;
             self.actions.push(Action {
                 outcome: "would_delete".into(),
@@ -130,7 +132,7 @@ impl Pass<'_> {
         match action() {
             Ok(freed) => {
                 self.journal.finish(id, "deleted", freed)?;
-                tracing::info!(policy, path, bytes = freed, "deleted: {reason}");
+                tracing::info!(policy, path = %path, bytes = freed, "deleted: {}", escape::line(reason));
                 self.metrics
                     .reclaimed
                     .with_label_values(&[policy])

@@ -230,7 +230,7 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        Config::parse(&text).map_err(|e| match e {
+        let cfg = Config::parse(&text).map_err(|e| match e {
             ParseProblem::Syntax(message) => ConfigError::Parse {
                 path: path.to_path_buf(),
                 message,
@@ -239,7 +239,30 @@ impl Config {
                 path: path.to_path_buf(),
                 message,
             },
-        })
+        })?;
+        cfg.check_mount_ids()
+            .map_err(|message| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message,
+            })?;
+        Ok(cfg)
+    }
+
+    /// Every root whose mount cannot be identified by mount id is refused
+    /// here, at start and on reload, rather than cleaned blind: see
+    /// [`crate::mount_id`]. (Parsing alone never touches the filesystem.)
+    pub fn check_mount_ids(&self) -> Result<(), String> {
+        for (name, p) in &self.policies {
+            let roots: &[PathBuf] = match p {
+                PolicyConfig::Files(f) => &f.roots,
+                PolicyConfig::Jenkins(j) => std::slice::from_ref(&j.jenkins_home),
+                PolicyConfig::Docker(_) => &[],
+            };
+            for root in roots {
+                crate::mount_id::check_root(root).map_err(|e| format!("policy {name}: {e}"))?;
+            }
+        }
+        Ok(())
     }
 
     pub fn parse(text: &str) -> Result<Config, ParseProblem> {
@@ -371,6 +394,13 @@ fn validate_policy(name: &str, p: &PolicyConfig) -> Result<(), String> {
                         "{at}: glob {g:?} must be relative to the roots and stay inside them"
                     ));
                 }
+                if g.contains(char::REPLACEMENT_CHARACTER) {
+                    // It is what a byte that is not UTF-8 turns into when a name
+                    // is matched (policy::files), so it would match those bytes.
+                    return Err(format!(
+                        "{at}: glob {g:?} contains U+FFFD; to match bytes that are not UTF-8, use ? or *"
+                    ));
+                }
                 glob::Pattern::new(g).map_err(|e| format!("{at}: glob {g:?}: {e}"))?;
             }
         }
@@ -439,6 +469,8 @@ mod tests {
         assert!(esc.contains("absolute"), "{esc}");
         let up = err("[[mount]]\npath=\"/\"\n[policy.x]\nkind=\"files\"\nroots=[\"/tmp\"]\nglobs=[\"../*\"]\n");
         assert!(up.contains("inside"), "{up}");
+        let fffd = err("[[mount]]\npath=\"/\"\n[policy.x]\nkind=\"files\"\nroots=[\"/tmp\"]\nglobs=[\"caf\u{fffd}.log\"]\n");
+        assert!(fffd.contains("U+FFFD"), "{fffd}");
     }
 
     #[test]

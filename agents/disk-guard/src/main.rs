@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use srp_daemon::{LogArgs, Shutdown};
 use srp_disk_guard::config::Config;
 use srp_disk_guard::daemon::{self, HealthState};
+use srp_disk_guard::escape::line;
 use srp_disk_guard::guard::{exit, Guard, PassReport};
 use srp_disk_guard::journal::Journal;
 use srp_disk_guard::metrics::Metrics;
@@ -165,10 +166,17 @@ fn list_journal(data_dir: &std::path::Path, limit: usize, json: bool) -> anyhow:
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
         println!("time\toutcome\tpolicy\tbytes\tpath\treason");
+        // Paths are stored escaped; every field still goes through `line`,
+        // so no row (older ones included) can hold a raw newline or tab.
         for r in rows {
             println!(
                 "{}\t{}\t{}\t{}\t{}\t{}",
-                r.time, r.outcome, r.policy, r.bytes, r.path, r.reason
+                r.time,
+                line(&r.outcome),
+                line(&r.policy),
+                r.bytes,
+                line(&r.path),
+                line(&r.reason)
             );
         }
     }
@@ -184,12 +192,16 @@ fn print_report(report: &PassReport, json: bool) -> anyhow::Result<()> {
         for a in &m.actions {
             println!(
                 "{}\t{}\t{}\t{}\t{}",
-                a.outcome, a.path, a.bytes, a.policy, a.reason
+                line(&a.outcome),
+                line(&a.path),
+                a.bytes,
+                line(&a.policy),
+                line(&a.reason)
             );
         }
         println!(
             "mount {}: free {:.1}% -> {:.1}%{} (act below {:.0}%, target {:.0}%, critical {:.0}%); reclaimed {} bytes; {} skipped; escalation {}{}",
-            m.mountpoint,
+            line(&m.mountpoint),
             m.free_ratio_before * 100.0,
             m.free_ratio_after * 100.0,
             if report.dry_run { " projected (dry-run)" } else { "" },
@@ -199,7 +211,7 @@ fn print_report(report: &PassReport, json: bool) -> anyhow::Result<()> {
             m.reclaimed_bytes,
             m.skipped,
             m.escalation,
-            if m.errors.is_empty() { String::new() } else { format!("; errors: {}", m.errors.join("; ")) },
+            if m.errors.is_empty() { String::new() } else { format!("; errors: {}", line(&m.errors.join("; "))) },
         );
     }
     Ok(())

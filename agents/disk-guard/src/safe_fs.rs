@@ -15,11 +15,16 @@
 //! - `unlinkat` removes a directory entry; on a symlink it removes the link,
 //!   never the target. So even if an entry is swapped at the last instant, the
 //!   worst outcome is removing an entry that lives inside the root.
-//! - Directories on another filesystem (a mount inside a root) are not
-//!   entered: deleting there would not free space on the mount being cleaned.
+//! - Directories on another mount inside a root are not entered: deleting
+//!   there would not free space on the mount being cleaned, and a bind mount
+//!   leads outside the root. Mounts are told apart by mount id
+//!   ([`crate::mount_id`]), checked on every opened directory fd, because a
+//!   bind mount of the same filesystem has the root's device number. A file
+//!   bind-mounted into a root is not unlinked either.
 //! - Bytes freed count allocated blocks of the last link only: unlinking a
 //!   file whose link count is above one frees nothing.
 
+use crate::{escape, mount_id};
 use rustix::fs::{openat, statat, unlinkat, AtFlags, Dir, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
 use std::collections::HashMap;
@@ -40,7 +45,8 @@ pub enum SkipReason {
     ChangedDuringRun,
     /// Permission denied while listing or opening.
     Unreadable,
-    /// On a different filesystem than the mount being cleaned.
+    /// On a different filesystem than the mount being cleaned, or on another
+    /// mount inside a root (a bind mount, even of the same filesystem).
     OtherFilesystem,
     /// Matched but not a regular file (socket, fifo, device).
     NotRegular,
@@ -96,7 +102,7 @@ impl std::fmt::Display for Skip {
         write!(
             f,
             "{} ({}): {}",
-            self.path.display(),
+            escape::path(&self.path),
             self.reason.label(),
             self.detail
         )
@@ -171,6 +177,8 @@ pub struct Root {
     pub path: PathBuf,
     fd: OwnedFd,
     dev: u64,
+    /// Everything entered must be on this very mount, not just this device.
+    mnt_id: u64,
 }
 
 impl Root {
@@ -200,10 +208,18 @@ impl Root {
                 ));
             }
         }
+        let mnt_id = mount_id::of_fd(&fd).map_err(|e| {
+            Skip::new(
+                &path,
+                SkipReason::Error,
+                format!("cannot identify the root's mount ({e}); refusing to clean it"),
+            )
+        })?;
         Ok(Root {
             path,
             fd,
             dev: st.st_dev,
+            mnt_id,
         })
     }
 
@@ -256,7 +272,29 @@ impl Root {
                 "a different filesystem is mounted here",
             ));
         }
+        // Checked on the opened fd, so nothing can be mounted in between.
+        self.same_mount(mount_id::of_fd(&fd), abs)?;
         Ok(fd)
+    }
+
+    fn same_mount(&self, id: Result<u64, mount_id::MountIdError>, abs: &Path) -> Result<(), Skip> {
+        match id {
+            Ok(id) if id == self.mnt_id => Ok(()),
+            Ok(id) => Err(Skip::new(
+                abs,
+                SkipReason::OtherFilesystem,
+                format!(
+                    "another mount is here (mount id {id}, the root's is {}): a bind mount \
+                     leads outside the root",
+                    self.mnt_id
+                ),
+            )),
+            Err(e) => Err(Skip::new(
+                abs,
+                SkipReason::Error,
+                format!("cannot identify the mount: {e}"),
+            )),
+        }
     }
 
     /// Is this open directory still at or under the root? Read back through
@@ -278,7 +316,7 @@ impl Root {
                 SkipReason::OutsideRoot,
                 format!(
                     "parent directory is now at {} (moved out of the root)",
-                    now.display()
+                    escape::path(&now)
                 ),
             ))
         }
@@ -463,9 +501,12 @@ impl Root {
                 "modified during the run (inside the grace period)",
             ));
         }
+        // A file bind-mounted over a name in the root is someone else's file.
+        self.same_mount(mount_id::of_entry(&pfd, name), &abs)?;
         self.check_inside(&pfd, &abs)?;
         let freed = freed_by_unlink(&st);
-        unlinkat(&pfd, name, AtFlags::empty()).map_err(|e| errno_skip(&abs, e, "unlink failed"))?;
+        unlinkat(&pfd, name, AtFlags::empty())
+            .map_err(|e| unlink_skip(&abs, e, "unlink failed"))?;
         Ok(freed)
     }
 
@@ -498,7 +539,7 @@ impl Root {
         match unlinkat(&pfd, name, AtFlags::REMOVEDIR) {
             Ok(()) => freed += allocated(&st),
             Err(Errno::NOTEMPTY) | Err(Errno::EXIST) if !left.is_empty() => {}
-            Err(e) => left.push(errno_skip(&abs, e, "cannot remove directory")),
+            Err(e) => left.push(unlink_skip(&abs, e, "cannot remove directory")),
         }
         Ok((freed, left))
     }
@@ -542,7 +583,7 @@ impl Root {
                 match unlinkat(fd, name.as_os_str(), AtFlags::REMOVEDIR) {
                     Ok(()) => freed += allocated(&st),
                     Err(Errno::NOTEMPTY) | Err(Errno::EXIST) if left.len() > before => {}
-                    Err(e) => left.push(errno_skip(&child, e, "cannot remove directory")),
+                    Err(e) => left.push(unlink_skip(&child, e, "cannot remove directory")),
                 }
                 continue;
             }
@@ -576,7 +617,7 @@ impl Root {
             match unlinkat(fd, name.as_os_str(), AtFlags::empty()) {
                 Ok(()) => freed += freed_by_unlink(&now),
                 Err(Errno::NOENT) => {}
-                Err(e) => left.push(errno_skip(&child, e, "unlink failed")),
+                Err(e) => left.push(unlink_skip(&child, e, "unlink failed")),
             }
         }
         freed
@@ -656,6 +697,19 @@ fn errno_skip(path: &Path, e: Errno, what: &str) -> Skip {
         _ => SkipReason::Error,
     };
     Skip::new(path, reason, format!("{what}: {e}"))
+}
+
+/// The kernel refuses to unlink or rmdir a mount point (EBUSY): something
+/// is mounted over that name, and it is not the guard's to remove.
+fn unlink_skip(path: &Path, e: Errno, what: &str) -> Skip {
+    if e == Errno::BUSY {
+        return Skip::new(
+            path,
+            SkipReason::OtherFilesystem,
+            "something is mounted here; not removed",
+        );
+    }
+    errno_skip(path, e, what)
 }
 
 fn io_reason_std(e: &std::io::Error) -> SkipReason {

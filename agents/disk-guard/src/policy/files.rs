@@ -4,10 +4,12 @@
 
 use crate::cleanup::{Pass, PolicyError};
 use crate::config::FilesPolicy;
+use crate::escape;
 use crate::safe_fs::{file_type, freed_by_unlink, Identity, Root, Skip, SkipReason};
 use glob::{MatchOptions, Pattern};
 use rustix::fs::FileType;
-use std::path::PathBuf;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
 const MATCH: MatchOptions = MatchOptions {
     case_sensitive: true,
@@ -55,7 +57,7 @@ pub fn run(name: &str, cfg: &FilesPolicy, pass: &mut Pass) -> Result<(), PolicyE
                 if ft == FileType::Directory {
                     return true;
                 }
-                let Some(p) = patterns.iter().find(|p| p.matches_path_with(rel, MATCH)) else {
+                let Some(p) = patterns.iter().find(|p| matches(p, rel)) else {
                     return false;
                 };
                 let abs = root.abs(rel);
@@ -105,7 +107,7 @@ pub fn run(name: &str, cfg: &FilesPolicy, pass: &mut Pass) -> Result<(), PolicyE
             break;
         }
         let root = &roots[c.root];
-        let path = root.abs(&c.rel).display().to_string();
+        let path = escape::path(&root.abs(&c.rel));
         let reason = format!(
             "matches {:?} and unmodified for {} (min_age {min_age})",
             c.glob,
@@ -117,6 +119,18 @@ pub fn run(name: &str, cfg: &FilesPolicy, pass: &mut Pass) -> Result<(), PolicyE
         })?;
     }
     Ok(())
+}
+
+/// Glob matching that does not pass over names that are not UTF-8 (the
+/// glob crate matches `&str` only): each byte sequence that is not UTF-8
+/// becomes U+FFFD, one character that only `?`, `*`, `**` and negated
+/// classes match. Config validation refuses U+FFFD in a glob, so a literal
+/// never matches such bytes. The deletion itself uses the real bytes.
+fn matches(pattern: &Pattern, rel: &Path) -> bool {
+    match rel.to_str() {
+        Some(text) => pattern.matches_with(text, MATCH),
+        None => pattern.matches_with(&String::from_utf8_lossy(rel.as_os_str().as_bytes()), MATCH),
+    }
 }
 
 pub fn humanize(secs: u64) -> String {
@@ -139,5 +153,31 @@ mod tests {
         assert!(p.matches_path_with(std::path::Path::new("x/y/a.log"), MATCH));
         let top = Pattern::new("*.log").unwrap();
         assert!(!top.matches_path_with(std::path::Path::new("x/a.log"), MATCH));
+    }
+
+    #[test]
+    fn names_that_are_not_utf8_match_wildcards_but_not_literals() {
+        use std::ffi::OsStr;
+        let name = |b: &[u8]| PathBuf::from(OsStr::from_bytes(b));
+        let star = Pattern::new("**/*.log").unwrap();
+        assert!(matches(&star, &name(b"caf\xe9.log")));
+        assert!(matches(&star, &name(b"d\xff/x.log")));
+        assert!(!matches(&star, &name(b"caf\xe9.txt")));
+        assert!(matches(
+            &Pattern::new("caf?.log").unwrap(),
+            &name(b"caf\xe9.log")
+        ));
+        assert!(!matches(
+            &Pattern::new("cafe.log").unwrap(),
+            &name(b"caf\xe9.log")
+        ));
+        assert!(!matches(
+            &Pattern::new("caf[a-z].log").unwrap(),
+            &name(b"caf\xe9.log")
+        ));
+        assert!(matches(
+            &Pattern::new("caf[!a-z].log").unwrap(),
+            &name(b"caf\xe9.log")
+        ));
     }
 }

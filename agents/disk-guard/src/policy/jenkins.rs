@@ -12,6 +12,7 @@
 
 use crate::cleanup::{Pass, PolicyError};
 use crate::config::JenkinsPolicy;
+use crate::escape;
 use crate::policy::files::humanize;
 use crate::safe_fs::{file_type, Identity, Root, Skip, SkipReason};
 use rustix::fs::FileType;
@@ -85,7 +86,7 @@ fn remove_all(
         }
         let mut left = Vec::new();
         let (grace, hooks) = (pass.grace_cutoff, pass.hooks);
-        let path = root.abs(&t.rel).display().to_string();
+        let path = escape::path(&root.abs(&t.rel));
         pass.delete(name, &path, t.bytes, &t.reason, || {
             let (freed, l) = root.remove_tree(&t.rel, t.id, grace, hooks)?;
             left = l;
@@ -219,7 +220,7 @@ fn old_builds(
         .iter()
         .skip(1)
         .filter(|c| *c != "jobs" && *c != "branches")
-        .map(|c| c.to_string_lossy())
+        .map(|c| escape::path(Path::new(c)))
         .collect::<Vec<_>>()
         .join("/");
     for (n, entry, st) in numbered.into_iter().skip(keep_builds) {
