@@ -18,5 +18,7 @@ pub mod telemetry;
 pub use cli::{HttpArgs, LogArgs, LogFormat};
 pub use duration::Dur;
 pub use health::{Check, HealthFn, HealthReport};
-pub use server::{bind, serve, serve_with, standard_routes, ServeError, ServeOptions};
-pub use shutdown::Shutdown;
+pub use server::{
+    bind, serve, serve_with, standard_routes, ServeError, ServeOptions, DEFAULT_DRAIN_TIMEOUT,
+};
+pub use shutdown::{Shutdown, Tasks};

@@ -45,9 +45,12 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         drop(warm.scrape());
         srp_node_exporter::memory::trim_after_startup();
     });
-    match tls {
-        Some(tls) => server::serve_tls(listener, router, tls, shutdown).await?,
-        None => srp_daemon::serve(listener, router, shutdown).await?,
-    }
+    // TLS or not, one serving path: the same header and body deadlines,
+    // nodelay and drain as every other daemon.
+    let options = srp_daemon::ServeOptions {
+        tls,
+        ..srp_daemon::ServeOptions::default()
+    };
+    srp_daemon::serve_with(listener, router, shutdown, options).await?;
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! HTTP: `/metrics` (or `--web.telemetry-path`), `/health`, a landing page;
-//! gzip (flate2, fastest level) when the scraper asks for it; optional basic auth; plain HTTP through
-//! the shared daemon crate, HTTPS through rustls with the same graceful stop.
+//! gzip (flate2, fastest level) when the scraper asks for it; optional basic auth. Serving, plain
+//! or TLS, is the shared daemon crate's (`srp_daemon::serve_with`).
 
 use crate::scrape::Scraper;
 use crate::webconfig::BasicAuth;
@@ -10,11 +10,8 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use srp_daemon::{HealthReport, Shutdown};
-use std::net::SocketAddr;
+use srp_daemon::HealthReport;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::net::TcpListener;
 
 #[derive(Clone)]
 struct AppState {
@@ -130,71 +127,6 @@ async fn require_auth(State(auth): State<Arc<BasicAuth>>, req: Request, next: Ne
         )
             .into_response()
     }
-}
-
-/// Serve HTTPS until `shutdown`, then drain in-flight connections. Mirrors
-/// `srp_daemon::serve` (readiness, watchdog, the `listening on` line).
-pub async fn serve_tls(
-    listener: TcpListener,
-    router: Router,
-    tls: Arc<tokio_rustls::rustls::ServerConfig>,
-    shutdown: Shutdown,
-) -> std::io::Result<()> {
-    use hyper_util::rt::TokioIo;
-    use tower::Service;
-
-    let local: SocketAddr = listener.local_addr()?;
-    tracing::info!("listening on https://{local}");
-    srp_daemon::systemd::notify_ready();
-    srp_daemon::systemd::spawn_watchdog(shutdown.clone());
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    loop {
-        let (tcp, peer) = tokio::select! {
-            _ = shutdown.wait() => break,
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!("accept: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let acceptor = acceptor.clone();
-        let router = router.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let stream =
-                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(e)) => {
-                        tracing::debug!(%peer, "TLS handshake failed: {e}");
-                        return;
-                    }
-                    Err(_) => return,
-                };
-            let svc =
-                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    router.clone().call(req)
-                });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc);
-            if let Err(e) = watcher.watch(conn).await {
-                tracing::debug!(%peer, "connection: {e}");
-            }
-        });
-    }
-    srp_daemon::systemd::notify_stopping();
-    drop(listener);
-    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("connections still open after 10s; stopping anyway");
-    }
-    tracing::info!("stopped");
-    Ok(())
 }
 
 #[cfg(test)]
