@@ -1,7 +1,9 @@
 //! Reading a report from disk or a request body, refusing what cannot be a
 //! report before any parsing: too large, empty, binary.
 
+use std::fs::{File, FileType};
 use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
 /// Big enough for any real report (a Trivy image scan with descriptions is a
@@ -19,13 +21,15 @@ pub enum InputError {
     Empty,
     #[error("binary data (contains NUL bytes or is not UTF-8), not a report")]
     Binary,
+    #[error("not a regular file ({0}): only regular files are read as reports")]
+    NotRegular(&'static str),
 }
 
 impl InputError {
     /// The `reason` label of srp_scan_ingest_errors_total.
     pub fn reason(&self) -> &'static str {
         match self {
-            InputError::Io(_) => "io",
+            InputError::Io(_) | InputError::NotRegular(_) => "io",
             InputError::TooLarge { .. } => "too_large",
             InputError::Empty => "empty",
             InputError::Binary => "binary",
@@ -36,11 +40,17 @@ impl InputError {
 /// Read a file whole, checking its size before loading it (a sparse 1 GB
 /// file is refused without reading a byte) and again while reading (a file
 /// that grows past the limit is refused too).
+///
+/// Only a regular file is a report. The file is opened with `O_NONBLOCK`, so
+/// opening a FIFO (or a device) returns at once instead of waiting for a
+/// writer, and the type is checked on the open descriptor (`fstat`), not on
+/// the name, so a file swapped in behind the name after a check is still
+/// caught. For a regular file `O_NONBLOCK` changes nothing.
 pub fn read_report_file(path: &Path, limit: u64) -> Result<Vec<u8>, InputError> {
-    let file = std::fs::File::open(path)?;
+    let file = open_nonblocking(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
-        return Err(InputError::Io(std::io::Error::other("not a regular file")));
+        return Err(InputError::NotRegular(file_type_name(&meta.file_type())));
     }
     if meta.len() > limit {
         return Err(InputError::TooLarge {
@@ -58,6 +68,29 @@ pub fn read_report_file(path: &Path, limit: u64) -> Result<Vec<u8>, InputError> 
     }
     check_bytes(&buf)?;
     Ok(buf)
+}
+
+fn open_nonblocking(path: &Path) -> std::io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+}
+
+fn file_type_name(t: &FileType) -> &'static str {
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else {
+        "not a regular file"
+    }
 }
 
 /// Empty or binary content is refused with its own reason, so the operator
@@ -86,6 +119,50 @@ mod tests {
             Err(InputError::Binary)
         ));
         assert!(check_bytes(b"[]").is_ok());
+    }
+
+    /// Opening a FIFO without O_NONBLOCK waits for a writer for ever; the
+    /// read runs on a thread so a regression fails the test instead of
+    /// hanging the suite.
+    #[test]
+    fn refuses_a_fifo_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("report.json");
+        let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(read_report_file(&p, 1000).map(|_| ()));
+        });
+        let got = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("read_report_file returned instead of blocking on the FIFO");
+        let err = got.unwrap_err();
+        assert!(matches!(err, InputError::NotRegular("a FIFO")), "{err}");
+        assert!(err.to_string().contains("regular file"), "{err}");
+    }
+
+    #[test]
+    fn refuses_a_directory_and_a_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = read_report_file(dir.path(), 1000).unwrap_err();
+        assert!(
+            matches!(err, InputError::NotRegular("a directory")),
+            "{err}"
+        );
+        let err = read_report_file(Path::new("/dev/null"), 1000).unwrap_err();
+        assert!(
+            matches!(err, InputError::NotRegular("a character device")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn reads_a_regular_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.json");
+        std::fs::write(&p, b"[]").unwrap();
+        assert_eq!(read_report_file(&p, 1000).unwrap(), b"[]");
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! Gitleaks JSON (`-f json`): a top-level array of findings (report/finding.go).
 //! Gitleaks has no severity: every finding is a leak, reported as CRITICAL.
 
+use super::fields::non_empty;
+use super::ParseError;
 use crate::model::{Class, Finding, Format, Report, Severity};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct GitleaksFinding {
-    #[serde(rename = "RuleID")]
+    /// Names the leak and is part of its fingerprint, so it cannot be empty.
+    #[serde(rename = "RuleID", deserialize_with = "non_empty")]
     rule_id: String,
     file: String,
     start_line: u64,
@@ -30,7 +33,7 @@ pub(crate) fn fingerprints(commit: &str, file: &str, rule: &str, line: u64) -> V
     }
 }
 
-pub(crate) fn to_report(list: Vec<GitleaksFinding>) -> Report {
+pub(crate) fn to_report(list: Vec<GitleaksFinding>) -> Result<Report, ParseError> {
     let findings = list
         .into_iter()
         .map(|g| {
@@ -52,7 +55,7 @@ pub(crate) fn to_report(list: Vec<GitleaksFinding>) -> Report {
             }
         })
         .collect();
-    Report {
+    Ok(Report {
         format: Format::Gitleaks,
         scanner: "gitleaks".into(),
         artifact: None,
@@ -61,5 +64,5 @@ pub(crate) fn to_report(list: Vec<GitleaksFinding>) -> Report {
         findings,
         suppressed: 0,
         sbom: None,
-    }
+    })
 }

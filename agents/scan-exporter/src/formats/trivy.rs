@@ -2,87 +2,164 @@
 //! Only the fields the gate uses are typed; the rest (descriptions, CVSS,
 //! references) are skipped without being allocated.
 
-use super::de_severity;
+use super::fields::{non_empty, non_null, trivy_severity};
+use super::ParseError;
 use crate::model::{Class, Finding, Format, Report, Severity};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
+const FORMAT: &str = "Trivy JSON";
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct TrivyResult {
-    #[serde(default)]
+    /// Trivy always writes it (no omitempty), so it is required.
     target: String,
-    class: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
+    class: Option<ResultClass>,
+    #[serde(default, deserialize_with = "non_null")]
     vulnerabilities: Option<Vec<Vuln>>,
+    #[serde(default, deserialize_with = "non_null")]
     secrets: Option<Vec<Secret>>,
+    #[serde(default, deserialize_with = "non_null")]
     misconfigurations: Option<Vec<Misconf>>,
+    #[serde(default, deserialize_with = "non_null")]
     licenses: Option<Vec<License>>,
+    #[serde(default, deserialize_with = "non_null")]
     experimental_modified_findings: Option<Vec<IgnoredAny>>,
+}
+
+/// Result.Class (pkg/types/report.go). It decides whether the target names
+/// the image (and so is left out of baseline keys), so it is closed too.
+#[derive(Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+enum ResultClass {
+    OsPkgs,
+    LangPkgs,
+    Config,
+    Secret,
+    License,
+    LicenseFile,
+    Custom,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Vuln {
-    #[serde(rename = "VulnerabilityID")]
+    #[serde(rename = "VulnerabilityID", deserialize_with = "non_empty")]
     vulnerability_id: String,
-    #[serde(default)]
-    pkg_name: String,
+    #[serde(default, deserialize_with = "non_null")]
+    pkg_name: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
     pkg_path: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
     pkg_identifier: Option<PkgIdentifier>,
+    #[serde(default, deserialize_with = "non_null")]
     installed_version: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
     fixed_version: Option<String>,
-    status: Option<String>,
-    #[serde(deserialize_with = "de_severity")]
-    severity: Option<Severity>,
+    /// Absent in older Trivy output; when present, one of Trivy's words.
+    #[serde(default, deserialize_with = "non_null")]
+    status: Option<VulnStatus>,
+    #[serde(deserialize_with = "trivy_severity")]
+    severity: Severity,
+    #[serde(default, deserialize_with = "non_null")]
     title: Option<String>,
+}
+
+/// trivy-db's vulnerability statuses, as Trivy writes them.
+#[derive(Deserialize, Clone, Copy, PartialEq)]
+#[serde(rename_all = "snake_case")]
+enum VulnStatus {
+    Unknown,
+    NotAffected,
+    Affected,
+    Fixed,
+    UnderInvestigation,
+    WillNotFix,
+    FixDeferred,
+    EndOfLife,
+}
+
+impl VulnStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            VulnStatus::Unknown => "unknown",
+            VulnStatus::NotAffected => "not_affected",
+            VulnStatus::Affected => "affected",
+            VulnStatus::Fixed => "fixed",
+            VulnStatus::UnderInvestigation => "under_investigation",
+            VulnStatus::WillNotFix => "will_not_fix",
+            VulnStatus::FixDeferred => "fix_deferred",
+            VulnStatus::EndOfLife => "end_of_life",
+        }
+    }
 }
 
 #[derive(Deserialize)]
 struct PkgIdentifier {
-    #[serde(rename = "PURL")]
+    #[serde(rename = "PURL", default, deserialize_with = "non_null")]
     purl: Option<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Secret {
-    #[serde(rename = "RuleID")]
+    #[serde(rename = "RuleID", deserialize_with = "non_empty")]
     rule_id: String,
-    #[serde(default, deserialize_with = "de_severity")]
-    severity: Option<Severity>,
+    #[serde(deserialize_with = "trivy_severity")]
+    severity: Severity,
+    #[serde(default, deserialize_with = "non_null")]
     title: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
     start_line: Option<u64>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Misconf {
-    #[serde(rename = "ID", default)]
-    id: String,
-    #[serde(rename = "AVDID")]
+    #[serde(rename = "ID", default, deserialize_with = "non_null")]
+    id: Option<String>,
+    #[serde(rename = "AVDID", default, deserialize_with = "non_null")]
     avd_id: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
     title: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
     message: Option<String>,
-    #[serde(default, deserialize_with = "de_severity")]
-    severity: Option<Severity>,
-    #[serde(default)]
-    status: String,
+    #[serde(deserialize_with = "trivy_severity")]
+    severity: Severity,
+    status: MisconfStatus,
+    #[serde(default, deserialize_with = "non_null")]
     cause_metadata: Option<Cause>,
+}
+
+/// A misconfiguration check's outcome: exactly Trivy's three words. "fail"
+/// or "FAILED" is a broken report, not a check that passed.
+#[derive(Deserialize, Clone, Copy, PartialEq)]
+#[serde(rename_all = "UPPERCASE")]
+enum MisconfStatus {
+    Pass,
+    Fail,
+    Exception,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Cause {
+    #[serde(default, deserialize_with = "non_null")]
     start_line: Option<u64>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct License {
+    #[serde(deserialize_with = "non_empty")]
     name: String,
-    #[serde(default, deserialize_with = "de_severity")]
-    severity: Option<Severity>,
+    #[serde(deserialize_with = "trivy_severity")]
+    severity: Severity,
+    #[serde(default, deserialize_with = "non_null")]
     pkg_name: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
     file_path: Option<String>,
 }
 
@@ -91,11 +168,11 @@ pub(crate) fn to_report(
     image: bool,
     created_at: Option<String>,
     results: Vec<TrivyResult>,
-) -> Report {
+) -> Result<Report, ParseError> {
     let mut findings = Vec::new();
     let mut suppressed = 0u64;
-    for r in results {
-        let target_is_image = r.class.as_deref() == Some("os-pkgs");
+    for (ri, r) in results.into_iter().enumerate() {
+        let target_is_image = r.class == Some(ResultClass::OsPkgs);
         let base = |class: Class| Finding {
             scanner: "trivy".into(),
             class: Some(class),
@@ -105,18 +182,18 @@ pub(crate) fn to_report(
         };
         for v in r.vulnerabilities.unwrap_or_default() {
             let status = v.status;
-            if status.as_deref() == Some("not_affected") {
+            if status == Some(VulnStatus::NotAffected) {
                 suppressed += 1;
                 continue;
             }
             findings.push(Finding {
                 id: v.vulnerability_id,
-                severity: v.severity,
-                pkg: Some(v.pkg_name),
+                severity: Some(v.severity),
+                pkg: Some(v.pkg_name.unwrap_or_default()),
                 purl: v.pkg_identifier.and_then(|p| p.purl),
                 installed: v.installed_version,
                 fixed: v.fixed_version.filter(|f| !f.is_empty()),
-                status,
+                status: status.map(|s| s.as_str().to_string()),
                 path: v.pkg_path,
                 title: v.title,
                 ..base(Class::Vulnerability)
@@ -125,26 +202,44 @@ pub(crate) fn to_report(
         for s in r.secrets.unwrap_or_default() {
             findings.push(Finding {
                 id: s.rule_id,
-                severity: s.severity,
+                severity: Some(s.severity),
                 path: Some(r.target.clone()),
                 line: s.start_line,
                 title: s.title,
                 ..base(Class::Secret)
             });
         }
-        for m in r.misconfigurations.unwrap_or_default() {
-            match m.status.as_str() {
-                "FAIL" => {}
-                "EXCEPTION" => {
+        for (mi, m) in r
+            .misconfigurations
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
+            match m.status {
+                MisconfStatus::Fail => {}
+                MisconfStatus::Exception => {
                     suppressed += 1;
                     continue;
                 }
-                _ => continue, // PASS: a check that succeeded
+                MisconfStatus::Pass => continue, // a check that succeeded
             }
+            // Older Trivy wrote only AVDID, newer only ID; one is needed to
+            // name (and waive) the finding.
+            let id = match (m.id.filter(|i| !i.is_empty()), &m.avd_id) {
+                (Some(id), _) => id,
+                (None, Some(avd)) if !avd.is_empty() => avd.clone(),
+                _ => {
+                    return Err(ParseError::invalid(
+                        FORMAT,
+                        format!("$.Results[{ri}].Misconfigurations[{mi}].ID"),
+                        "a failed check without ID or AVDID",
+                    ))
+                }
+            };
             findings.push(Finding {
-                id: m.id,
+                id,
                 aliases: m.avd_id.into_iter().collect(),
-                severity: m.severity,
+                severity: Some(m.severity),
                 path: Some(r.target.clone()),
                 line: m.cause_metadata.and_then(|c| c.start_line),
                 title: m.message.or(m.title),
@@ -154,7 +249,7 @@ pub(crate) fn to_report(
         for l in r.licenses.unwrap_or_default() {
             findings.push(Finding {
                 id: l.name,
-                severity: l.severity,
+                severity: Some(l.severity),
                 pkg: l.pkg_name,
                 path: l.file_path,
                 ..base(Class::License)
@@ -165,7 +260,7 @@ pub(crate) fn to_report(
             .map(|v| v.len() as u64)
             .unwrap_or(0);
     }
-    Report {
+    Ok(Report {
         format: Format::Trivy,
         scanner: "trivy".into(),
         artifact,
@@ -174,5 +269,5 @@ pub(crate) fn to_report(
         findings,
         suppressed,
         sbom: None,
-    }
+    })
 }

@@ -1,6 +1,7 @@
 //! Integration tests: the real `srp-gate` and `srp-scan-exporter` binaries
 //! against the real scanner outputs in ../shared/fixtures.
 
+mod broken_reports;
 mod exporter;
 mod fixtures;
 mod malformed;
