@@ -129,6 +129,16 @@ impl Exposition {
     }
 }
 
+/// Whether Prometheus accepts `name` as a metric name. Collectors that build
+/// names from file contents check it: one invalid name makes Prometheus
+/// refuse the whole scrape, not just that series.
+pub fn is_valid_metric_name(name: &str) -> bool {
+    let mut c = name.chars();
+    c.next()
+        .is_some_and(|f| f.is_ascii_alphabetic() || f == '_' || f == ':')
+        && c.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
 /// Format a value the way Prometheus parses it: integers without a fraction,
 /// the special values by their exposition names.
 pub fn push_value(buf: &mut String, v: f64) {

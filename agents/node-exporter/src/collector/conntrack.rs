@@ -30,7 +30,9 @@ pub fn parse_stat(path: &Path, text: &str) -> Result<HashMap<String, u64>, Colle
         for (name, v) in header.iter().zip(line.split_whitespace()) {
             let v = u64::from_str_radix(v, 16)
                 .map_err(|_| CollectError::parse(path, format!("not hex: {v}")))?;
-            *sums.entry(name.to_string()).or_insert(0) += v;
+            // Saturating: a corrupt file must not overflow (a panic in debug).
+            let sum = sums.entry(name.to_string()).or_insert(0u64);
+            *sum = sum.saturating_add(v);
         }
     }
     Ok(sums)

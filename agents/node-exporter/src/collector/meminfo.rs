@@ -3,7 +3,7 @@
 //! bytes with a `_bytes` suffix, unitless counts (HugePages_*) stay as they are.
 
 use super::{num, read, CollectError, Collector, Paths};
-use crate::exposition::{Exposition, MetricType::Gauge};
+use crate::exposition::{is_valid_metric_name, Exposition, MetricType::Gauge};
 use std::path::{Path, PathBuf};
 
 pub struct Meminfo {
@@ -61,6 +61,9 @@ impl Collector for Meminfo {
             name.clear();
             name.push_str("node_memory_");
             name.push_str(&field);
+            if !is_valid_metric_name(&name) {
+                continue;
+            }
             help.clear();
             help.push_str("Memory information field ");
             help.push_str(&field);

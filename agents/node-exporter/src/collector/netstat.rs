@@ -3,7 +3,7 @@
 //! Untyped, as upstream exports them.
 
 use super::{read, CollectError, Collector, FieldFilter, Settings};
-use crate::exposition::{Exposition, MetricType::Untyped};
+use crate::exposition::{is_valid_metric_name, Exposition, MetricType::Untyped};
 use std::path::{Path, PathBuf};
 
 /// Pairs of header/value lines: `Tcp: RtoAlgorithm ...` then `Tcp: 1 ...`;
@@ -109,6 +109,9 @@ impl Collector for Netstat {
             name.clear();
             name.push_str("node_netstat_");
             name.push_str(key);
+            if !is_valid_metric_name(&name) {
+                return Ok(());
+            }
             help.clear();
             help.push_str("Statistic ");
             help.extend(key.split('_'));

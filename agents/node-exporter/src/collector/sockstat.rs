@@ -2,7 +2,7 @@
 //! with `_mem_bytes` (pages × page size) beside every `mem`, as upstream.
 
 use super::{num, read, CollectError, Collector, Paths};
-use crate::exposition::{Exposition, MetricType::Gauge};
+use crate::exposition::{is_valid_metric_name, Exposition, MetricType::Gauge};
 use std::path::{Path, PathBuf};
 
 pub fn parse(
@@ -75,6 +75,9 @@ impl Collector for Sockstat {
             name.clear();
             name.push_str("node_sockstat_");
             name.push_str(&key);
+            if !is_valid_metric_name(&name) {
+                continue;
+            }
             help.clear();
             if key == "sockets_used" {
                 help.push_str("Number of IPv4 sockets in use.");

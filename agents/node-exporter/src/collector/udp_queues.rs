@@ -18,8 +18,9 @@ pub fn sum(path: &Path, text: &str) -> Result<(u64, u64), CollectError> {
             u64::from_str_radix(s, 16)
                 .map_err(|_| CollectError::parse(path, format!("not hex: {s}")))
         };
-        tx += hex(t)?;
-        rx += hex(r)?;
+        // Saturating: a corrupt file must not overflow (a panic in debug).
+        tx = tx.saturating_add(hex(t)?);
+        rx = rx.saturating_add(hex(r)?);
     }
     Ok((tx, rx))
 }

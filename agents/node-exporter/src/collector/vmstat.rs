@@ -2,7 +2,7 @@
 //! `--collector.vmstat.fields`. Untyped, as upstream exports them.
 
 use super::{num, read, CollectError, Collector, FieldFilter, Settings};
-use crate::exposition::{Exposition, MetricType::Untyped};
+use crate::exposition::{is_valid_metric_name, Exposition, MetricType::Untyped};
 use std::path::PathBuf;
 
 pub struct Vmstat {
@@ -39,6 +39,9 @@ impl Collector for Vmstat {
             name.clear();
             name.push_str("node_vmstat_");
             name.push_str(key);
+            if !is_valid_metric_name(&name) {
+                continue;
+            }
             help.clear();
             help.push_str("/proc/vmstat information field ");
             help.push_str(key);
