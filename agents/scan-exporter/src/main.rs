@@ -5,6 +5,7 @@
 use anyhow::Context;
 use clap::Parser;
 use srp_daemon::{Check, HealthFn, HealthReport, LogArgs, Shutdown};
+use srp_scan::exporter::liveness::{Liveness, STALL_AFTER};
 use srp_scan::exporter::{http, ingest::Exporter, metrics::ScanMetrics, store::Store, watch};
 use srp_scan::input::DEFAULT_MAX_REPORT_BYTES;
 use srp_scan::policy::Policy;
@@ -49,13 +50,41 @@ struct Args {
     #[arg(long, default_value = "100", value_name = "N")]
     keep: u32,
 
+    /// Uploads (POST /reports) read and ingested at the same time; more are
+    /// answered 503 with Retry-After before their body is read (counted as
+    /// busy). Each can hold up to --max-report-bytes, and ingesting costs
+    /// about 2-3 times the report size, so this bounds the memory uploads use.
+    #[arg(
+        long,
+        env = "SRP_SCAN_MAX_CONCURRENT_INGESTS",
+        default_value = "2",
+        value_name = "N",
+        value_parser = clap::value_parser!(u16).range(1..)
+    )]
+    max_concurrent_ingests: u16,
+
     #[command(flatten)]
     log: LogArgs,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// How long blocking work still running at exit (a watcher step stuck on a
+/// file) may delay the end of the process after the server has drained.
+const EXIT_GRACE: Duration = Duration::from_secs(5);
+
+fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let r = rt.block_on(run(args));
+    // Not the default drop, which waits for every blocking task: one stuck
+    // on a file must not keep SIGTERM from stopping the process.
+    rt.shutdown_timeout(EXIT_GRACE);
+    r
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
     args.log.init();
     let policy = match &args.policy {
         Some(p) => Policy::load(p)?,
@@ -76,16 +105,32 @@ async fn main() -> anyhow::Result<()> {
         .context("loading the metrics from the history")?;
 
     let shutdown = Shutdown::on_signals();
+    let liveness = args
+        .reports_dir
+        .as_ref()
+        .map(|_| Arc::new(Liveness::default()));
     let health_state = exporter.clone();
+    let health_liveness = liveness.clone();
     let health: HealthFn = Arc::new(move || {
         let st = health_state.clone();
+        let watcher = health_liveness.clone();
         Box::pin(async move {
             let check = match tokio::task::spawn_blocking(move || st.store.ping()).await {
                 Ok(Ok(())) => Check::ok(),
                 Ok(Err(e)) => Check::failed(e.to_string()),
                 Err(e) => Check::failed(e.to_string()),
             };
-            HealthReport::new().check("database", check)
+            let report = HealthReport::new().check("database", check);
+            match watcher {
+                Some(l) => report.check(
+                    "watcher",
+                    match l.check(STALL_AFTER) {
+                        Ok(()) => Check::ok(),
+                        Err(why) => Check::failed(why),
+                    },
+                ),
+                None => report,
+            }
         })
     });
 
@@ -107,12 +152,12 @@ async fn main() -> anyhow::Result<()> {
         }
     });
 
-    let watcher = args.reports_dir.clone().map(|dir| {
+    let watcher = args.reports_dir.clone().zip(liveness).map(|(dir, live)| {
         let st = exporter.clone();
         let sd = shutdown.clone();
         let debounce = Duration::from_millis(args.debounce_ms);
         tokio::spawn(async move {
-            let r = watch::run(st, dir.clone(), debounce, sd.clone()).await;
+            let r = watch::run(st, dir.clone(), debounce, sd.clone(), live).await;
             if r.is_err() {
                 // Without its directory the exporter would silently miss
                 // reports: stop, and let systemd report the failure.
@@ -122,8 +167,8 @@ async fn main() -> anyhow::Result<()> {
         })
     });
 
-    let router =
-        http::routes(exporter.clone()).merge(srp_daemon::standard_routes(registry, health));
+    let router = http::routes(exporter.clone(), usize::from(args.max_concurrent_ingests))
+        .merge(srp_daemon::standard_routes(registry, health));
     let listener = srp_daemon::bind(args.listen).await?;
     srp_daemon::serve(listener, router, shutdown).await?;
     if let Some(w) = watcher {

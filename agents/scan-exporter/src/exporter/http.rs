@@ -1,19 +1,46 @@
 //! The HTTP API: `POST /reports` for Jenkins to push a report with curl, and
 //! read-only views of the history. `/metrics` and `/health` come from
 //! srp-daemon's standard routes.
+//!
+//! Memory is bounded per request and in total: a body whose Content-Length
+//! is over `--max-report-bytes` is refused before a byte of it is read, a
+//! body is read with the limit enforced as it arrives, at most
+//! `--max-concurrent-ingests` bodies are read and ingested at once (the
+//! rest get 503 with Retry-After at once, before their body is read), and
+//! `/latest` answers one page of the blocking findings, streamed from the
+//! store rather than loaded whole.
 
 use super::ingest::{IngestError, Origin, Shared};
+use super::labels;
+use super::store::{Page, MAX_PAGE};
 use crate::input::InputError;
 use axum::body::{to_bytes, Body};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
 
-pub fn routes(state: Shared) -> Router {
+/// Seconds a client refused for capacity is told to wait (curl --retry
+/// honours Retry-After on 503).
+const RETRY_AFTER_SECS: u64 = 5;
+
+#[derive(Clone)]
+struct Api {
+    exporter: Shared,
+    /// One permit per upload being read or ingested.
+    uploads: Arc<Semaphore>,
+    max_uploads: usize,
+}
+
+/// The routes; `max_concurrent_ingests` bounds the uploads read and
+/// ingested at the same time (at least 1).
+pub fn routes(state: Shared, max_concurrent_ingests: usize) -> Router {
+    let max_uploads = max_concurrent_ingests.max(1);
     Router::new()
         .route("/reports", post(push))
         .route("/reports/{pipeline}/{target}/latest", get(latest))
@@ -21,7 +48,11 @@ pub fn routes(state: Shared) -> Router {
         // The handler enforces --max-report-bytes itself, so it can count
         // an oversized body as an ingest error.
         .layer(DefaultBodyLimit::disable())
-        .with_state(state)
+        .with_state(Api {
+            exporter: state,
+            uploads: Arc::new(Semaphore::new(max_uploads)),
+            max_uploads,
+        })
 }
 
 #[derive(Debug, Deserialize)]
@@ -33,12 +64,8 @@ pub struct PushParams {
 }
 
 fn valid_label(name: &str, v: &str) -> Result<(), IngestError> {
-    if v.len() > 256 || v.chars().any(char::is_control) {
-        return Err(IngestError::BadRequest(format!(
-            "{name} must be at most 256 characters without control characters"
-        )));
-    }
-    Ok(())
+    labels::check_label(&format!("{name} parameter"), v)
+        .map_err(|e| IngestError::BadRequest(e.to_string()))
 }
 
 fn error_response(err: &IngestError) -> Response {
@@ -46,6 +73,14 @@ fn error_response(err: &IngestError) -> Response {
         IngestError::Input(InputError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
         IngestError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         IngestError::Input(InputError::Io(_)) => StatusCode::BAD_REQUEST,
+        IngestError::Busy(_) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, RETRY_AFTER_SECS.to_string())],
+                Json(json!({"error": err.to_string(), "reason": err.reason()})),
+            )
+                .into_response()
+        }
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     };
     (
@@ -53,6 +88,34 @@ fn error_response(err: &IngestError) -> Response {
         Json(json!({"error": err.to_string(), "reason": err.reason()})),
     )
         .into_response()
+}
+
+/// The declared body length, when the client sent a usable one.
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// A body that could not be read whole: over the limit (counted as
+/// too_large), or the client went away or was too slow (io).
+fn body_error(err: axum::Error, limit: u64) -> IngestError {
+    // axum wraps http-body-util's LengthLimitError, whose message is the
+    // one way to tell it apart without depending on that crate.
+    let over = err.to_string().contains("length limit exceeded");
+    if over {
+        InputError::TooLarge {
+            size: limit + 1,
+            limit,
+        }
+        .into()
+    } else {
+        InputError::Io(std::io::Error::other(format!("reading the body: {err}"))).into()
+    }
 }
 
 /// The verdict JSON: the summary (its finding keys went to the store) and
@@ -65,11 +128,15 @@ struct PushResponse<'a> {
 }
 
 async fn push(
-    State(state): State<Shared>,
+    State(api): State<Api>,
     Query(params): Query<PushParams>,
+    headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let state = api.exporter.clone();
     let limit = state.max_bytes;
+    // Held until the response is built: the summary is serialised into it.
+    let mut _permit = None;
     let result = async {
         let pipeline = params
             .pipeline
@@ -81,12 +148,20 @@ async fn push(
         if let Some(t) = &params.target {
             valid_label("target", t)?;
         }
+        // Refused before reading: a declared length over the limit, and
+        // any upload beyond the concurrency bound.
+        if let Some(size) = content_length(&headers).filter(|n| *n > limit) {
+            return Err(InputError::TooLarge { size, limit }.into());
+        }
+        _permit = Some(
+            api.uploads
+                .clone()
+                .try_acquire_owned()
+                .map_err(|_| IngestError::Busy(api.max_uploads))?,
+        );
         let bytes = to_bytes(body, usize::try_from(limit).unwrap_or(usize::MAX))
             .await
-            .map_err(|_| InputError::TooLarge {
-                size: limit + 1,
-                limit,
-            })?;
+            .map_err(|e| body_error(e, limit))?;
         let origin = Origin {
             fallback_target: pipeline.clone(),
             pipeline,
@@ -100,7 +175,7 @@ async fn push(
             .map_err(|e| IngestError::BadRequest(format!("ingest task failed: {e}")))?
     }
     .await;
-    match result {
+    let response = match result {
         Ok((id, summary)) => (
             StatusCode::OK,
             Json(PushResponse {
@@ -113,22 +188,38 @@ async fn push(
             state.record_error(&e, "http");
             error_response(&e)
         }
-    }
+    };
+    drop(_permit);
+    response
+}
+
+/// `?limit=N&offset=M` over the blocking findings of `/latest`.
+#[derive(Debug, Deserialize)]
+pub struct PageParams {
+    limit: Option<usize>,
+    offset: Option<usize>,
 }
 
 async fn latest(
-    State(state): State<Shared>,
+    State(api): State<Api>,
     Path((pipeline, target)): Path<(String, String)>,
+    Query(p): Query<PageParams>,
 ) -> Response {
-    let st = state.clone();
-    lookup_response(tokio::task::spawn_blocking(move || st.store.latest(&pipeline, &target)).await)
+    let st = api.exporter.clone();
+    let page = Page {
+        offset: p.offset.unwrap_or(0),
+        limit: p.limit.unwrap_or(super::store::DEFAULT_PAGE).min(MAX_PAGE),
+    };
+    lookup_response(
+        tokio::task::spawn_blocking(move || st.store.latest(&pipeline, &target, page)).await,
+    )
 }
 
 async fn diff(
-    State(state): State<Shared>,
+    State(api): State<Api>,
     Path((pipeline, target)): Path<(String, String)>,
 ) -> Response {
-    let st = state.clone();
+    let st = api.exporter.clone();
     lookup_response(tokio::task::spawn_blocking(move || st.store.diff(&pipeline, &target)).await)
 }
 

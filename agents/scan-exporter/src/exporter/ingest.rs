@@ -2,7 +2,9 @@
 //! into a counted, logged ingest error that leaves the last good figures as
 //! they were.
 
+use super::labels::{self, check_label, FieldError};
 use super::metrics::ScanMetrics;
+use super::open::Refusal;
 use super::store::{IngestMeta, Store, StoreError};
 use crate::evaluate::{evaluate, Input, Options};
 use crate::formats::{self, ParseError, Parsed};
@@ -21,6 +23,12 @@ pub enum IngestError {
     Store(#[from] StoreError),
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    Refused(#[from] Refusal),
+    #[error("{0}")]
+    Field(#[from] FieldError),
+    #[error("{0} reports are being ingested already, the most --max-concurrent-ingests allows; retry later")]
+    Busy(usize),
 }
 
 impl IngestError {
@@ -31,6 +39,9 @@ impl IngestError {
             IngestError::Parse(e) => e.reason(),
             IngestError::Store(_) => "storage",
             IngestError::BadRequest(_) => "bad_request",
+            IngestError::Refused(r) => r.reason(),
+            IngestError::Field(_) => "invalid_field",
+            IngestError::Busy(_) => "busy",
         }
     }
 }
@@ -54,6 +65,32 @@ fn stable_target(artifact: &str, image: bool) -> String {
     } else {
         artifact.to_string()
     }
+}
+
+/// Where a report keeps the artifact name, for an error that says which
+/// field to fix.
+fn artifact_field(format: crate::model::Format) -> &'static str {
+    match format {
+        crate::model::Format::Trivy => "ArtifactName",
+        crate::model::Format::Cyclonedx => "metadata.component.name",
+        _ => "artifact",
+    }
+}
+
+/// Every string of the summary that becomes a label (scanner names, SBOM
+/// component types) is checked; the rest of the summary is only stored.
+fn check_summary_labels(s: &Summary) -> Result<(), FieldError> {
+    for r in &s.reports {
+        if let Some(scanner) = &r.scanner {
+            check_label("scanner (tool name)", scanner)?;
+        }
+    }
+    for row in &s.sbom {
+        for t in row.counts.by_type.keys() {
+            check_label("SBOM component type (purl type)", t)?;
+        }
+    }
+    Ok(())
 }
 
 pub struct Exporter {
@@ -93,6 +130,9 @@ impl Exporter {
                     .artifact
                     .as_deref()
                     .map(|a| stable_target(a, report.image));
+                if let Some(a) = &artifact {
+                    check_label(artifact_field(report.format), a)?;
+                }
                 let opts = Options::new(self.policy.clone(), chrono::Utc::now().date_naive());
                 let s = evaluate(
                     &[Input {
@@ -106,14 +146,17 @@ impl Exporter {
             Parsed::Summary(s) => {
                 if s.kind != KIND {
                     return Err(IngestError::BadRequest(format!(
-                        "unknown kind {:?}",
-                        s.kind
+                        "unknown kind \"{}\"",
+                        labels::for_log(&s.kind)
                     )));
                 }
                 let artifact = s
                     .reports
                     .iter()
                     .find_map(|r| r.artifact.as_deref().map(|a| stable_target(a, r.image)));
+                if let Some(a) = &artifact {
+                    check_label("reports[].artifact", a)?;
+                }
                 (*s, artifact)
             }
         };
@@ -123,6 +166,12 @@ impl Exporter {
             .filter(|t| !t.is_empty())
             .or(artifact)
             .unwrap_or_else(|| origin.fallback_target.clone());
+        check_summary_labels(&summary)?;
+        // The origin's names come from a query or from directory names: a
+        // directory named with a newline must not become a label either.
+        check_label("pipeline", &origin.pipeline)?;
+        check_label("build", &origin.build)?;
+        check_label("target", &target)?;
         let meta = IngestMeta {
             pipeline: origin.pipeline.clone(),
             build: origin.build.clone(),
@@ -134,7 +183,7 @@ impl Exporter {
             pipeline = %meta.pipeline,
             build = %meta.build,
             target = %meta.target,
-            source = %meta.source,
+            source = %labels::for_log(&meta.source),
             verdict = summary.verdict.as_str(),
             blocking = summary.blocking.len(),
             "report ingested"
@@ -150,7 +199,12 @@ impl Exporter {
             .ingest_errors
             .with_label_values(&[reason])
             .inc();
-        tracing::warn!(source, reason, error = %err, "report refused");
+        tracing::warn!(
+            source = %labels::for_log(source),
+            reason,
+            error = %labels::for_log(&err.to_string()),
+            "report refused"
+        );
     }
 
     /// Rebuild the gauges from the database.

@@ -45,6 +45,10 @@ pub const INGEST_ERROR_REASONS: &[&str] = &[
     "unknown_format",
     "bad_request",
     "storage",
+    "symlink",
+    "not_regular_file",
+    "invalid_field",
+    "busy",
 ];
 
 /// Days ahead that srp_scan_waivers_expiring looks.

@@ -3,6 +3,10 @@
 
 pub mod http;
 pub mod ingest;
+pub mod labels;
+pub mod liveness;
 pub mod metrics;
+pub mod open;
+pub mod page;
 pub mod store;
 pub mod watch;

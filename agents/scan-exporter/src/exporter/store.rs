@@ -4,9 +4,9 @@
 //! previous build" is one query.
 
 use crate::summary::Summary;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, MAIN_DB};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 pub const DB_FILE: &str = "scan-exporter.db";
@@ -119,8 +119,12 @@ pub struct Diff {
     pub unchanged: u64,
 }
 
+pub use super::page::{Page, DEFAULT_PAGE, MAX_PAGE};
+
 pub struct Store {
     conn: Mutex<Connection>,
+    /// The database file, for read-only connections of their own.
+    path: PathBuf,
     keep: u32,
 }
 
@@ -138,13 +142,15 @@ impl Store {
             path: data_dir.display().to_string(),
             source,
         })?;
-        let conn = Connection::open(data_dir.join(DB_FILE))?;
+        let path = data_dir.join(DB_FILE);
+        let conn = Connection::open(&path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
         Ok(Store {
             conn: Mutex::new(conn),
+            path,
             keep: keep.max(2),
         })
     }
@@ -361,25 +367,37 @@ impl Store {
         Ok(snap)
     }
 
-    /// The latest stored summary for a pipeline and target.
+    /// The latest stored summary for a pipeline and target, with one page
+    /// of its blocking findings (see [`super::page`]). The summary is
+    /// streamed out of SQLite, on a connection of its own so ingests are not
+    /// held up, and only the page is kept.
     pub fn latest(
         &self,
         pipeline: &str,
         target: &str,
+        page: Page,
     ) -> Result<Option<serde_json::Value>, StoreError> {
-        let conn = self.conn();
-        let row: Option<(String, String, String, String, f64)> = conn
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // One read transaction: the row found is the row streamed, even if
+        // an ingest prunes it meanwhile (WAL keeps the snapshot).
+        let tx = conn.unchecked_transaction()?;
+        let row: Option<(i64, String, String, f64)> = tx
             .query_row(
-                "SELECT summary, build, verdict, source, received_at FROM ingests
+                "SELECT id, build, source, received_at FROM ingests
                  WHERE pipeline = ?1 AND target = ?2 ORDER BY id DESC LIMIT 1",
                 params![pipeline, target],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()?;
-        let Some((summary, build, _verdict, source, at)) = row else {
+        let Some((id, build, source, at)) = row else {
             return Ok(None);
         };
-        let mut v: serde_json::Value = serde_json::from_str(&summary)?;
+        let blob = tx.blob_open(MAIN_DB, c"ingests", c"summary", id, true)?;
+        let mut v = super::page::read_paged(std::io::BufReader::new(blob), page)?;
         v["pipeline"] = pipeline.into();
         v["target"] = target.into();
         v["build"] = build.into();

@@ -15,11 +15,15 @@
 //! can write `.x.tmp` and rename it into place.
 
 use super::ingest::{IngestError, Origin, Shared};
-use crate::input::{self, InputError};
+use super::labels::for_log;
+use super::liveness::Liveness;
+use super::open::{read_bounded, OpenError, Opened, ReportsDir};
+use crate::input::InputError;
 use notify::{RecursiveMode, Watcher};
 use srp_daemon::Shutdown;
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 use tokio::sync::mpsc;
 
@@ -84,92 +88,163 @@ fn version(meta: &std::fs::Metadata) -> Version {
     (meta.len(), mtime)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        match e.file_type() {
-            Ok(t) if t.is_dir() => walk(&p, out),
-            Ok(t) if t.is_file() => out.push(p),
-            _ => {}
+/// The watcher's view of the reports directory: the path it was given (for
+/// names in the store and the logs) and a descriptor every open is
+/// relative to.
+struct Root {
+    path: PathBuf,
+    dir: ReportsDir,
+}
+
+impl Root {
+    fn absolute(&self, rel: &Path) -> PathBuf {
+        self.path.join(rel)
+    }
+}
+
+/// Count a refused entry once per version (so a restart does not count it
+/// again), and log it.
+fn refuse(state: &Shared, key: &str, ver: Version, err: &IngestError) {
+    state.record_error(err, key);
+    if let Err(e) = state
+        .store
+        .mark_file(key, ver.0, ver.1, None, Some(&err.to_string()))
+    {
+        tracing::error!(path = %for_log(key), error = %e, "cannot record file");
+    }
+}
+
+fn seen(state: &Shared, key: &str, ver: Version) -> bool {
+    match state.store.file_seen(key, ver.0, ver.1) {
+        Ok(seen) => seen,
+        Err(e) => {
+            tracing::error!(path = %for_log(key), error = %e, "cannot check file history");
+            true
         }
     }
 }
 
-fn process(state: &Shared, dir: &Path, path: &Path, failed: Option<Version>) -> Outcome {
+fn process(state: &Shared, root: &Root, path: &Path, failed: Option<Version>) -> Outcome {
     if ignored_name(path) {
         return Outcome::Done;
     }
-    let Ok(meta) = std::fs::metadata(path) else {
-        return Outcome::Done; // gone (renamed away or deleted)
-    };
-    if meta.is_dir() {
-        let mut files = Vec::new();
-        walk(path, &mut files);
-        return Outcome::Enqueue(files);
-    }
-    if !meta.is_file() {
+    // Events name absolute paths under the watched directory; anything else
+    // is not ours to open.
+    let Ok(rel) = path.strip_prefix(&root.path) else {
+        tracing::warn!(path = %for_log(&path.display().to_string()), "event outside the reports directory ignored");
         return Outcome::Done;
-    }
-    let ver = version(&meta);
+    };
     let key = path.display().to_string();
-    match state.store.file_seen(&key, ver.0, ver.1) {
-        Ok(true) => return Outcome::Done,
-        Ok(false) => {}
-        Err(e) => {
-            tracing::error!(path = %key, error = %e, "cannot check file history");
+    let (file, meta) = match root.dir.open_entry(rel) {
+        Ok(Opened::File(f, m)) => (f, m),
+        Ok(Opened::Dir(_)) => {
+            return match root.dir.list(rel) {
+                Ok(rels) => Outcome::Enqueue(rels.iter().map(|r| root.absolute(r)).collect()),
+                Err(e) => {
+                    tracing::warn!(path = %for_log(&key), error = %e, "cannot list directory");
+                    Outcome::Done
+                }
+            };
+        }
+        Err(OpenError::Gone) => return Outcome::Done, // renamed away or deleted
+        Err(OpenError::Refused(r)) => {
+            // The entry's own stat (a link's, not its target's) versions it.
+            let ver = root
+                .dir
+                .stat_entry(rel)
+                .map(|m| version(&m))
+                .unwrap_or((0, 0));
+            if !seen(state, &key, ver) {
+                refuse(state, &key, ver, &IngestError::Refused(r));
+            }
             return Outcome::Done;
         }
+        Err(OpenError::Io(e)) => {
+            let ver = root
+                .dir
+                .stat_entry(rel)
+                .map(|m| version(&m))
+                .unwrap_or((0, 0));
+            if !seen(state, &key, ver) {
+                refuse(state, &key, ver, &IngestError::Input(InputError::Io(e)));
+            }
+            return Outcome::Done;
+        }
+    };
+    let ver = version(&meta);
+    if seen(state, &key, ver) {
+        return Outcome::Done;
     }
-    let origin = origin_for(dir, path);
-    let result = input::read_report_file(path, state.max_bytes)
+    let origin = origin_for(&root.path, path);
+    let result = read_bounded(file, &meta, state.max_bytes)
         .map_err(IngestError::from)
         .and_then(|bytes| state.ingest(bytes, &origin));
     match result {
         Ok((id, _)) => {
             if let Err(e) = state.store.mark_file(&key, ver.0, ver.1, Some(id), None) {
-                tracing::error!(path = %key, error = %e, "cannot record file");
+                tracing::error!(path = %for_log(&key), error = %e, "cannot record file");
             }
             Outcome::Done
         }
         Err(IngestError::Store(e)) => {
-            tracing::error!(path = %key, error = %e, "cannot store report");
+            tracing::error!(path = %for_log(&key), error = %e, "cannot store report");
             Outcome::Done
         }
         Err(e) => {
-            let now_ver = std::fs::metadata(path).map(|m| version(&m)).ok();
-            let may_be_partial = !matches!(e, IngestError::Input(InputError::TooLarge { .. }));
+            let now_ver = root.dir.stat_entry(rel).map(|m| version(&m)).ok();
+            let may_be_partial = !matches!(
+                e,
+                IngestError::Input(InputError::TooLarge { .. }) | IngestError::Field(_)
+            );
             if now_ver != Some(ver) || (may_be_partial && failed != Some(ver)) {
-                tracing::debug!(path = %key, error = %e, "unreadable, will look again once it stops changing");
+                tracing::debug!(path = %for_log(&key), error = %for_log(&e.to_string()), "unreadable, will look again once it stops changing");
                 return Outcome::Retry(ver);
             }
-            state.record_error(&e, &key);
-            if let Err(e) = state
-                .store
-                .mark_file(&key, ver.0, ver.1, None, Some(&e.to_string()))
-            {
-                tracing::error!(path = %key, error = %e, "cannot record file");
-            }
+            refuse(state, &key, ver, &e);
             Outcome::Done
         }
     }
 }
 
 /// Watch `dir` until shutdown. Files already there are handled first.
+///
+/// Each file is handled on the blocking pool while the loop still listens
+/// for shutdown, so a step that never returns cannot keep the process from
+/// stopping; `liveness` shows in `/health` whether the loop goes round.
 pub async fn run(
     state: Shared,
     dir: PathBuf,
     debounce: Duration,
     shutdown: Shutdown,
+    liveness: Arc<Liveness>,
+) -> anyhow::Result<()> {
+    let r = watch(state, dir, debounce, shutdown, &liveness).await;
+    match &r {
+        Ok(()) => liveness.stopped("shut down"),
+        Err(e) => liveness.stopped(format!("{e:#}")),
+    }
+    r
+}
+
+async fn watch(
+    state: Shared,
+    dir: PathBuf,
+    debounce: Duration,
+    shutdown: Shutdown,
+    liveness: &Liveness,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir)?;
-    let dir = dir.canonicalize()?;
+    let path = dir.canonicalize()?;
+    let root = Arc::new(Root {
+        dir: ReportsDir::open(&path)?,
+        path,
+    });
     let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
     let events = tx.clone();
-    let mut watcher =
-        notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
+    // A symlinked directory inside must not be watched (and walked) either.
+    let config = notify::Config::default().with_follow_symlinks(false);
+    let mut watcher = notify::RecommendedWatcher::new(
+        move |res: notify::Result<notify::Event>| match res {
             Ok(ev) => {
                 if ev.kind.is_access() {
                     return;
@@ -179,19 +254,20 @@ pub async fn run(
                 }
             }
             Err(e) => tracing::warn!(error = %e, "reports directory watch error"),
-        })?;
-    watcher.watch(&dir, RecursiveMode::Recursive)?;
-    let mut existing = Vec::new();
-    walk(&dir, &mut existing);
-    for p in existing {
-        let _ = tx.send(p);
+        },
+        config,
+    )?;
+    watcher.watch(&root.path, RecursiveMode::Recursive)?;
+    for rel in root.dir.list(Path::new(""))? {
+        let _ = tx.send(root.absolute(&rel));
     }
-    tracing::info!(dir = %dir.display(), "watching reports directory");
+    tracing::info!(dir = %for_log(&root.path.display().to_string()), "watching reports directory");
 
     let mut pending: HashMap<PathBuf, Pending> = HashMap::new();
     let mut tick = tokio::time::interval((debounce / 4).max(Duration::from_millis(25)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
+    'outer: loop {
+        liveness.beat();
         tokio::select! {
             _ = shutdown.wait() => break,
             Some(p) = rx.recv() => {
@@ -212,9 +288,17 @@ pub async fn run(
                 for p in due {
                     let failed = pending.remove(&p).and_then(|x| x.failed);
                     let st = state.clone();
-                    let d = dir.clone();
+                    let r = root.clone();
                     let path = p.clone();
-                    let outcome = tokio::task::spawn_blocking(move || process(&st, &d, &path, failed)).await;
+                    liveness.working_on(Some(for_log(&p.display().to_string())));
+                    let step = tokio::task::spawn_blocking(move || process(&st, &r, &path, failed));
+                    let outcome = tokio::select! {
+                        // A stuck step is left behind: the process still stops.
+                        _ = shutdown.wait() => break 'outer,
+                        o = step => o,
+                    };
+                    liveness.working_on(None);
+                    liveness.beat();
                     match outcome {
                         Ok(Outcome::Done) => {}
                         Ok(Outcome::Retry(ver)) => {
