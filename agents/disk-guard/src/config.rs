@@ -484,4 +484,61 @@ mod tests {
         let t = c.thresholds_for(&c.mounts[0]);
         assert_eq!((t.act_below, t.target, t.critical), (0.2, 0.5, 0.1));
     }
+
+    use proptest::prelude::*;
+
+    /// TOML basic-string form of any text (toml escapes what it must).
+    fn toml_str(s: &str) -> String {
+        toml::Value::String(s.to_string()).to_string()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+        /// What validation lets through is what the cleanup code relies on:
+        /// ordered ratios inside (0, 1), absolute roots other than `/`, and
+        /// globs that are relative, stay inside the roots, compile, and hold
+        /// no U+FFFD. Anything else is an error, never a panic.
+        #[test]
+        fn an_accepted_config_keeps_every_promise_the_cleanup_relies_on(
+            ratios in proptest::array::uniform3(0.0f64..1.05),
+            ordered in proptest::bool::weighted(0.8),
+            root in prop_oneof![
+                4 => "/[a-z.]{1,3}(/[a-z.]{0,3}){0,3}",
+                1 => "(/|[a-z]{1,3})(/[a-z.]{0,3}){0,2}",
+            ],
+            glob in "([a-z.*?]{0,4}|\\[!?[a-z]\\]?|\u{fffd})(/[a-z.*?]{0,4}){0,3}",
+            min_age in "[0-9]{1,3}[smhdw]",
+        ) {
+            // Mostly ordered, so that a good share of the cases is accepted.
+            let mut r = ratios;
+            if ordered {
+                r.sort_by(f64::total_cmp);
+            }
+            let [critical, act, target] = r;
+            let text = format!(
+                "[defaults]\nact_below = {act:?}\ntarget = {target:?}\ncritical = {critical:?}\n\
+                 [[mount]]\npath = \"/\"\npolicies = [\"p\"]\n\
+                 [policy.p]\nkind = \"files\"\nroots = [{}]\nglobs = [{}]\nmin_age = {}\n",
+                toml_str(&root),
+                toml_str(&glob),
+                toml_str(&min_age),
+            );
+            let Ok(c) = Config::parse(&text) else {
+                return Ok(());
+            };
+            let t = c.defaults;
+            prop_assert!(0.0 < t.critical && t.critical <= t.act_below);
+            prop_assert!(t.act_below <= t.target && t.target < 1.0);
+            let PolicyConfig::Files(f) = &c.policies["p"] else {
+                unreachable!("kind is files");
+            };
+            let r = &f.roots[0];
+            prop_assert!(r.is_absolute() && r.parent().is_some(), "{r:?}");
+            prop_assert!(!r.components().any(|c| c == std::path::Component::ParentDir));
+            let g = &f.globs[0];
+            prop_assert!(!g.starts_with('/') && !g.split('/').any(|c| c == ".."), "{g:?}");
+            prop_assert!(!g.contains('\u{fffd}') && glob::Pattern::new(g).is_ok(), "{g:?}");
+        }
+    }
 }

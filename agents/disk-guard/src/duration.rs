@@ -79,4 +79,41 @@ mod tests {
         assert!(parse("d").is_err());
         assert!(parse("1.5h").is_err());
     }
+
+    use proptest::prelude::*;
+
+    const UNITS: [(&str, u64); 5] = [
+        ("s", 1),
+        ("m", 60),
+        ("h", 3600),
+        ("d", 86_400),
+        ("w", 7 * 86_400),
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        /// Whatever an operator types, the parser answers (no panic), and an
+        /// answer is never zero-width garbage: it came from a whole number.
+        #[test]
+        fn any_text_is_answered_without_panicking(text in any::<String>()) {
+            if let Ok(d) = parse(&text) {
+                prop_assert!(text.trim().starts_with(|c: char| c.is_ascii_digit()), "{text:?} -> {d:?}");
+            }
+        }
+
+        #[test]
+        fn number_and_unit_mean_exactly_that_or_are_too_large(
+            n in any::<u64>(),
+            unit in 0usize..5,
+            pad in "[ \t]{0,2}",
+        ) {
+            let (suffix, mult) = UNITS[unit];
+            let got = parse(&format!("{pad}{n}{suffix}{pad}"));
+            match n.checked_mul(mult) {
+                Some(secs) => prop_assert_eq!(got, Ok(Duration::from_secs(secs))),
+                None => prop_assert!(got.unwrap_err().contains("too large")),
+            }
+        }
+    }
 }
