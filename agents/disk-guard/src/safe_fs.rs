@@ -366,15 +366,15 @@ impl Root {
         Ok(PathBuf::from(OsStr::from_bytes(target.to_bytes())))
     }
 
-    /// Walk everything below `rel` depth first. `visit` gets each entry's
-    /// path relative to the root and its lstat; returning `true` for a
+    /// Walk everything below `rel` depth first. `visit` gets each entry
+    /// (its path relative to the root and its lstat); returning `true` for a
     /// directory descends into it. Problems become [`Skip`]s, and the walk goes on.
     pub fn walk(
         &self,
         rel: &Path,
         hooks: &dyn Hooks,
         skips: &mut Vec<Skip>,
-        visit: &mut dyn FnMut(&Path, &Stat) -> bool,
+        visit: &mut dyn FnMut(&Entry) -> bool,
     ) {
         match self.open_dir(rel) {
             Ok(fd) => self.walk_fd(&fd, rel, 0, hooks, skips, visit),
@@ -389,7 +389,7 @@ impl Root {
         depth: usize,
         hooks: &dyn Hooks,
         skips: &mut Vec<Skip>,
-        visit: &mut dyn FnMut(&Path, &Stat) -> bool,
+        visit: &mut dyn FnMut(&Entry) -> bool,
     ) {
         let entries = match list_fd(fd, &self.abs(rel)) {
             Ok(e) => e,
@@ -400,7 +400,12 @@ impl Root {
         };
         for (name, st) in entries {
             let child = rel.join(&name);
-            let descend = visit(&child, &st);
+            let descend = visit(&Entry {
+                rel: &child,
+                st: &st,
+                dir: fd,
+                name: &name,
+            });
             if !descend || file_type(&st) != FileType::Directory {
                 continue;
             }
@@ -438,6 +443,13 @@ impl Root {
         }
     }
 
+    /// Is this entry on the root's own mount? A file bind-mounted over a name
+    /// in the root is not: selecting it would report a deletion that the
+    /// deletion itself then refuses (see [`Root::remove_file`]).
+    pub fn check_same_mount(&self, e: &Entry) -> Result<(), Skip> {
+        self.same_mount(mount_id::of_entry(e.dir, e.name), &self.abs(e.rel))
+    }
+
     /// Size of a tree as deleting it would free it, and its newest mtime.
     pub fn measure_tree(&self, rel: &Path, hooks: &dyn Hooks) -> Result<TreeInfo, Skip> {
         let fd = self.open_dir(rel)?;
@@ -451,7 +463,8 @@ impl Root {
         };
         let mut links: HashMap<(u64, u64), (u64, u64, u64)> = HashMap::new();
         let mut skips = Vec::new();
-        self.walk_fd(&fd, rel, 0, hooks, &mut skips, &mut |_, st| {
+        self.walk_fd(&fd, rel, 0, hooks, &mut skips, &mut |e| {
+            let st = e.st;
             info.entries += 1;
             info.newest_mtime = info.newest_mtime.max(st.st_mtime);
             if file_type(st) == FileType::RegularFile && st.st_nlink > 1 {
@@ -652,6 +665,15 @@ impl Root {
     }
 }
 
+/// One entry met by [`Root::walk`], with the open directory it was listed
+/// from, so that checks on it never resolve a path again.
+pub struct Entry<'a> {
+    pub rel: &'a Path,
+    pub st: &'a Stat,
+    dir: &'a OwnedFd,
+    name: &'a OsStr,
+}
+
 /// Everything a tree deletion would free, and whether it is still in use.
 #[derive(Debug, Clone, Default)]
 pub struct TreeInfo {
@@ -768,8 +790,8 @@ mod tests {
         let r = Root::open(&root, None).unwrap();
         let mut seen = Vec::new();
         let mut skips = Vec::new();
-        r.walk(Path::new(""), &NoHooks, &mut skips, &mut |p, _| {
-            seen.push(p.to_path_buf());
+        r.walk(Path::new(""), &NoHooks, &mut skips, &mut |e| {
+            seen.push(e.rel.to_path_buf());
             true
         });
         assert!(skips.is_empty(), "{skips:?}");

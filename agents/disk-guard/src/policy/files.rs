@@ -52,7 +52,8 @@ pub fn run(name: &str, cfg: &FilesPolicy, pass: &mut Pass) -> Result<(), PolicyE
             std::path::Path::new(""),
             pass.hooks,
             &mut skips,
-            &mut |rel, st| {
+            &mut |entry| {
+                let (rel, st) = (entry.rel, entry.st);
                 let ft = file_type(st);
                 if ft == FileType::Directory {
                     return true;
@@ -77,6 +78,8 @@ pub fn run(name: &str, cfg: &FilesPolicy, pass: &mut Pass) -> Result<(), PolicyE
                         SkipReason::GracePeriod,
                         "modified within the grace period",
                     ));
+                } else if let Err(skip) = root.check_same_mount(entry) {
+                    refused.push(skip);
                 } else {
                     candidates.push(Candidate {
                         root: idx,

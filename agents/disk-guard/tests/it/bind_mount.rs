@@ -76,7 +76,23 @@ async fn a_bind_mount_of_the_same_filesystem_inside_a_root_is_not_entered() {
         m.display(),
         root.display()
     );
-    let (g, report) = pass(guard(&cfg, &side.path().join("data"))).await;
+    let data = side.path().join("data");
+
+    // The dry run reports exactly what the real run will do: neither the
+    // directory nor the file mounted into the root is listed.
+    let mut dry = guard(&cfg, &data);
+    dry.force_dry_run = true;
+    let (dry, dry_report) = pass(dry).await;
+    let would: Vec<&str> = dry_report.mounts[0]
+        .actions
+        .iter()
+        .map(|a| a.path.as_str())
+        .collect();
+    assert_eq!(would, [root.join("plain.log").display().to_string()]);
+    assert!(skipped(&dry, "files", "other_filesystem") >= 2);
+    drop(dry);
+
+    let (g, report) = pass(guard(&cfg, &data)).await;
 
     assert!(
         outside.join("secret/old.log").exists(),
