@@ -64,6 +64,9 @@ struct Args {
     max_concurrent_ingests: u16,
 
     #[command(flatten)]
+    http: srp_daemon::HttpArgs,
+
+    #[command(flatten)]
     log: LogArgs,
 }
 
@@ -170,7 +173,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let router = http::routes(exporter.clone(), usize::from(args.max_concurrent_ingests))
         .merge(srp_daemon::standard_routes(registry, health));
     let listener = srp_daemon::bind(args.listen).await?;
-    srp_daemon::serve(listener, router, shutdown).await?;
+    srp_daemon::serve_with(listener, router, shutdown, args.http.serve_options()).await?;
     if let Some(w) = watcher {
         w.await.context("the watcher task panicked")??;
     }

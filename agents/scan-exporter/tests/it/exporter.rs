@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-struct App {
-    daemon: Daemon,
-    base: String,
+pub(crate) struct App {
+    pub(crate) daemon: Daemon,
+    pub(crate) base: String,
 }
 
 impl App {
-    fn spawn(data: &Path, reports: Option<&Path>, extra: &[&str]) -> App {
+    pub(crate) fn spawn(data: &Path, reports: Option<&Path>, extra: &[&str]) -> App {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_srp-scan-exporter"));
         cmd.args([
             "--listen",
@@ -41,13 +41,13 @@ impl App {
     }
 
     /// SIGTERM, and the exit status must be success (graceful stop).
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         self.daemon.terminate();
         let status = self.daemon.wait();
         assert!(status.success(), "exporter exited with {status}");
     }
 
-    async fn metrics(&self) -> String {
+    pub(crate) async fn metrics(&self) -> String {
         reqwest::get(format!("{}/metrics", self.base))
             .await
             .unwrap()
@@ -56,7 +56,7 @@ impl App {
             .unwrap()
     }
 
-    async fn push(&self, query: &str, body: Vec<u8>) -> (u16, Value) {
+    pub(crate) async fn push(&self, query: &str, body: Vec<u8>) -> (u16, Value) {
         let r = reqwest::Client::new()
             .post(format!("{}/reports?{query}", self.base))
             .body(body)
@@ -67,14 +67,14 @@ impl App {
         (code, r.json().await.unwrap_or(Value::Null))
     }
 
-    async fn get(&self, path: &str) -> (u16, Value) {
+    pub(crate) async fn get(&self, path: &str) -> (u16, Value) {
         let r = reqwest::get(format!("{}{path}", self.base)).await.unwrap();
         let code = r.status().as_u16();
         (code, r.json().await.unwrap_or(Value::Null))
     }
 
     /// Poll /metrics until `f` holds (generous limit: shared CI machines).
-    async fn wait_for(&self, what: &str, f: impl Fn(&Metrics) -> bool) -> Metrics {
+    pub(crate) async fn wait_for(&self, what: &str, f: impl Fn(&Metrics) -> bool) -> Metrics {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let m = Metrics::parse(&self.metrics().await);
@@ -92,13 +92,13 @@ impl App {
 }
 
 /// Parsed exposition: series name → list of (labels, value).
-struct Metrics {
-    text: String,
+pub(crate) struct Metrics {
+    pub(crate) text: String,
     series: Vec<(String, BTreeMap<String, String>, f64)>,
 }
 
 impl Metrics {
-    fn parse(text: &str) -> Metrics {
+    pub(crate) fn parse(text: &str) -> Metrics {
         let mut series = Vec::new();
         for line in text
             .lines()
@@ -123,7 +123,7 @@ impl Metrics {
     }
 
     /// The value of the one series of `name` whose labels include `labels`.
-    fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    pub(crate) fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         let hits: Vec<f64> = self
             .series
             .iter()
@@ -139,7 +139,7 @@ impl Metrics {
         hits.first().copied()
     }
 
-    fn errors(&self, reason: &str) -> f64 {
+    pub(crate) fn errors(&self, reason: &str) -> f64 {
         self.get("srp_scan_ingest_errors_total", &[("reason", reason)])
             .unwrap_or(-1.0)
     }
@@ -154,11 +154,11 @@ impl Metrics {
     }
 }
 
-fn read(rel: &str) -> Vec<u8> {
+pub(crate) fn read(rel: &str) -> Vec<u8> {
     std::fs::read(fixture(rel)).unwrap()
 }
 
-fn put_atomically(path: &Path, bytes: &[u8]) {
+pub(crate) fn put_atomically(path: &Path, bytes: &[u8]) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let tmp = path.with_file_name(format!(
         ".{}.tmp",
