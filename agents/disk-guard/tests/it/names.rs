@@ -113,3 +113,33 @@ fn names_with_newlines_tabs_or_bad_utf8_are_escaped_and_selected() {
     assert!(listing.contains("/caf\\xe9.log\t"), "{listing}");
     assert!(listing.contains("/tab\\there.log\t"), "{listing}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jenkins_job_and_workspace_names_are_escaped_in_paths_and_reasons() {
+    let t = tempfile::tempdir().unwrap();
+    let home = t.path().join("jenkins");
+    let job = format!("evil\n{FORGED}");
+    for n in 1..=2 {
+        write_file(&home.join(format!("jobs/{job}/builds/{n}/log")), 100, 0);
+    }
+    write_file(&home.join(format!("workspace/{job}/src")), 100, 0);
+    age_tree(&home, 30 * DAY);
+    let cfg = format!(
+        "[defaults]\n{UNREACHABLE}[[mount]]\npath = \"{}\"\npolicies = [\"jenkins\"]\n\
+         [policy.jenkins]\nkind = \"jenkins\"\njenkins_home = \"{}\"\nkeep_builds = 1\n",
+        t.path().display(),
+        home.display()
+    );
+    let (_g, report) = pass(guard(&cfg, &t.path().join("data"))).await;
+    let actions = &report.mounts[0].actions;
+    assert_eq!(actions.len(), 2, "{actions:?}");
+    let shown = "evil\\nFORGED deleted\\tpasswd";
+    for a in actions {
+        assert_eq!(a.outcome, "deleted", "{a:?}");
+        for field in [&a.path, &a.reason] {
+            assert!(!field.contains(['\n', '\t']), "{field:?}");
+        }
+        assert!(a.path.contains(shown), "{a:?}");
+    }
+    assert!(actions[0].reason.contains(shown), "{:?}", actions[0]);
+}
