@@ -15,18 +15,12 @@ struct Cli {
     config: Config,
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    cli.config.log.init();
-    match run(&cli.config).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            // One line with every cause, for the terminal and for journald.
-            eprintln!("srp-api: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+fn main() -> ExitCode {
+    srp_daemon::edge::run(|| {
+        let cli = Cli::parse();
+        cli.config.log.init();
+        tokio::runtime::Runtime::new()?.block_on(run(&cli.config))
+    })
 }
 
 async fn run(config: &Config) -> anyhow::Result<()> {

@@ -2,7 +2,7 @@
 
 use crate::build_info::BUILD;
 use crate::config::Config;
-use crate::http::metrics::HttpMetrics;
+use crate::http::metrics::ApiMetrics;
 use crate::http::{self, AppState, RouterParts};
 use crate::store::{ProjectStore, Store};
 use anyhow::Context;
@@ -56,9 +56,11 @@ impl Application {
         tracing::info!(database = %database.redacted(), backend = store.backend(), "database ready");
 
         let registry = srp_daemon::metrics::registry();
-        let metrics = Arc::new(
-            HttpMetrics::register(&registry, &BUILD).context("registering the API's metrics")?,
-        );
+        BUILD
+            .register(&registry)
+            .context("registering srp_build_info")?;
+        let red = srp_daemon::RedMetrics::register(&registry).context("registering RED metrics")?;
+        let metrics = ApiMetrics::register(&registry).context("registering the API's metrics")?;
         let db_up = metrics.db_up.clone();
         db_up.set(1);
 
@@ -81,7 +83,7 @@ impl Application {
                 store: store.clone(),
                 max_body_bytes: config.max_body_bytes,
             },
-            metrics,
+            red,
             registry,
             health,
             request_timeout: config.request_timeout,
@@ -104,7 +106,8 @@ impl Application {
     /// Serve until `shutdown` fires, then drain in-flight requests.
     pub async fn run(self, shutdown: Shutdown) -> anyhow::Result<()> {
         let (store, db_up, stop) = (self.store.clone(), self.db_up.clone(), shutdown.clone());
-        tokio::spawn(async move {
+        // Tracked, so the stop waits for a probe in flight (within the drain).
+        shutdown.spawn(async move {
             let mut tick = tokio::time::interval(DB_PROBE_INTERVAL);
             loop {
                 tokio::select! {

@@ -3,7 +3,9 @@
 use prometheus::{Encoder, Registry, TextEncoder};
 
 /// A registry that already carries the `process_*` collector (CPU, resident
-/// memory, open fds, threads, start time), as every daemon must export them.
+/// memory, open fds, threads, start time) and, when called inside a tokio
+/// runtime, the runtime's own metrics ([`crate::runtime_metrics`]), as every
+/// daemon must export them.
 pub fn registry() -> Registry {
     let registry = Registry::new();
     #[cfg(target_os = "linux")]
@@ -14,6 +16,8 @@ pub fn registry() -> Registry {
             .register(Box::new(pc))
             .expect("process collector registers into an empty registry");
     }
+    crate::runtime_metrics::register(&registry)
+        .expect("runtime metrics register into a registry without them");
     registry
 }
 

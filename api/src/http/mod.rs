@@ -1,21 +1,16 @@
-//! The HTTP surface: routes, the JSON error shape, body handling, metrics and
-//! the request timeout.
+//! The HTTP surface: routes, errors, body handling and the API's metrics;
+//! fallbacks, the request timeout and RED metrics are srp-daemon's layers.
 
 pub mod body;
 pub mod error;
 pub mod meta;
 pub mod metrics;
 pub mod projects;
-pub mod timeout;
 pub mod validate;
 
 use crate::store::Store;
-use axum::http::StatusCode;
-use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use axum::Router;
-use error::ApiError;
-use metrics::HttpMetrics;
 use prometheus::Registry;
 use srp_daemon::HealthFn;
 use std::sync::Arc;
@@ -30,7 +25,7 @@ pub struct AppState {
 
 pub struct RouterParts {
     pub state: AppState,
-    pub metrics: Arc<HttpMetrics>,
+    pub red: Arc<srp_daemon::RedMetrics>,
     pub registry: Registry,
     pub health: HealthFn,
     pub request_timeout: Duration,
@@ -50,26 +45,9 @@ pub fn router(parts: RouterParts) -> Router {
                 .delete(projects::delete),
         )
         .with_state(parts.state);
-    api.merge(srp_daemon::standard_routes(parts.registry, parts.health))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(from_fn_with_state(parts.request_timeout, timeout::enforce))
-        // Outermost, so that timeouts and rejections are counted too.
-        .layer(from_fn_with_state(parts.metrics, metrics::track))
-}
-
-async fn not_found() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        "no such route; see /docs or /openapi.json",
-    )
-}
-
-async fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "this route does not accept that method; see /docs or /openapi.json",
+    srp_daemon::layers::finish(
+        api.merge(srp_daemon::standard_routes(parts.registry, parts.health)),
+        parts.red,
+        parts.request_timeout,
     )
 }

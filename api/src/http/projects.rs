@@ -143,7 +143,7 @@ pub async fn get(
         .get(id)
         .await?
         .map(Json)
-        .ok_or_else(|| ApiError::project_not_found(id))
+        .ok_or_else(|| super::error::project_not_found(id))
 }
 
 async fn update(
@@ -157,7 +157,7 @@ async fn update(
         .update(id, change)
         .await?
         .map(Json)
-        .ok_or_else(|| ApiError::project_not_found(id))
+        .ok_or_else(|| super::error::project_not_found(id))
 }
 
 /// PUT: the body is the whole project (an absent description becomes empty).
@@ -185,6 +185,6 @@ pub async fn delete(
     if s.store.delete(id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::project_not_found(id))
+        Err(super::error::project_not_found(id))
     }
 }

@@ -9,6 +9,7 @@ use super::model::{format_timestamp, now, parse_timestamp, NewProject, Project, 
 use super::{ProjectStore, StoreError};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row};
+use srp_daemon::sqlite;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -65,16 +66,14 @@ impl SqliteStore {
                 path.display()
             ))
         };
-        let writer = Connection::open(path).map_err(describe)?;
-        writer
-            .execute_batch(
-                "PRAGMA journal_mode = WAL;
-                 PRAGMA synchronous = NORMAL;
-                 PRAGMA foreign_keys = ON;",
-            )
-            .map_err(describe)?;
-        writer.busy_timeout(WRITE_BUSY_TIMEOUT).map_err(describe)?;
-        migrate(&writer).map_err(describe)?;
+        // The API's rows are re-creatable from the pipeline; NORMAL keeps
+        // commits off the fsync path (a power cut may lose the last ones).
+        let options = sqlite::Options {
+            busy_timeout: WRITE_BUSY_TIMEOUT,
+            ..sqlite::Options::new(sqlite::Durability::Normal)
+        };
+        let writer = sqlite::open_migrated(path, &options, MIGRATIONS)
+            .map_err(|e| StoreError::Unavailable(format!("cannot open {e}")))?;
         // Checkpoints fsync the database file; done by a commit they would
         // stall a request (and its worker thread) now and then. A background
         // thread does them instead, so commits only append to the WAL.
@@ -163,18 +162,6 @@ fn spawn_checkpointer(conn: Connection) -> std::sync::mpsc::Sender<()> {
         })
         .expect("spawning the SQLite checkpoint thread");
     stop
-}
-
-fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
-        let tx = conn.unchecked_transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i + 1)?;
-        tx.commit()?;
-        tracing::info!(version = i + 1, "applied SQLite migration");
-    }
-    Ok(())
 }
 
 fn parse_time(s: &str) -> rusqlite::Result<DateTime<Utc>> {

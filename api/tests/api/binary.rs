@@ -39,6 +39,9 @@ fn bad_database_url_is_refused_by_name() {
         "{err}"
     );
     assert!(!err.contains("secret"), "password leaked: {err}");
+    // srp-daemon's one main edge: `error: ` and the causes, said once.
+    assert!(err.starts_with("error: "), "{err}");
+    assert_eq!(err.matches("mysql://u:***@db/srp").count(), 1, "{err}");
 }
 
 #[test]

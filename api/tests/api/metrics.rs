@@ -65,7 +65,7 @@ async fn metrics_follow_the_design_and_pass_promtool(backend: Backend) {
     }
     let build = srp_api::build_info::BUILD;
     let info = format!(
-        r#"srp_build_info{{build="{}",commit="{}",version="{}"}}"#,
+        r#"srp_build_info{{binary="srp-api",build="{}",commit="{}",version="{}"}}"#,
         build.build.unwrap_or("none"),
         build.commit,
         build.version
@@ -77,6 +77,10 @@ async fn metrics_follow_the_design_and_pass_promtool(backend: Backend) {
         "process_open_fds",
         "process_threads",
         "process_start_time_seconds",
+        "srp_tokio_workers",
+        "srp_tokio_alive_tasks",
+        "srp_tokio_global_queue_depth",
+        r#"srp_tokio_worker_busy_seconds_total{worker="0"}"#,
     ] {
         assert!(sample(&m, family).is_some(), "{family} missing");
     }

@@ -1,7 +1,7 @@
 //! The request timeout: covers reading the body and producing the answer, so
-//! a client that stalls mid-upload cannot hold a connection and a task forever.
+//! a stalled handler cannot hold a connection and a task forever.
 
-use super::error::ApiError;
+use crate::error::HttpError;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -12,7 +12,7 @@ pub async fn enforce(State(limit): State<Duration>, req: Request, next: Next) ->
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
         Err(_) => {
-            let mut response = ApiError::new(
+            let mut response = HttpError::new(
                 StatusCode::REQUEST_TIMEOUT,
                 "request_timeout",
                 format!("the request did not complete within {limit:?} and was abandoned"),
