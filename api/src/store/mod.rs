@@ -3,6 +3,7 @@
 //! migrations when opened and map their errors to [`StoreError`], so the HTTP
 //! layer never needs to know which one it talks to.
 
+mod group_commit;
 pub mod model;
 pub mod postgres;
 pub mod sqlite;

@@ -5,6 +5,7 @@
 //! a blocking thread would cost. The only long wait is a lock held by another
 //! process, and that is bounded by the busy timeouts below.
 
+use super::group_commit::Inserter;
 use super::model::{format_timestamp, now, parse_timestamp, NewProject, Project, ProjectChange};
 use super::{ProjectStore, StoreError};
 use chrono::{DateTime, Utc};
@@ -13,7 +14,7 @@ use srp_daemon::sqlite;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Schema versions, applied in order; `PRAGMA user_version` records the last.
@@ -35,7 +36,9 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 pub struct SqliteStore {
     path: PathBuf,
     /// SQLite allows one writer at a time; one connection makes that explicit.
-    writer: Mutex<Connection>,
+    /// Shared with the group-commit thread that does the inserts.
+    writer: Arc<Mutex<Connection>>,
+    inserter: Inserter,
     /// One reader per worker thread, picked round-robin.
     readers: Box<[Mutex<Connection>]>,
     next_reader: AtomicUsize,
@@ -107,9 +110,13 @@ impl SqliteStore {
 
         let meta = std::fs::metadata(path)
             .map_err(|e| StoreError::Unavailable(format!("cannot stat {}: {e}", path.display())))?;
+        let writer = Arc::new(Mutex::new(writer));
+        let inserter = Inserter::spawn(writer.clone(), insert_sql(), project, write_error)
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the SQLite writer: {e}")))?;
         Ok(SqliteStore {
             path: path.to_path_buf(),
-            writer: Mutex::new(writer),
+            writer,
+            inserter,
             readers,
             next_reader: AtomicUsize::new(0),
             health: Mutex::new(health),
@@ -164,6 +171,13 @@ fn spawn_checkpointer(conn: Connection) -> std::sync::mpsc::Sender<()> {
     stop
 }
 
+fn insert_sql() -> String {
+    format!(
+        "INSERT INTO projects (name, description, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?3) RETURNING {COLUMNS}"
+    )
+}
+
 fn parse_time(s: &str) -> rusqlite::Result<DateTime<Utc>> {
     parse_timestamp(s).ok_or_else(|| {
         rusqlite::Error::FromSqlConversionFailure(
@@ -199,16 +213,7 @@ fn write_error(e: rusqlite::Error, name: Option<&str>) -> StoreError {
 
 impl ProjectStore for SqliteStore {
     async fn create(&self, new: NewProject) -> Result<Project, StoreError> {
-        let ts = format_timestamp(&now());
-        let conn = lock(&self.writer);
-        let mut stmt = conn
-            .prepare_cached(&format!(
-                "INSERT INTO projects (name, description, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?3) RETURNING {COLUMNS}"
-            ))
-            .map_err(unavailable)?;
-        stmt.query_row(params![new.name, new.description, ts], project)
-            .map_err(|e| write_error(e, Some(&new.name)))
+        self.inserter.insert(new, format_timestamp(&now())).await
     }
 
     async fn list(&self, limit: u32, offset: u64) -> Result<Vec<Project>, StoreError> {

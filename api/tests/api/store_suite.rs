@@ -94,4 +94,50 @@ async fn reopening_keeps_data(backend: Backend) {
     assert_eq!(second.get(p.id).await.unwrap(), Some(p));
 }
 
-both_stores!(store_contract, reopening_keeps_data);
+/// Concurrent creates share transactions on SQLite (group commit): a
+/// duplicate fails alone, every other insert is stored once, with its own id.
+async fn concurrent_creates_fail_alone(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let store = std::sync::Arc::new(Store::open(&db.url).await.unwrap());
+    let mut tasks = Vec::new();
+    for i in 0..96 {
+        let store = store.clone();
+        // Every eighth name is asked for twice.
+        let name = if i % 8 == 7 {
+            format!("p{}", i - 1)
+        } else {
+            format!("p{i}")
+        };
+        tasks.push(tokio::spawn(async move {
+            (name.clone(), store.create(new(&name, "x")).await)
+        }));
+    }
+    let mut created = std::collections::BTreeMap::new();
+    let mut duplicates = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            (name, Ok(p)) => {
+                assert_eq!(p.name, name);
+                assert!(created.insert(name, p.id).is_none(), "a name stored twice");
+            }
+            (name, Err(StoreError::DuplicateName(n))) => {
+                assert_eq!(n, name);
+                duplicates += 1;
+            }
+            (_, Err(e)) => panic!("{e}"),
+        }
+    }
+    assert_eq!((created.len(), duplicates), (84, 12));
+    let ids: std::collections::BTreeSet<i64> = created.values().copied().collect();
+    assert_eq!(ids.len(), 84, "ids are unique");
+    let listed = store.list(100, 0).await.unwrap();
+    assert_eq!(listed.len(), 84, "what was answered 201 is what is stored");
+}
+
+both_stores!(
+    store_contract,
+    reopening_keeps_data,
+    concurrent_creates_fail_alone
+);
