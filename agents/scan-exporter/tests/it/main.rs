@@ -6,6 +6,7 @@ mod exporter;
 mod exporter_safety;
 mod fixtures;
 mod malformed;
+mod parser_props;
 mod policy;
 
 use serde_json::Value;
