@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 /// Cases per property in the ordinary suite; `PROPTEST_CASES=N` runs longer
 /// (e.g. a nightly job), and `PROPTEST_RNG_SEED` replays a reported run.
-const CASES: u32 = 200;
+const CASES: u32 = 96;
 
 fn config(cases: u32) -> ProptestConfig {
     let base = ProptestConfig::default();
@@ -56,6 +56,8 @@ fn inline_seed(rel: &str) -> Option<&'static str> {
         }
         "sys/devices/system/clocksource/clocksource0/available_clocksource" => "tsc hpet acpi_pm\n",
         "sys/devices/system/clocksource/clocksource0/current_clocksource" => "tsc\n",
+        "sys/fs/selinux/enforce" => "1\n",
+        "etc/selinux/config" => "SELINUX=enforcing\nSELINUXTYPE=targeted\n",
         _ => return None,
     })
 }
@@ -386,6 +388,22 @@ collector_props! {
         "sys/devices/system/clocksource/clocksource0/current_clocksource",
     ];
     os_never_panics_and_writes_valid_text: "os" => ["usr/lib/os-release"];
+    selinux_never_panics_and_writes_valid_text: "selinux" =>
+        ["sys/fs/selinux/enforce", "etc/selinux/config"];
+    // Under --path.sysfs other than /sys, netclass reads sysfs, not netlink.
+    netclass_never_panics_and_writes_valid_text: "netclass" => [
+        "sys/class/net/int/address",
+        "sys/class/net/int/broadcast",
+        "sys/class/net/int/carrier",
+        "sys/class/net/int/dev_id",
+        "sys/class/net/int/duplex",
+        "sys/class/net/int/flags",
+        "sys/class/net/int/ifalias",
+        "sys/class/net/int/mtu",
+        "sys/class/net/int/operstate",
+        "sys/class/net/int/speed",
+        "sys/class/net/int/type",
+    ];
 }
 
 fn default_filter(re: &str) -> FieldFilter {
