@@ -20,7 +20,7 @@ use serde_json::{json, Map, Value};
 use srp_slack_relay::http::{self, AppState, Auth};
 use srp_slack_relay::metrics::Metrics;
 use srp_slack_relay::payload::{AlertmanagerPayload, JenkinsPayload};
-use srp_slack_relay::routes::{Destination, Routes};
+use srp_slack_relay::routes::{Destination, Matcher, Routes};
 use srp_slack_relay::store::{self, DbHealth, Ingest};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -28,7 +28,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tower::ServiceExt;
 
-const CASES: u32 = 64;
+const CASES: u32 = 40;
 const MAX_BODY: usize = 1 << 20;
 
 fn config(cases: u32) -> ProptestConfig {
@@ -62,12 +62,15 @@ struct Answer {
 
 impl Relay {
     fn start() -> Relay {
+        Self::with_routes(Routes::single(Destination::Log, false))
+    }
+
+    fn with_routes(routes: Routes) -> Relay {
         let dir = tempfile::tempdir().unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
-        let routes = Routes::single(Destination::Log, false);
         let registry = prometheus::Registry::new();
         let metrics = Metrics::register(&registry, &routes.names()).unwrap();
         let ingest = Ingest::spawn(
@@ -120,9 +123,15 @@ impl Relay {
 
     /// The group keys of the outbox rows after `after_id`.
     fn group_keys_after(&self, after_id: i64) -> Vec<String> {
+        self.column_after("group_key", after_id)
+    }
+
+    fn column_after(&self, column: &str, after_id: i64) -> Vec<String> {
         let mut q = self
             .db
-            .prepare("SELECT group_key FROM outbox WHERE id > ?1 ORDER BY id")
+            .prepare(&format!(
+                "SELECT {column} FROM outbox WHERE id > ?1 ORDER BY id"
+            ))
             .unwrap();
         q.query_map([after_id], |r| r.get(0))
             .unwrap()
@@ -663,5 +672,127 @@ proptest! {
         // not an exact round trip of its own printing (a last-digit difference).
         let sent: Value = serde_json::from_slice(&body).unwrap();
         prop_assert_eq!(p.duration_seconds, sent.get("duration_seconds").and_then(Value::as_f64));
+    }
+}
+
+// ---------------------------------------------------------------- routing
+
+/// The README's example routes, all to the log sink.
+const ROUTES: &str = r#"
+[[routes]]
+name = "critical"
+matchers = ['severity="critical"']
+log = true
+continue = true
+
+[[routes]]
+name = "databases"
+matchers = ['team=~"db|storage"', 'env!="dev"']
+log = true
+
+[[routes]]
+name = "builds"
+matchers = ['__source__="jenkins"', 'result=~"FAILURE|UNSTABLE"']
+log = true
+"#;
+
+/// Which routes the README says these labels take: in order, the first
+/// match ends the walk unless it says `continue`; none is `default`.
+fn expected_routes(labels: &Map<String, Value>) -> Vec<String> {
+    let get = |k: &str| labels.get(k).and_then(Value::as_str).unwrap_or("");
+    let mut out = Vec::new();
+    if get("severity") == "critical" {
+        out.push("critical");
+    }
+    if matches!(get("team"), "db" | "storage") && get("env") != "dev" {
+        out.push("databases");
+    } else if get("__source__") == "jenkins" && matches!(get("result"), "FAILURE" | "UNSTABLE") {
+        out.push("builds");
+    }
+    if out.is_empty() {
+        out.push("default");
+    }
+    out.into_iter().map(String::from).collect()
+}
+
+/// Labels drawn from values just inside and outside the matchers.
+fn routing_labels() -> impl Strategy<Value = Map<String, Value>> {
+    let pick = |vals: &'static [&'static str]| proptest::option::of(proptest::sample::select(vals));
+    (
+        pick(&["critical", "Critical", "warning", "critical "]),
+        pick(&["db", "storage", "dbx", "db|storage", "web"]),
+        pick(&["dev", "prod", ""]),
+        pick(&["jenkins", "alertmanager"]),
+    )
+        .prop_map(|(sev, team, env, source)| {
+            let mut m = Map::new();
+            for (k, v) in [
+                ("severity", sev),
+                ("team", team),
+                ("env", env),
+                ("__source__", source),
+            ] {
+                if let Some(v) = v {
+                    m.insert(k.into(), v.into());
+                }
+            }
+            m
+        })
+}
+
+proptest! {
+    #![proptest_config(config(CASES))]
+
+    /// Alertmanager notifications are stored under the routes the group's
+    /// common labels (then group labels) select, whatever a sender puts in
+    /// `__source__`.
+    #[test]
+    fn alertmanager_notifications_take_the_routes_their_labels_select(
+        mut doc in alertmanager_payload(),
+        common in routing_labels(),
+        group in routing_labels(),
+    ) {
+        doc["commonLabels"] = Value::Object(common.clone());
+        doc["groupLabels"] = Value::Object(group.clone());
+        let mut labels = group;
+        labels.extend(common);
+        labels.insert("__source__".into(), "alertmanager".into());
+        let relay = Relay::with_routes(
+            Routes::from_toml(ROUTES, "routes.toml", Destination::Log, false).unwrap(),
+        );
+        let before = relay.last_id();
+        let a = check_any(&relay, "/alertmanager", doc.to_string().into_bytes())?;
+        prop_assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        prop_assert_eq!(relay.column_after("route", before), expected_routes(&labels));
+    }
+
+    /// Jenkins notifications route on job, result, stage and branch, and are
+    /// always `__source__="jenkins"`.
+    #[test]
+    fn jenkins_notifications_take_the_routes_their_fields_select(doc in jenkins_payload()) {
+        let relay = Relay::with_routes(
+            Routes::from_toml(ROUTES, "routes.toml", Destination::Log, false).unwrap(),
+        );
+        let mut labels = Map::new();
+        labels.insert("__source__".into(), "jenkins".into());
+        labels.insert("result".into(), doc["result"].clone());
+        let before = relay.last_id();
+        let a = check_any(&relay, "/jenkins", doc.to_string().into_bytes())?;
+        prop_assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        prop_assert_eq!(relay.column_after("route", before), expected_routes(&labels));
+    }
+
+    /// Route matchers as written in a routes file: parsed or refused with a
+    /// message, never a panic, and a parsed `name="value"` matches exactly
+    /// that value.
+    #[test]
+    fn matchers_parse_without_panicking(text in "\\PC{0,24}", value in "[a-z]{0,6}") {
+        let _ = Matcher::parse(&text);
+        let m = Matcher::parse(&format!("x=\"{value}\"")).unwrap();
+        let mut l = srp_slack_relay::payload::Labels::new();
+        l.insert("x".into(), value.clone());
+        prop_assert!(m.matches(&l));
+        l.insert("x".into(), format!("{value}!"));
+        prop_assert!(!m.matches(&l));
     }
 }
