@@ -148,7 +148,20 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> std::io::Result<()> {
         Some(d) => d.join(format!(".{name}.tmp")),
         None => PathBuf::from(format!(".{name}.tmp")),
     };
-    std::fs::write(&tmp, content)?;
+    // Whatever sits at the temporary name (a stale file, or a symlink or FIFO
+    // planted there) is removed, and the new file is created exclusively:
+    // O_EXCL does not follow a symlink, so the write lands in a new regular
+    // file or fails.
+    match std::fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)?;
+    std::io::Write::write_all(&mut file, content)?;
+    drop(file);
     std::fs::rename(&tmp, path)
 }
 

@@ -28,7 +28,7 @@ pub struct Parsed {
 }
 
 fn read(path: &Path) -> Result<String, IgnoreError> {
-    std::fs::read_to_string(path).map_err(|source| IgnoreError::Read {
+    crate::input::read_text_file(path).map_err(|source| IgnoreError::Read {
         path: path.display().to_string(),
         source,
     })

@@ -47,6 +47,27 @@ impl InputError {
 /// the name, so a file swapped in behind the name after a check is still
 /// caught. For a regular file `O_NONBLOCK` changes nothing.
 pub fn read_report_file(path: &Path, limit: u64) -> Result<Vec<u8>, InputError> {
+    let buf = read_regular_file(path, limit)?;
+    check_bytes(&buf)?;
+    Ok(buf)
+}
+
+/// Policy and ignore files are small; this bounds a mistaken one.
+pub const MAX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A policy or ignore file as text, refused like a report if it is not a
+/// regular file (a FIFO given as `--policy` must not hang the gate either).
+/// Empty is fine here: an empty ignore file ignores nothing.
+pub fn read_text_file(path: &Path) -> std::io::Result<String> {
+    let bytes = read_regular_file(path, MAX_CONFIG_BYTES).map_err(|e| match e {
+        InputError::Io(e) => e,
+        other => std::io::Error::new(std::io::ErrorKind::InvalidData, other.to_string()),
+    })?;
+    String::from_utf8(bytes)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
+}
+
+fn read_regular_file(path: &Path, limit: u64) -> Result<Vec<u8>, InputError> {
     let file = open_nonblocking(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
@@ -66,7 +87,6 @@ pub fn read_report_file(path: &Path, limit: u64) -> Result<Vec<u8>, InputError> 
             limit,
         });
     }
-    check_bytes(&buf)?;
     Ok(buf)
 }
 

@@ -224,7 +224,7 @@ fn platform_threshold(class: Class) -> Threshold {
 
 impl Policy {
     pub fn load(path: &Path) -> Result<Policy, PolicyError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
+        let text = crate::input::read_text_file(path).map_err(|source| PolicyError::Read {
             path: path.display().to_string(),
             source,
         })?;

@@ -174,19 +174,20 @@ fn every_pair_of_formats_in_one_document_is_ambiguous() {
     assert_refused(&f, &[], &["ambiguous", "$.components"]);
 }
 
-/// A FIFO used to block srp-gate in open() for ever. The gate runs as a child
-/// with a deadline, killed by pid if it overruns, so a regression fails
-/// instead of hanging the suite.
-#[test]
-fn a_fifo_as_report_is_refused_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("report.json");
-    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+}
+
+/// Run srp-gate with a deadline, killed by pid if it overruns, so a
+/// regression that blocks fails the test instead of hanging the suite.
+/// Returns the exit code and stderr.
+fn gate_bounded<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
     let stderr_path = dir.path().join("stderr");
     let mut child = Command::new(env!("CARGO_BIN_EXE_srp-gate"))
         .arg("--quiet")
-        .arg(&fifo)
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&stderr_path).unwrap())
@@ -205,11 +206,69 @@ fn a_fifo_as_report_is_refused_at_once() {
         std::thread::sleep(Duration::from_millis(20));
     };
     let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-    let status = status.expect("srp-gate hung on a FIFO and was killed");
-    assert_eq!(status.code(), Some(2), "{stderr}");
+    let status = status.unwrap_or_else(|| panic!("srp-gate hung and was killed: {stderr}"));
+    (status.code().expect("exit code, not a signal"), stderr)
+}
+
+/// A FIFO used to block srp-gate in open() for ever.
+#[test]
+fn a_fifo_as_report_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("report.json");
+    mkfifo(&fifo);
+    let (code, stderr) = gate_bounded(&[&fifo]);
+    assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains(&fifo.display().to_string()), "{stderr}");
     assert!(stderr.contains("FIFO"), "{stderr}");
     assert!(stderr.contains("regular file"), "{stderr}");
+}
+
+/// The other files the gate reads are refused the same way.
+#[test]
+fn a_fifo_as_policy_ignore_file_or_baseline_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    mkfifo(&fifo);
+    let report = crate::fixture("gitleaks/empty.json");
+    for flag in [
+        "--policy",
+        "--trivyignore",
+        "--gitleaksignore",
+        "--baseline",
+    ] {
+        let (code, stderr) = gate_bounded(&[flag.as_ref(), fifo.as_os_str(), report.as_os_str()]);
+        assert_eq!(code, 2, "{flag}: {stderr}");
+        assert!(stderr.contains("FIFO"), "{flag}: {stderr}");
+    }
+}
+
+/// A symlink or FIFO planted at an output's temporary name neither receives
+/// the output nor blocks the gate.
+#[test]
+fn outputs_are_written_to_a_new_file_not_through_a_planted_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "keep").unwrap();
+    let out = dir.path().join("summary.json");
+    std::os::unix::fs::symlink(&victim, dir.path().join(".summary.json.tmp")).unwrap();
+    mkfifo(&dir.path().join(".junit.xml.tmp"));
+    let junit = dir.path().join("junit.xml");
+    let report = crate::fixture("gitleaks/empty.json");
+    let (code, stderr) = gate_bounded(&[
+        "--summary-json".as_ref(),
+        out.as_os_str(),
+        "--junit".as_ref(),
+        junit.as_os_str(),
+        report.as_os_str(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(summary["verdict"], "pass");
+    assert!(std::fs::symlink_metadata(&out).unwrap().is_file());
+    assert!(std::fs::read_to_string(&junit)
+        .unwrap()
+        .contains("<testsuites"));
 }
 
 /// The same class of problem, found by auditing all four parsers: each
