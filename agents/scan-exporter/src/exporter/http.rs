@@ -136,7 +136,7 @@ async fn push(
     let state = api.exporter.clone();
     let limit = state.max_bytes;
     // Held until the response is built: the summary is serialised into it.
-    let mut _permit = None;
+    let mut upload_slot = None;
     let result = async {
         let pipeline = params
             .pipeline
@@ -153,7 +153,7 @@ async fn push(
         if let Some(size) = content_length(&headers).filter(|n| *n > limit) {
             return Err(InputError::TooLarge { size, limit }.into());
         }
-        _permit = Some(
+        upload_slot = Some(
             api.uploads
                 .clone()
                 .try_acquire_owned()
@@ -189,7 +189,7 @@ async fn push(
             error_response(&e)
         }
     };
-    drop(_permit);
+    drop(upload_slot);
     response
 }
 
