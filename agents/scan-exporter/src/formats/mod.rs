@@ -1,9 +1,12 @@
 //! Recognising a report by its content and parsing it into [`Report`].
 //!
-//! One pass: the top level is deserialised into a struct holding the
-//! distinguishing keys of every JSON format at once (their names do not
-//! collide: Trivy's are PascalCase), and each format's body is typed, so a
-//! wrong type anywhere is a parse error, never a silently empty report.
+//! One pass: the top level is deserialised into a struct holding the keys of
+//! every JSON format at once (their names do not collide: Trivy's are
+//! PascalCase); keys of two formats make the document ambiguous, an error.
+//! Each format's body is typed and every field the gate decides on is closed
+//! (see `fields`), so a wrong type, `null`, an empty or unknown word anywhere
+//! is a parse error naming its JSON path, never a silently empty report or a
+//! guessed severity.
 
 mod cyclonedx;
 mod fields;
