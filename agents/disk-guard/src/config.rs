@@ -3,8 +3,8 @@
 //! command. Everything is validated at load time so a bad file is rejected as
 //! a whole, with a message naming the offending key, before anything acts on it.
 
-use crate::duration::Dur;
 use serde::Deserialize;
+use srp_daemon::Dur;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -272,7 +272,7 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), String> {
-        if self.interval.as_secs() == 0 {
+        if self.interval.get() < std::time::Duration::from_secs(1) {
             return Err("interval must be at least 1s".into());
         }
         if self.trend_window < self.interval {
@@ -483,6 +483,53 @@ mod tests {
         let c = Config::parse("[[mount]]\npath=\"/\"\ntarget=0.5\n").unwrap();
         let t = c.thresholds_for(&c.mounts[0]);
         assert_eq!((t.act_below, t.target, t.critical), (0.2, 0.5, 0.1));
+    }
+
+    #[test]
+    fn durations_use_the_shared_grammar_and_integer_seconds_keep_working() {
+        let c = Config::parse(
+            "interval = 30\ntrend_window = \"1.5h\"\ngrace_period = \"90s\"\n[[mount]]\npath=\"/\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.interval, Dur::secs(30), "an integer is seconds");
+        assert_eq!(c.trend_window, Dur::secs(5400), "fractions are taken");
+        assert_eq!(c.grace_period, Dur::secs(90));
+        let bare = err("grace_period = \"15\"\n[[mount]]\npath=\"/\"\n");
+        assert!(bare.contains("needs a unit"), "{bare}");
+        let sub = err("interval = \"500ms\"\n[[mount]]\npath=\"/\"\n");
+        assert!(sub.contains("at least 1s"), "{sub}");
+    }
+
+    /// The `srp_agents_disk_guard_config: |` block of an Ansible vars file.
+    fn ansible_config(vars_file: &str) -> String {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../ansible")
+            .join(vars_file);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        let mut lines = text
+            .lines()
+            .skip_while(|l| !l.starts_with("srp_agents_disk_guard_config: |"));
+        assert!(
+            lines.next().is_some(),
+            "no disk guard config in {vars_file}"
+        );
+        lines
+            .take_while(|l| l.is_empty() || l.starts_with("  "))
+            .map(|l| format!("{}\n", l.strip_prefix("  ").unwrap_or(l)))
+            .collect()
+    }
+
+    #[test]
+    fn shipped_ansible_configs_still_parse() {
+        let staging = ansible_config("inventories/staging/group_vars/app/main.yml");
+        let c = Config::parse(&staging).unwrap_or_else(|e| panic!("{e}\n{staging}"));
+        assert_eq!(c.interval, Dur::secs(60));
+        assert_eq!(c.journal_retention, Dur::secs(90 * 86_400));
+        // The role's default has keys and durations only (no [[mount]] yet):
+        // it must at least read with the shared grammar.
+        let default = ansible_config("roles/srp_agents/defaults/main.yml");
+        let c: Config = toml::from_str(&default).unwrap_or_else(|e| panic!("{e}\n{default}"));
+        assert_eq!(c.interval, Dur::secs(60));
     }
 
     use proptest::prelude::*;

@@ -1,5 +1,8 @@
 //! The long-running mode: a pass every interval on a blocking thread, config
 //! reload on file change (notify) or SIGHUP, `/health` and `/metrics`.
+//! The loop and its helpers are tasks of [`Shutdown`]: the stop waits for
+//! them (a pass in progress finishes its current deletion) inside
+//! srp-daemon's one drain bound.
 //! A config that fails to load on reload is ignored (the running one stays),
 //! logged, exported as `srp_disk_config_last_reload_successful 0`, and shown
 //! as a failed `config` check in `/health`.
@@ -82,13 +85,24 @@ pub fn watch_config(
     Ok(w)
 }
 
-pub fn spawn_sighup(tx: mpsc::Sender<()>) -> std::io::Result<()> {
+/// Turn SIGHUP into reload requests until the stop, as a task the stop
+/// waits for.
+pub fn spawn_sighup(shutdown: &Shutdown, tx: mpsc::Sender<()>) -> std::io::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hup = signal(SignalKind::hangup())?;
-    tokio::spawn(async move {
-        while hup.recv().await.is_some() {
-            tracing::info!("SIGHUP: reloading the configuration");
-            let _ = tx.send(()).await;
+    let stop = shutdown.clone();
+    shutdown.spawn(async move {
+        loop {
+            tokio::select! {
+                _ = stop.wait() => break,
+                got = hup.recv() => {
+                    if got.is_none() {
+                        break;
+                    }
+                    tracing::info!("SIGHUP: reloading the configuration");
+                    let _ = tx.send(()).await;
+                }
+            }
         }
     });
     Ok(())
@@ -129,10 +143,12 @@ pub async fn run_loop(
 ) {
     guard.metrics.config_reload_ok.set(1);
     guard.metrics.config_reload_time.set(unix_now());
+    // A pass under way stops selecting at the next entry once the stop
+    // comes; the deletion in progress finishes.
     let cancel = guard.cancel.clone();
-    let s2 = shutdown.clone();
-    tokio::spawn(async move {
-        s2.wait().await;
+    let stop = shutdown.clone();
+    shutdown.spawn(async move {
+        stop.wait().await;
         cancel.store(true, Ordering::Relaxed);
     });
     let mut next = Instant::now();
@@ -147,7 +163,7 @@ pub async fn run_loop(
                 next = next.min(Instant::now() + guard.config.interval.0);
             }
             _ = tokio::time::sleep_until(next) => {
-                let joined = tokio::task::spawn_blocking(move || {
+                let joined = shutdown.spawn_blocking(move || {
                     let report = guard.pass();
                     (guard, report)
                 })

@@ -43,9 +43,9 @@ pub fn escalate(
     };
     if let Some(last) = journal.last_escalation_ms(f.mountpoint)? {
         let elapsed = (now_ms() - last).max(0) as u64 / 1000;
-        if elapsed < cfg.cooldown.as_secs() {
+        if elapsed < cfg.cooldown.get().as_secs() {
             return Ok(Outcome::CoolingDown {
-                remaining_secs: cfg.cooldown.as_secs() - elapsed,
+                remaining_secs: cfg.cooldown.get().as_secs() - elapsed,
             });
         }
     }
@@ -110,7 +110,7 @@ fn run(command: &[String], args: &[String], timeout: Duration) -> (bool, String)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::duration::Dur;
+    use srp_daemon::Dur;
 
     #[test]
     fn runs_with_figures_as_arguments_then_cools_down() {

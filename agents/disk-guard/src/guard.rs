@@ -21,13 +21,13 @@ use std::sync::Arc;
 /// `--once` exit statuses (documented in the README).
 pub mod exit {
     /// Every mount point is above its act threshold (nothing needed, or cleanup got it there).
-    pub const OK: i32 = 0;
+    pub const OK: u8 = 0;
     /// The pass could not run properly (bad config, journal, a mount or policy failed).
-    pub const ERROR: i32 = 1;
+    pub const ERROR: u8 = 1;
     /// A mount point is still under its act threshold after cleanup.
-    pub const STILL_LOW: i32 = 3;
+    pub const STILL_LOW: u8 = 3;
     /// The escalation command ran (a mount point stayed under critical).
-    pub const ESCALATED: i32 = 4;
+    pub const ESCALATED: u8 = 4;
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -58,7 +58,7 @@ pub struct PassReport {
 }
 
 impl PassReport {
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_code(&self) -> u8 {
         let ran = |m: &MountReport| m.escalation == "ran" || m.escalation == "failed";
         if self.mounts.iter().any(ran) {
             exit::ESCALATED
@@ -148,7 +148,7 @@ impl Guard {
         self.metrics.dry_run.set(dry_run as i64);
         if let Err(e) = self
             .journal
-            .prune(cfg.journal_retention.as_secs() as i64 * 1000)
+            .prune(cfg.journal_retention.get().as_millis() as i64)
         {
             tracing::warn!("cannot prune the journal: {e}");
         }
@@ -178,7 +178,7 @@ impl Guard {
             .free_ratio
             .with_label_values(&[label])
             .set(u.ratio());
-        let window = cfg.trend_window.as_secs() as f64;
+        let window = cfg.trend_window.get().as_secs() as f64;
         let trend = self
             .trends
             .entry(path.to_path_buf())
@@ -274,7 +274,7 @@ impl Guard {
             target_bytes: (t.target * before.size_bytes as f64).ceil() as u64,
             dry_run,
             now,
-            grace_cutoff: now - cfg.grace_period.as_secs() as i64,
+            grace_cutoff: now - cfg.grace_period.get().as_secs() as i64,
             journal: &self.journal,
             metrics: &self.metrics,
             hooks: self.hooks.as_ref(),

@@ -5,21 +5,22 @@
 //! be listed and compared with a real run. Escalations are recorded too, which
 //! keeps the cooldown across restarts and `--once` runs from cron.
 //!
-//! WAL with synchronous=NORMAL: a committed row survives a crash of the guard
-//! (the usual failure), without an fsync per deletion (FULL measured 36x
-//! slower: 12 ms per deleted file). See the README's safety model.
+//! Opened through srp-daemon's SQLite layer (WAL, busy timeout,
+//! `user_version` migrations) with synchronous=NORMAL: a committed row
+//! survives a crash of the guard (the usual failure), without an fsync per
+//! deletion (FULL measured 36x slower: 12 ms per deleted file). See the
+//! README's safety model.
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
+use srp_daemon::sqlite::{self, Durability, Options, SqliteError};
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
-    #[error("journal {path}: {source}")]
-    Open {
-        path: String,
-        source: rusqlite::Error,
-    },
+    /// Opening or migrating: the message names the file.
+    #[error("journal: {0}")]
+    Open(#[from] SqliteError),
     #[error("journal: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("cannot create data dir {path}: {source}")]
@@ -30,6 +31,27 @@ pub enum JournalError {
 }
 
 pub const FILE_NAME: &str = "disk-guard.sqlite";
+
+/// The schema, one batch per `user_version`. The first is exactly the
+/// schema releases before versioning created (`IF NOT EXISTS` throughout),
+/// so their journals (user_version 0) upgrade in place. Append; never edit.
+pub const MIGRATIONS: &[&str] = &["CREATE TABLE IF NOT EXISTS deletions (
+         id INTEGER PRIMARY KEY,
+         time_ms INTEGER NOT NULL,
+         mountpoint TEXT NOT NULL,
+         policy TEXT NOT NULL,
+         path TEXT NOT NULL,
+         bytes INTEGER NOT NULL,
+         reason TEXT NOT NULL,
+         outcome TEXT NOT NULL
+     );
+     CREATE INDEX IF NOT EXISTS deletions_time ON deletions(time_ms);
+     CREATE TABLE IF NOT EXISTS escalations (
+         id INTEGER PRIMARY KEY,
+         time_ms INTEGER NOT NULL,
+         mountpoint TEXT NOT NULL,
+         outcome TEXT NOT NULL
+     );"];
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Entry {
@@ -66,36 +88,10 @@ impl Journal {
         Journal::open(&data_dir.join(FILE_NAME))
     }
 
+    /// Open (creating it if need be) and migrate the journal at `path`, with
+    /// its per-crate durability (NORMAL, see the module comment).
     pub fn open(path: &Path) -> Result<Journal, JournalError> {
-        let open_err = |source| JournalError::Open {
-            path: path.display().to_string(),
-            source,
-        };
-        let conn = Connection::open(path).map_err(open_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(open_err)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = NORMAL;
-             CREATE TABLE IF NOT EXISTS deletions (
-                 id INTEGER PRIMARY KEY,
-                 time_ms INTEGER NOT NULL,
-                 mountpoint TEXT NOT NULL,
-                 policy TEXT NOT NULL,
-                 path TEXT NOT NULL,
-                 bytes INTEGER NOT NULL,
-                 reason TEXT NOT NULL,
-                 outcome TEXT NOT NULL
-             );
-             CREATE INDEX IF NOT EXISTS deletions_time ON deletions(time_ms);
-             CREATE TABLE IF NOT EXISTS escalations (
-                 id INTEGER PRIMARY KEY,
-                 time_ms INTEGER NOT NULL,
-                 mountpoint TEXT NOT NULL,
-                 outcome TEXT NOT NULL
-             );",
-        )
-        .map_err(open_err)?;
+        let conn = sqlite::open_migrated(path, &Options::new(Durability::Normal), MIGRATIONS)?;
         Ok(Journal { conn })
     }
 
@@ -226,6 +222,98 @@ mod tests {
         // A second connection (the `journal` subcommand) sees it.
         let again = Journal::open_in(&dir.path().join("data")).unwrap();
         assert_eq!(again.list(10).unwrap().len(), 1);
+    }
+
+    /// The schema and rows exactly as releases before versioning wrote them
+    /// (their `CREATE TABLE IF NOT EXISTS` batch and INSERTs, user_version 0).
+    const UNVERSIONED_JOURNAL: &str = "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         CREATE TABLE IF NOT EXISTS deletions (
+             id INTEGER PRIMARY KEY,
+             time_ms INTEGER NOT NULL,
+             mountpoint TEXT NOT NULL,
+             policy TEXT NOT NULL,
+             path TEXT NOT NULL,
+             bytes INTEGER NOT NULL,
+             reason TEXT NOT NULL,
+             outcome TEXT NOT NULL
+         );
+         CREATE INDEX IF NOT EXISTS deletions_time ON deletions(time_ms);
+         CREATE TABLE IF NOT EXISTS escalations (
+             id INTEGER PRIMARY KEY,
+             time_ms INTEGER NOT NULL,
+             mountpoint TEXT NOT NULL,
+             outcome TEXT NOT NULL
+         );
+         INSERT INTO deletions (time_ms, mountpoint, policy, path, bytes, reason, outcome)
+             VALUES (1700000000000, '/', 'logs', '/var/log/jenkins/a.log', 4096, 'matches \"*.log\"', 'deleted');
+         INSERT INTO deletions (time_ms, mountpoint, policy, path, bytes, reason, outcome)
+             VALUES (1700000001000, '/', 'jenkins', '/var/lib/jenkins/jobs/x/builds/3', 0, 'old build', 'pending');
+         INSERT INTO escalations (time_ms, mountpoint, outcome) VALUES (1700000002000, '/', 'started');";
+
+    #[test]
+    fn a_journal_from_before_versioning_upgrades_with_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        {
+            let old = Connection::open(&path).unwrap();
+            old.execute_batch(UNVERSIONED_JOURNAL).unwrap();
+            let v: u32 = old
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(v, 0);
+        }
+        let j = Journal::open_in(dir.path()).unwrap();
+        let v: u32 = j
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v as usize, MIGRATIONS.len());
+        let rows = j.list(10).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            (rows[0].policy.as_str(), rows[0].outcome.as_str()),
+            ("jenkins", "pending")
+        );
+        assert_eq!(
+            (rows[1].path.as_str(), rows[1].bytes, rows[1].time_ms),
+            ("/var/log/jenkins/a.log", 4096, 1_700_000_000_000)
+        );
+        assert_eq!(
+            j.last_escalation_ms("/").unwrap(),
+            Some(1_700_000_002_000),
+            "the cooldown survives the upgrade"
+        );
+        // Still the journal's durability: NORMAL (1).
+        let sync: i64 = j
+            .conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(sync, 1);
+        // New rows go on after the old ones.
+        let id = j.begin("/", "logs", "/b", 1, "r", "pending").unwrap();
+        assert_eq!(id, 3);
+    }
+
+    #[test]
+    fn a_journal_from_a_newer_release_is_refused_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        Journal::open(&path).unwrap();
+        let newer = MIGRATIONS.len() + 1;
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", newer)
+            .unwrap();
+        let e = Journal::open(&path)
+            .err()
+            .expect("a newer schema is refused");
+        let text = e.to_string();
+        assert!(
+            text.contains(&path.display().to_string())
+                && text.contains(&format!("schema version {newer}")),
+            "{text}"
+        );
     }
 
     #[test]

@@ -7,7 +7,6 @@ pub mod cleanup;
 pub mod config;
 pub mod daemon;
 pub mod docker_client;
-pub mod duration;
 pub mod escalate;
 pub mod escape;
 pub mod guard;

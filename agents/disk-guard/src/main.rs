@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use srp_daemon::{LogArgs, Shutdown};
+use srp_daemon::{BuildInfo, HttpArgs, LogArgs, Shutdown};
 use srp_disk_guard::config::Config;
 use srp_disk_guard::daemon::{self, HealthState};
 use srp_disk_guard::escape::line;
@@ -11,7 +11,11 @@ use srp_disk_guard::journal::Journal;
 use srp_disk_guard::metrics::Metrics;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const BUILD: BuildInfo = srp_daemon::build_info!("srp-disk-guard");
 
 /// Watches mount points, predicts when they fill up, reclaims space by the
 /// policies in the config file (Docker images and build cache, Jenkins build
@@ -58,6 +62,14 @@ struct Cli {
     #[arg(long, requires = "once")]
     report_json: bool,
 
+    /// Longest a request may take before it is answered 408 (e.g. `10s`,
+    /// `500ms`; a unit is required).
+    #[arg(long, env = "SRP_REQUEST_TIMEOUT", default_value = "10s", value_parser = srp_daemon::duration::parse_flag)]
+    request_timeout: Duration,
+
+    #[command(flatten)]
+    http: HttpArgs,
+
     #[command(flatten)]
     log: LogArgs,
 
@@ -78,28 +90,39 @@ enum Command {
     },
 }
 
-fn main() {
-    let cli = Cli::parse();
-    cli.log.init();
-    let rt = tokio::runtime::Runtime::new().expect("starting the tokio runtime");
-    let code = match rt.block_on(run(cli)) {
-        Ok(code) => code,
-        Err(e) => {
-            tracing::error!("{e:#}");
-            eprintln!("srp-disk-guard: {e:#}");
-            exit::ERROR
-        }
-    };
-    drop(rt);
-    std::process::exit(code);
+fn main() -> ExitCode {
+    // `--once` ends with its own documented status (3 still low, 4
+    // escalated); failures go through the shared edge (`error: …`, exit 1).
+    let mut outcome = exit::OK;
+    let failed = srp_daemon::edge::run(|| {
+        let cli = Cli::parse();
+        cli.log.init();
+        let rt = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
+        let result = rt.block_on(run(cli));
+        // The stop already waited for the guard loop within the drain bound;
+        // a pass that outlived it (a hung escalation command) must not hold
+        // the process past the supervisor's stop timeout.
+        rt.shutdown_timeout(RUNTIME_STOP_GRACE);
+        outcome = result?;
+        Ok(())
+    });
+    if outcome == exit::OK {
+        failed
+    } else {
+        ExitCode::from(outcome)
+    }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<i32> {
+/// How long the runtime may wait for blocking work after the drain bound.
+const RUNTIME_STOP_GRACE: Duration = Duration::from_millis(500);
+
+async fn run(cli: Cli) -> anyhow::Result<u8> {
     if let Some(Command::Journal { limit, json }) = cli.command {
         return list_journal(&cli.data_dir, limit, json);
     }
     let config = Config::load(&cli.config)?;
     let journal = Journal::open_in(&cli.data_dir)?;
+    // Inside the runtime, so that its metrics are registered too.
     let registry = srp_daemon::metrics::registry();
     let metrics = Metrics::register(&registry).context("registering metrics")?;
     let guard = Guard::new(
@@ -122,14 +145,22 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         return Ok(report.exit_code());
     }
 
+    BUILD
+        .register(&registry)
+        .context("registering srp_build_info")?;
+    let red = srp_daemon::RedMetrics::register(&registry).context("registering RED metrics")?;
     let mut guard = guard;
     guard.throttle_dry_run_reports = true;
     let shutdown = Shutdown::on_signals();
     let listener = srp_daemon::bind(cli.listen).await?;
     let health = Arc::new(Mutex::new(HealthState::default()));
-    let router = srp_daemon::standard_routes(registry, daemon::health_fn(health.clone()));
+    let router = srp_daemon::layers::finish(
+        srp_daemon::standard_routes(registry, daemon::health_fn(health.clone())),
+        red,
+        cli.request_timeout,
+    );
     let (tx, rx) = tokio::sync::mpsc::channel(16);
-    daemon::spawn_sighup(tx.clone()).context("installing the SIGHUP handler")?;
+    daemon::spawn_sighup(&shutdown, tx.clone()).context("installing the SIGHUP handler")?;
     let _watcher = match daemon::watch_config(&cli.config, tx) {
         Ok(w) => Some(w),
         Err(e) => {
@@ -140,20 +171,20 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             None
         }
     };
-    let looper = tokio::spawn(daemon::run_loop(
+    shutdown.spawn(daemon::run_loop(
         guard,
         cli.config.clone(),
         rx,
         shutdown.clone(),
         health,
     ));
-    srp_daemon::serve(listener, router, shutdown.clone()).await?;
-    shutdown.trigger();
-    let _ = looper.await;
+    // Returns once connections and the guard loop have stopped, or the
+    // drain bound has passed.
+    srp_daemon::serve_with(listener, router, shutdown, cli.http.serve_options()).await?;
     Ok(exit::OK)
 }
 
-fn list_journal(data_dir: &std::path::Path, limit: usize, json: bool) -> anyhow::Result<i32> {
+fn list_journal(data_dir: &std::path::Path, limit: usize, json: bool) -> anyhow::Result<u8> {
     let path = data_dir.join(srp_disk_guard::journal::FILE_NAME);
     anyhow::ensure!(
         path.exists(),

@@ -45,7 +45,7 @@ pub fn run(name: &str, cfg: &DockerPolicy, pass: &mut Pass) -> Result<(), Policy
     let containers = rt.block_on(client.containers()).map_err(failed)?;
     let images = rt.block_on(client.images()).map_err(failed)?;
     let used = images_in_use(&containers, &images);
-    let age_cutoff = pass.now - cfg.min_age.as_secs() as i64;
+    let age_cutoff = pass.now - cfg.min_age.get().as_secs() as i64;
 
     if cfg.dangling {
         let mut dangling: Vec<&Image> = images.iter().filter(|i| i.tags().is_empty()).collect();

@@ -33,7 +33,7 @@ pub fn run(name: &str, cfg: &FilesPolicy, pass: &mut Pass) -> Result<(), PolicyE
         .iter()
         .map(|g| Pattern::new(g).map_err(|e| PolicyError::Failed(format!("glob {g:?}: {e}"))))
         .collect::<Result<_, _>>()?;
-    let age_cutoff = pass.now - cfg.min_age.as_secs() as i64;
+    let age_cutoff = pass.now - cfg.min_age.get().as_secs() as i64;
     let mut roots = Vec::new();
     let mut candidates = Vec::new();
     for configured in &cfg.roots {
@@ -104,7 +104,7 @@ pub fn run(name: &str, cfg: &FilesPolicy, pass: &mut Pass) -> Result<(), PolicyE
     // Overlapping roots (/var/log and /var/log/jenkins) list a file twice.
     let mut seen = std::collections::HashSet::new();
     candidates.retain(|c| seen.insert(roots[c.root].abs(&c.rel)));
-    let min_age = humanize(cfg.min_age.as_secs());
+    let min_age = humanize(cfg.min_age.get().as_secs());
     for c in candidates {
         if pass.done() {
             break;

@@ -267,7 +267,7 @@ fn idle_workspaces(
             return;
         }
     };
-    let idle_cutoff = pass.now - cfg.workspace_idle.as_secs() as i64;
+    let idle_cutoff = pass.now - cfg.workspace_idle.get().as_secs() as i64;
     for (entry, st) in entries {
         let rel = Path::new("workspace").join(&entry);
         if file_type(&st) == FileType::Symlink {
@@ -286,7 +286,7 @@ fn idle_workspaces(
                 reason: format!(
                     "workspace idle for {} (workspace_idle {})",
                     humanize((pass.now - t.newest).max(0) as u64),
-                    humanize(cfg.workspace_idle.as_secs())
+                    humanize(cfg.workspace_idle.get().as_secs())
                 ),
                 ..t
             });
