@@ -104,6 +104,22 @@ impl Api {
         })
     }
 
+    fn get_query(&self, path: &str, query: &[(&str, &str)]) -> Answer {
+        let req = self
+            .client
+            .get(format!("http://{}{path}", self.addr))
+            .query(query);
+        self.rt.block_on(async {
+            let resp = req.send().await.expect("srp-api answers");
+            let status = resp.status();
+            let bytes = resp.bytes().await.unwrap();
+            Answer {
+                status,
+                body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            }
+        })
+    }
+
     fn json(&self, method: &str, path: &str, body: &Value) -> Answer {
         self.send(
             method,
@@ -446,5 +462,63 @@ proptest! {
         let method = if patch { "PATCH" } else { "PUT" };
         let a = check_any(&api, |api| api.send(method, &path, ct.as_deref(), body))?;
         prop_assert!(a.status.is_client_error(), "{} {}", a.status, a.body);
+    }
+}
+
+/// `limit` / `offset` values around their rules.
+fn page_param() -> impl Strategy<Value = String> {
+    prop_oneof![
+        (0u64..8).prop_map(|n| n.to_string()),
+        (95u64..105).prop_map(|n| n.to_string()),
+        Just("18446744073709551615".to_string()),
+        Just("18446744073709551616".to_string()),
+        Just("-1".to_string()),
+        Just("+3".to_string()),
+        Just("1.0".to_string()),
+        Just(String::new()),
+        "\\PC{0,8}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(config(CASES))]
+
+    /// `GET /projects?limit=&offset=` over three projects: 200 with the page
+    /// the parameters describe, or 422 naming the parameter; never a 5xx.
+    #[test]
+    fn list_pages_follow_the_parameters(limit in proptest::option::of(page_param()), offset in proptest::option::of(page_param())) {
+        let api = Api::start();
+        for n in ["a", "b", "c"] {
+            api.create(n, "");
+        }
+        let mut query = Vec::new();
+        if let Some(l) = &limit {
+            query.push(("limit", l.as_str()));
+        }
+        if let Some(o) = &offset {
+            query.push(("offset", o.as_str()));
+        }
+        let a = api.get_query("/projects", &query);
+        let l = match &limit {
+            None => Ok(20u64),
+            Some(l) => l.parse::<u32>().ok().filter(|n| (1..=100).contains(n)).map(u64::from).ok_or("limit"),
+        };
+        let o = match &offset {
+            None => Ok(0u64),
+            Some(o) => o.parse::<u64>().map_err(|_| "offset"),
+        };
+        match (l, o) {
+            (Ok(l), Ok(o)) => {
+                prop_assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+                let want = 3u64.saturating_sub(o).min(l);
+                prop_assert_eq!(a.body["items"].as_array().unwrap().len() as u64, want);
+                let next = (o.saturating_add(l) < 3).then(|| o + l);
+                prop_assert_eq!(a.body["next_offset"].as_u64(), next, "{}", a.body);
+            }
+            (Err(field), _) | (Ok(_), Err(field)) => {
+                prop_assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+                prop_assert_eq!(error_of(&a)?, ("invalid_parameter".to_string(), Some(field.to_string())));
+            }
+        }
     }
 }
