@@ -21,7 +21,7 @@ use serde::Deserialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
-    #[error("malformed or truncated JSON report at {path}: {source}")]
+    #[error("{} at {path}: {source}", json_problem(.source))]
     Json {
         /// Where the parser stopped, e.g. `$.Results[0].Vulnerabilities[2].Severity`.
         path: String,
@@ -66,6 +66,16 @@ impl ParseError {
             path,
             detail: detail.into(),
         }
+    }
+}
+
+/// What kind of JSON problem, in the operator's words: a field the gate
+/// reads is wrong, or the text is not (whole) JSON.
+fn json_problem(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Data => "invalid field in the report",
+        serde_json::error::Category::Eof => "truncated JSON report",
+        _ => "malformed JSON report",
     }
 }
 
