@@ -35,7 +35,13 @@ struct Api {
     /// One permit per upload being read or ingested.
     uploads: Arc<Semaphore>,
     max_uploads: usize,
+    /// One permit per /diff being computed: it holds two builds' finding
+    /// keys in memory.
+    diffs: Arc<Semaphore>,
 }
+
+/// /diff requests computed at the same time; more are answered 503.
+const MAX_CONCURRENT_DIFFS: usize = 2;
 
 /// The routes; `max_concurrent_ingests` bounds the uploads read and
 /// ingested at the same time (at least 1).
@@ -52,6 +58,7 @@ pub fn routes(state: Shared, max_concurrent_ingests: usize) -> Router {
             exporter: state,
             uploads: Arc::new(Semaphore::new(max_uploads)),
             max_uploads,
+            diffs: Arc::new(Semaphore::new(MAX_CONCURRENT_DIFFS)),
         })
 }
 
@@ -219,8 +226,24 @@ async fn diff(
     State(api): State<Api>,
     Path((pipeline, target)): Path<(String, String)>,
 ) -> Response {
+    let Ok(slot) = api.diffs.clone().try_acquire_owned() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, RETRY_AFTER_SECS.to_string())],
+            Json(json!({
+                "error": format!("{MAX_CONCURRENT_DIFFS} diffs are being computed already; retry later"),
+                "reason": "busy",
+            })),
+        )
+            .into_response();
+    };
     let st = api.exporter.clone();
-    lookup_response(tokio::task::spawn_blocking(move || st.store.diff(&pipeline, &target)).await)
+    let r = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        st.store.diff(&pipeline, &target)
+    })
+    .await;
+    lookup_response(r)
 }
 
 /// The answer to a history lookup run on the blocking pool: the value, 404

@@ -114,9 +114,41 @@ pub struct Diff {
     pub target: String,
     pub build: Option<String>,
     pub previous_build: Option<String>,
+    /// The first [`MAX_DIFF_KEYS`] new and fixed keys; the totals count
+    /// them all, and `truncated` says whether a list was cut.
     pub new: Vec<String>,
     pub fixed: Vec<String>,
+    pub new_total: usize,
+    pub fixed_total: usize,
+    pub truncated: bool,
     pub unchanged: u64,
+}
+
+/// Keys listed per side of a diff: a million-finding build must not become
+/// a million-entry answer.
+pub const MAX_DIFF_KEYS: usize = 1000;
+
+/// The keys in stored key texts (one per line); borrowed, so the texts are
+/// the only copy.
+fn key_set(texts: &[String]) -> BTreeSet<&str> {
+    texts
+        .iter()
+        .flat_map(|t| t.lines())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// The first [`MAX_DIFF_KEYS`] keys, owned, and how many there are.
+fn first_of<'a>(keys: impl Iterator<Item = &'a &'a str>) -> (Vec<String>, usize) {
+    let mut first = Vec::new();
+    let mut total = 0;
+    for k in keys {
+        if first.len() < MAX_DIFF_KEYS {
+            first.push(k.to_string());
+        }
+        total += 1;
+    }
+    (first, total)
 }
 
 pub use super::page::{Page, DEFAULT_PAGE, MAX_PAGE};
@@ -377,11 +409,7 @@ impl Store {
         target: &str,
         page: Page,
     ) -> Result<Option<serde_json::Value>, StoreError> {
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let conn = self.reader()?;
         // One read transaction: the row found is the row streamed, even if
         // an ingest prunes it meanwhile (WAL keeps the snapshot).
         let tx = conn.unchecked_transaction()?;
@@ -410,8 +438,9 @@ impl Store {
     /// before it (each build's findings are the union of its latest report
     /// per scanner set).
     pub fn diff(&self, pipeline: &str, target: &str) -> Result<Option<Diff>, StoreError> {
-        let conn = self.conn();
-        let mut st = conn.prepare(
+        let conn = self.reader()?;
+        let tx = conn.unchecked_transaction()?;
+        let mut st = tx.prepare(
             "SELECT build_group, build, MAX(id) AS last FROM ingests
              WHERE pipeline = ?1 AND target = ?2 GROUP BY build_group ORDER BY last DESC LIMIT 2",
         )?;
@@ -421,23 +450,24 @@ impl Store {
         if groups.is_empty() {
             return Ok(None);
         }
-        let keys_of = |group: &str| -> Result<BTreeSet<String>, StoreError> {
-            let mut st = conn.prepare(
+        let keys_of = |group: &str| -> Result<Vec<String>, StoreError> {
+            let mut st = tx.prepare(
                 "SELECT i.keys FROM ingests i JOIN
                    (SELECT kind, MAX(id) AS id FROM ingests WHERE pipeline = ?1 AND target = ?2 AND build_group = ?3 GROUP BY kind) k
                  ON i.id = k.id",
             )?;
-            let mut set = BTreeSet::new();
-            for keys in st.query_map(params![pipeline, target, group], |r| r.get::<_, String>(0))? {
-                set.extend(keys?.lines().filter(|l| !l.is_empty()).map(str::to_string));
-            }
-            Ok(set)
+            let texts = st
+                .query_map(params![pipeline, target, group], |r| r.get::<_, String>(0))?
+                .collect::<Result<_, _>>()?;
+            Ok(texts)
         };
-        let current = keys_of(&groups[0].0)?;
-        let previous = match groups.get(1) {
+        let current_texts = keys_of(&groups[0].0)?;
+        let previous_texts = match groups.get(1) {
             Some(g) => keys_of(&g.0)?,
-            None => BTreeSet::new(),
+            None => Vec::new(),
         };
+        let current = key_set(&current_texts);
+        let previous = key_set(&previous_texts);
         let label = |g: &(String, String)| {
             if g.1.is_empty() {
                 g.0.clone()
@@ -445,15 +475,32 @@ impl Store {
                 g.1.clone()
             }
         };
+        let (new, new_total) = first_of(current.difference(&previous));
+        let (fixed, fixed_total) = first_of(previous.difference(&current));
         Ok(Some(Diff {
             pipeline: pipeline.into(),
             target: target.into(),
             build: Some(label(&groups[0])),
             previous_build: groups.get(1).map(label),
-            new: current.difference(&previous).cloned().collect(),
-            fixed: previous.difference(&current).cloned().collect(),
+            truncated: new.len() < new_total || fixed.len() < fixed_total,
+            new,
+            fixed,
+            new_total,
+            fixed_total,
             unchanged: current.intersection(&previous).count() as u64,
         }))
+    }
+
+    /// A read-only connection of its own, for the larger history reads, so
+    /// they neither wait for nor hold up ingests (WAL: readers see a
+    /// snapshot).
+    fn reader(&self) -> Result<Connection, StoreError> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(conn)
     }
 
     /// Whether this exact file version was already handled.

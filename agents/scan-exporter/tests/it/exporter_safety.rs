@@ -345,26 +345,33 @@ async fn uploads_beyond_the_bound_get_503_with_retry_after() {
     app.stop();
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn latest_answers_one_page_of_blocking_findings() {
-    let tmp = tempfile::tempdir().unwrap();
-    let app = App::spawn(tmp.path(), None, &[]);
-    // alpine-39 with its first CRITICAL copied 250 times under new ids.
+/// alpine-39 with its vulnerabilities replaced by `n` copies of one, each
+/// under a new id, at `severity`.
+fn alpine_with(n: usize, severity: &str) -> Value {
     let mut r: Value = serde_json::from_slice(&read("trivy/alpine-39.json.golden")).unwrap();
     let vulns = r["Results"][0]["Vulnerabilities"].as_array().unwrap();
-    let critical = vulns
+    let one = vulns
         .iter()
         .find(|v| v["Severity"] == "CRITICAL")
         .unwrap()
         .clone();
-    let many: Vec<Value> = (0..250)
+    let many: Vec<Value> = (0..n)
         .map(|i| {
-            let mut v = critical.clone();
+            let mut v = one.clone();
             v["VulnerabilityID"] = format!("CVE-2099-{i:05}").into();
+            v["Severity"] = severity.into();
             v
         })
         .collect();
     r["Results"][0]["Vulnerabilities"] = many.into();
+    r
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn latest_answers_one_page_of_blocking_findings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = App::spawn(tmp.path(), None, &[]);
+    let r = alpine_with(250, "CRITICAL");
     let (code, v) = app
         .push(
             "pipeline=srp&build=1&target=api",
@@ -412,5 +419,29 @@ async fn a_slow_unauthenticated_body_is_cut_off() {
     let mut rest = Vec::new();
     s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
     assert!(s.read_to_end(&mut rest).is_ok(), "connection still open");
+    app.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn diff_lists_are_capped_with_totals() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = App::spawn(tmp.path(), None, &[]);
+    for (build, n) in [(1, 0), (2, 1500)] {
+        let r = alpine_with(n, "MEDIUM");
+        let (code, v) = app
+            .push(
+                &format!("pipeline=srp&build={build}&target=api"),
+                serde_json::to_vec(&r).unwrap(),
+            )
+            .await;
+        assert_eq!(code, 200, "{v}");
+    }
+    let (code, d) = app.get("/reports/srp/api/diff").await;
+    assert_eq!(code, 200, "{d}");
+    assert_eq!(d["new"].as_array().unwrap().len(), 1000, "capped");
+    assert_eq!(
+        (&d["new_total"], &d["fixed_total"], &d["truncated"]),
+        (&Value::from(1500), &Value::from(0), &Value::from(true))
+    );
     app.stop();
 }
