@@ -5,19 +5,25 @@ use srp_node_exporter::{cli, collector, scrape::Scraper, server, webconfig::WebC
 use std::sync::Arc;
 use std::time::Duration;
 
-fn main() -> anyhow::Result<()> {
+/// A backstop only: every statfs is bounded by the mount timeout, so a
+/// scrape normally ends long before this.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn main() -> std::process::ExitCode {
     srp_node_exporter::memory::tune_allocator();
-    let cli = cli::parse();
-    cli.log.init();
-    // One runtime thread is plenty for an exporter; scrapes run on the
-    // blocking pool, which keeps its thread between scrapes.
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .max_blocking_threads(4)
-        .thread_keep_alive(Duration::from_secs(120))
-        .build()
-        .context("starting the runtime")?
-        .block_on(run(cli))
+    srp_daemon::edge::run(|| {
+        let cli = cli::parse();
+        cli.log.init();
+        // One runtime thread is plenty for an exporter; scrapes run on the
+        // blocking pool, which keeps its thread between scrapes.
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .max_blocking_threads(4)
+            .thread_keep_alive(Duration::from_secs(120))
+            .build()
+            .context("starting the runtime")?
+            .block_on(run(cli))
+    })
 }
 
 async fn run(cli: cli::Cli) -> anyhow::Result<()> {
@@ -32,9 +38,23 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
     let tls = web.tls()?;
     let collectors = collector::build(&cli.enabled, &settings);
     tracing::info!(collectors = ?cli.enabled, "enabled collectors");
-    let scraper = Arc::new(Scraper::new(collectors, !cli.disable_exporter_metrics));
+    // Not srp_daemon::metrics::registry(): the exporter writes node_exporter's
+    // own process_* family, so only the shared SRP families come from here.
+    let registry = prometheus::Registry::new();
+    srp_daemon::runtime_metrics::register(&registry).context("registering runtime metrics")?;
+    srp_daemon::build_info!("srp-node-exporter")
+        .register(&registry)
+        .context("registering srp_build_info")?;
+    let red = srp_daemon::RedMetrics::register(&registry).context("registering RED metrics")?;
+    let scraper = Arc::new(
+        Scraper::new(collectors, !cli.disable_exporter_metrics).with_daemon_metrics(registry),
+    );
     let warm = Arc::clone(&scraper);
-    let router = server::router(scraper, &cli.telemetry_path, web.basic_auth());
+    let router = srp_daemon::layers::finish(
+        server::router(scraper, &cli.telemetry_path, web.basic_auth()),
+        red,
+        REQUEST_TIMEOUT,
+    );
 
     let shutdown = srp_daemon::Shutdown::on_signals();
     let listener = srp_daemon::bind(cli.listen_addr()?).await?;

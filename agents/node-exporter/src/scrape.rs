@@ -1,6 +1,7 @@
 //! One scrape: every enabled collector in turn into one buffer, then the
-//! self-metrics node_exporter adds (`node_scrape_collector_*`) and the
-//! standard `process_*` family.
+//! self-metrics node_exporter adds (`node_scrape_collector_*`), the standard
+//! `process_*` family and what every SRP daemon exports (`srp_build_info`,
+//! the `srp_tokio_*` runtime metrics, RED metrics of its own routes).
 
 use crate::collector::Collector;
 use crate::exposition::{Exposition, MetricType::Gauge};
@@ -12,6 +13,8 @@ pub struct Scraper {
     /// The last scrape's size, so the next buffer is allocated once.
     size_hint: AtomicUsize,
     process_metrics: bool,
+    /// srp-daemon's shared families, rendered after the exporter's own.
+    daemon_metrics: Option<prometheus::Registry>,
 }
 
 impl Scraper {
@@ -22,7 +25,15 @@ impl Scraper {
             collectors,
             size_hint: AtomicUsize::new(16 * 1024),
             process_metrics,
+            daemon_metrics: None,
         }
+    }
+
+    /// Add srp-daemon's shared families to every scrape that carries the
+    /// exporter's own metrics (not with `--web.disable-exporter-metrics`).
+    pub fn with_daemon_metrics(mut self, registry: prometheus::Registry) -> Self {
+        self.daemon_metrics = Some(registry);
+        self
     }
 
     pub fn collector_names(&self) -> Vec<&'static str> {
@@ -68,7 +79,11 @@ impl Scraper {
             crate::process::write(&mut out);
         }
         self.size_hint.store(out.len(), Ordering::Relaxed);
-        out.into_string()
+        let mut text = out.into_string();
+        if let (true, Some(registry)) = (self.process_metrics, &self.daemon_metrics) {
+            text.push_str(&srp_daemon::metrics::render(registry));
+        }
+        text
     }
 }
 

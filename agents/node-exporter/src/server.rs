@@ -10,7 +10,7 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use srp_daemon::HealthReport;
+use srp_daemon::{HealthReport, HttpError};
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -62,11 +62,21 @@ async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> Response {
         }
         Ok(Err(e)) => {
             tracing::error!("compressing the scrape: {e}");
-            (StatusCode::INTERNAL_SERVER_ERROR, "compression failed\n").into_response()
+            HttpError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "compression_failed",
+                format!("compressing the scrape failed: {e}"),
+            )
+            .into_response()
         }
         Err(e) => {
             tracing::error!("scrape task failed: {e}");
-            (StatusCode::INTERNAL_SERVER_ERROR, "scrape failed\n").into_response()
+            HttpError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "scrape_failed",
+                "the scrape task failed; see the exporter's log",
+            )
+            .into_response()
         }
     }
 }
@@ -120,12 +130,12 @@ async fn require_auth(State(auth): State<Arc<BasicAuth>>, req: Request, next: Ne
     if ok {
         next.run(req).await
     } else {
-        (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Basic")],
-            "Unauthorized\n",
-        )
-            .into_response()
+        let mut response =
+            HttpError::unauthorized("basic auth credentials required").into_response();
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));
+        response
     }
 }
 

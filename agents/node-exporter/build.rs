@@ -1,0 +1,8 @@
+//! Bakes the commit and CI build number in for `srp_build_info` (see
+//! srp-daemon's build_support.rs).
+
+include!("../daemon/build_support.rs");
+
+fn main() {
+    emit_build_env();
+}

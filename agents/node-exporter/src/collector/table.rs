@@ -1,0 +1,224 @@
+//! The table of collectors: each one's name, default, help text and
+//! constructor, and building the enabled set from it.
+
+use super::*;
+
+/// A collector's name, whether node_exporter enables it by default, and what
+/// it exposes (for `--help`).
+pub struct Spec {
+    pub name: &'static str,
+    pub default_enabled: bool,
+    pub about: &'static str,
+    build: fn(&Settings) -> Box<dyn Collector>,
+}
+
+/// Every collector, in the order they are scraped.
+pub const ALL: &[Spec] = &[
+    Spec {
+        name: "arp",
+        default_enabled: true,
+        about: "ARP entries per device (/proc/net/arp)",
+        build: |s| Box::new(arp::Arp::new(&s.paths)),
+    },
+    Spec {
+        name: "conntrack",
+        default_enabled: true,
+        about: "netfilter connection tracking table and statistics",
+        build: |s| Box::new(conntrack::Conntrack::new(&s.paths)),
+    },
+    Spec {
+        name: "cpu",
+        default_enabled: true,
+        about: "CPU seconds per mode, and guest seconds (/proc/stat)",
+        build: |s| Box::new(cpu::Cpu::new(&s.paths)),
+    },
+    Spec {
+        name: "diskstats",
+        default_enabled: true,
+        about: "block device I/O statistics (/proc/diskstats, udev info)",
+        build: |s| Box::new(diskstats::Diskstats::new(s)),
+    },
+    Spec {
+        name: "entropy",
+        default_enabled: true,
+        about: "available entropy and pool size",
+        build: |s| Box::new(entropy::Entropy::new(&s.paths)),
+    },
+    Spec {
+        name: "filefd",
+        default_enabled: true,
+        about: "allocated and maximum file handles",
+        build: |s| Box::new(filefd::Filefd::new(&s.paths)),
+    },
+    Spec {
+        name: "filesystem",
+        default_enabled: true,
+        about: "size, free, available, inodes, read-only per mount; statfs bounded by --collector.filesystem.mount-timeout",
+        build: |s| Box::new(filesystem::Filesystem::new(s)),
+    },
+    Spec {
+        name: "loadavg",
+        default_enabled: true,
+        about: "1, 5 and 15 minute load averages",
+        build: |s| Box::new(loadavg::Loadavg::new(&s.paths)),
+    },
+    Spec {
+        name: "meminfo",
+        default_enabled: true,
+        about: "every /proc/meminfo field as node_memory_<Field>[_bytes]",
+        build: |s| Box::new(meminfo::Meminfo::new(&s.paths)),
+    },
+    Spec {
+        name: "netclass",
+        default_enabled: true,
+        about: "network device properties from /sys/class/net (up, carrier, mtu, speed, info…)",
+        build: |s| Box::new(netclass::Netclass::new(s)),
+    },
+    Spec {
+        name: "netdev",
+        default_enabled: true,
+        about: "network device counters (/proc/net/dev)",
+        build: |s| Box::new(netdev::Netdev::new(s)),
+    },
+    Spec {
+        name: "netstat",
+        default_enabled: true,
+        about: "selected /proc/net/{netstat,snmp,snmp6} fields (--collector.netstat.fields)",
+        build: |s| Box::new(netstat::Netstat::new(s)),
+    },
+    Spec {
+        name: "os",
+        default_enabled: true,
+        about: "os-release information",
+        build: |s| Box::new(os::Os::new(&s.paths)),
+    },
+    Spec {
+        name: "pressure",
+        default_enabled: true,
+        about: "pressure stall information (PSI) for cpu, io and memory",
+        build: |s| Box::new(pressure::Pressure::new(&s.paths)),
+    },
+    Spec {
+        name: "selinux",
+        default_enabled: true,
+        about: "whether SELinux is enabled, and its modes",
+        build: |s| Box::new(selinux::Selinux::new(&s.paths)),
+    },
+    Spec {
+        name: "sockstat",
+        default_enabled: true,
+        about: "socket statistics (/proc/net/sockstat{,6})",
+        build: |s| Box::new(sockstat::Sockstat::new(&s.paths)),
+    },
+    Spec {
+        name: "softnet",
+        default_enabled: true,
+        about: "softnet statistics per CPU (/proc/net/softnet_stat)",
+        build: |s| Box::new(softnet::Softnet::new(&s.paths)),
+    },
+    Spec {
+        name: "stat",
+        default_enabled: true,
+        about: "boot time, context switches, forks, interrupts, running/blocked processes",
+        build: |s| Box::new(stat::Stat::new(&s.paths)),
+    },
+    Spec {
+        name: "textfile",
+        default_enabled: true,
+        about: "metrics from *.prom files in --collector.textfile.directory",
+        build: |s| Box::new(textfile::Textfile::new(s.textfile_directory.clone())),
+    },
+    Spec {
+        name: "time",
+        default_enabled: true,
+        about: "system time, time zone offset, clock sources",
+        build: |s| Box::new(time::Time::new(&s.paths)),
+    },
+    Spec {
+        name: "timex",
+        default_enabled: true,
+        about: "kernel clock discipline state (adjtimex)",
+        build: |_| Box::new(timex::Timex),
+    },
+    Spec {
+        name: "udp_queues",
+        default_enabled: true,
+        about: "UDP receive/transmit queue bytes (/proc/net/udp{,6})",
+        build: |s| Box::new(udp_queues::UdpQueues::new(&s.paths)),
+    },
+    Spec {
+        name: "uname",
+        default_enabled: true,
+        about: "uname system information",
+        build: |_| Box::new(uname::Uname),
+    },
+    Spec {
+        name: "vmstat",
+        default_enabled: true,
+        about: "selected /proc/vmstat fields (--collector.vmstat.fields)",
+        build: |s| Box::new(vmstat::Vmstat::new(s)),
+    },
+];
+
+/// node_exporter collectors this exporter does not implement. Their
+/// `--[no-]collector.<name>` switches (and `--collector.<name>.*` options) are
+/// accepted and ignored with a warning so existing unit files keep working.
+pub const NOT_IMPLEMENTED: &[&str] = &[
+    "bcache",
+    "bonding",
+    "btrfs",
+    "buddyinfo",
+    "cgroups",
+    "cpufreq",
+    "devstat",
+    "dmi",
+    "drbd",
+    "drm",
+    "edac",
+    "ethtool",
+    "fibrechannel",
+    "hwmon",
+    "infiniband",
+    "interrupts",
+    "ipvs",
+    "ksmd",
+    "lnstat",
+    "logind",
+    "mdadm",
+    "meminfo_numa",
+    "mountstats",
+    "network_route",
+    "nfs",
+    "nfsd",
+    "ntp",
+    "nvme",
+    "perf",
+    "powersupplyclass",
+    "processes",
+    "qdisc",
+    "rapl",
+    "runit",
+    "schedstat",
+    "slabinfo",
+    "supervisord",
+    "systemd",
+    "tapestats",
+    "tcpstat",
+    "thermal_zone",
+    "wifi",
+    "xfs",
+    "zfs",
+    "zoneinfo",
+];
+
+pub fn spec(name: &str) -> Option<&'static Spec> {
+    ALL.iter().find(|s| s.name == name)
+}
+
+/// Build the enabled collectors, in [`ALL`] order.
+pub fn build(enabled: &[&str], settings: &Settings) -> Vec<Box<dyn Collector>> {
+    ALL.iter()
+        .filter(|s| enabled.contains(&s.name))
+        .map(|s| (s.build)(settings))
+        .collect()
+}
