@@ -75,6 +75,48 @@ async fn serves_clean_metrics_and_reloads_config_safely() {
     let (code, health) = get(&d, "/health").await;
     assert_eq!(code, 200, "{health}");
 
+    // srp-daemon's shared layer: every answer counted under its route
+    // template, errors in the one JSON shape, the build and the runtime.
+    let (code, missing) = get(&d, "/no-such-page").await;
+    assert_eq!(code, 404);
+    let missing: serde_json::Value = serde_json::from_str(&missing).unwrap();
+    assert_eq!(missing["error"]["code"], "not_found", "{missing}");
+    let body = wait_for(&d, "RED metrics of /health", |b| {
+        has(
+            b,
+            r#"http_requests_total{method="GET",route="/health",status="200"} 1"#,
+        )
+    })
+    .await;
+    assert!(
+        has(
+            &body,
+            r#"http_requests_total{method="GET",route="unmatched",status="404"} 1"#
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"http_requests_total{method="GET",route="/metrics",status="200"}"#),
+        "{body}"
+    );
+    assert!(
+        body.lines().any(
+            |l| l.starts_with(r#"srp_build_info{binary="srp-disk-guard","#) && l.ends_with(" 1")
+        ),
+        "{body}"
+    );
+    for family in [
+        "srp_tokio_workers",
+        "srp_tokio_alive_tasks",
+        "srp_tokio_global_queue_depth",
+    ] {
+        assert!(
+            body.lines().any(|l| l.starts_with(&format!("{family} "))),
+            "{family} missing:\n{body}"
+        );
+    }
+    promtool::assert_clean(&body);
+
     // A broken file (as an editor might save half-way) is refused; the old config stays.
     std::fs::write(&cfg, "interval = \"1s\"\n[[mount]]\npath = \"relative\"\n").unwrap();
     wait_for(&d, "reload failure", |b| {
@@ -157,4 +199,86 @@ fn bad_config_at_start_names_the_problem_and_exits_1() {
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
     }
+}
+
+/// Kills the escalation command the test started (by its pid), whatever the
+/// test's outcome.
+struct KillPid(Option<libc::pid_t>);
+
+impl Drop for KillPid {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            // SAFETY: kill(2) on the pid the test's own script wrote.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
+/// The guard loop is one of the daemon's tracked background tasks: SIGTERM
+/// while a pass is busy (here, in an escalation command that would run for
+/// a minute) stops the process within srp-daemon's drain bound, below
+/// Docker's 10 s stop timeout and the unit's TimeoutStopSec, instead of
+/// waiting for the pass.
+#[test]
+fn sigterm_during_a_busy_pass_stops_within_the_drain_bound() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = tempfile::tempdir().unwrap();
+    let pidfile = t.path().join("escalation.pid");
+    let script = t.path().join("grow.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho $$ > {}\nexec sleep 60\n",
+            pidfile.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // A free ratio no real filesystem with data on it is above: the first
+    // pass escalates.
+    let cfg = t.path().join("disk-guard.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "interval = \"1s\"\n[defaults]\nact_below = 0.9998\ntarget = 0.9999\ncritical = 0.9997\n\
+             [[mount]]\npath = \"{}\"\n[escalation]\ncommand = [\"{}\"]\n",
+            t.path().display(),
+            script.display()
+        ),
+    )
+    .unwrap();
+    let mut d = start(&cfg, &t.path().join("data"));
+    let mut escalation = KillPid(None);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while escalation.0.is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the escalation never started\n{}",
+            d.log()
+        );
+        escalation.0 = std::fs::read_to_string(&pidfile)
+            .ok()
+            .and_then(|p| p.trim().parse().ok());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let asked = Instant::now();
+    d.terminate();
+    let status = loop {
+        if let Some(s) = d.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            asked.elapsed() < Duration::from_secs(10),
+            "still running 10 s after SIGTERM with a pass busy\n{}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}\n{}", d.log());
+    assert!(
+        d.log().contains("after the drain timeout"),
+        "the stop should have waited for the busy pass first\n{}",
+        d.log()
+    );
 }
