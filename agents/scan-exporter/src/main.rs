@@ -128,7 +128,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 Some(l) => report.check(
                     "watcher",
                     match l.check(STALL_AFTER) {
-                        Ok(()) => Check::ok(),
+                        Ok(()) => Check {
+                            detail: Some(format!(
+                                "last loop {} ms ago",
+                                l.since_beat().as_millis()
+                            )),
+                            ..Check::ok()
+                        },
                         Err(why) => Check::failed(why),
                     },
                 ),

@@ -180,6 +180,12 @@ async fn a_fifo_is_refused_the_watcher_goes_on_and_sigterm_stops_it() {
     let (code, h) = app.get("/health").await;
     assert_eq!(code, 200, "{h}");
     assert_eq!(h["checks"]["watcher"]["ok"], true, "{h}");
+    assert!(
+        h["checks"]["watcher"]["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("last loop")),
+        "{h}"
+    );
     stop_within(app, Duration::from_secs(20));
 }
 
