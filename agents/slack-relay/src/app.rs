@@ -1,5 +1,7 @@
 //! Startup: configuration → outbox → dispatcher → HTTP server, and an
-//! orderly stop (stop accepting, let in-flight deliveries finish).
+//! orderly stop: stop accepting, answer the requests in progress, let the
+//! deliveries on the wire finish, all inside srp-daemon's drain bound (the
+//! writer and the dispatcher are tasks of the one `Shutdown`).
 
 use crate::cli::ServeArgs;
 use crate::deliver::Sender;
@@ -12,6 +14,7 @@ use anyhow::{bail, Context};
 use srp_daemon::{Check, HealthReport};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::Notify;
 
 fn read_secret(path: &Path, what: &str) -> anyhow::Result<String> {
@@ -34,9 +37,24 @@ pub struct Config {
     pub auth: Auth,
 }
 
+/// A request timeout at or below the body timeout would answer a slow but
+/// legitimate delivery 408, which Alertmanager takes as final: refused.
+fn check_timeouts(request: Duration, body: Duration) -> anyhow::Result<()> {
+    if request <= body {
+        bail!(
+            "--request-timeout ({}) must be longer than --request-body-timeout ({}): \
+             Alertmanager does not retry the 408 it would answer",
+            srp_daemon::Dur(request),
+            srp_daemon::Dur(body)
+        );
+    }
+    Ok(())
+}
+
 /// Check and assemble everything the flags describe, failing with a message
 /// that names the flag before anything starts.
 pub fn configure(a: &ServeArgs) -> anyhow::Result<Config> {
+    check_timeouts(a.request_timeout, a.http.request_body_timeout)?;
     let token = match (&a.slack_token, &a.slack_token_file) {
         (_, Some(f)) => Some(read_secret(f, "Slack token")?),
         (t, None) => nonempty(t.clone()),
@@ -93,16 +111,27 @@ pub async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         a.sink_file.clone(),
     )?;
 
+    // Inside the runtime, so the registry carries the runtime metrics.
     let registry = srp_daemon::metrics::registry();
     let metrics = Metrics::register(&registry, &route_names)?;
+    let red = srp_daemon::RedMetrics::register(&registry).context("registering RED metrics")?;
+    srp_daemon::build_info!("srp-slack-relay")
+        .register(&registry)
+        .context("registering srp_build_info")?;
     let health = Arc::new(DbHealth::default());
     let wake = Arc::new(Notify::new());
-    let ingest = Ingest::spawn(&a.data_dir, a.dedupe_window, wake.clone(), health.clone())
-        .with_context(|| format!("opening the outbox in {}", a.data_dir.display()))?;
+    let shutdown = srp_daemon::Shutdown::on_signals();
+    let ingest = Ingest::spawn(
+        &a.data_dir,
+        a.dedupe_window,
+        wake.clone(),
+        health.clone(),
+        &shutdown,
+    )
+    .with_context(|| format!("opening the outbox in {}", a.data_dir.display()))?;
     let outbox = Outbox::open(&a.data_dir, health.clone())?;
     let routes = Arc::new(cfg.routes);
 
-    let shutdown = srp_daemon::Shutdown::on_signals();
     let dispatcher = Dispatcher {
         outbox,
         routes: routes.clone(),
@@ -119,7 +148,7 @@ pub async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         },
         wake,
     };
-    let delivering = tokio::spawn(dispatcher.run(shutdown.clone()));
+    shutdown.spawn(dispatcher.run(shutdown.clone()));
 
     let db_health = health.clone();
     let health_fn: srp_daemon::HealthFn = Arc::new(move || {
@@ -138,13 +167,39 @@ pub async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         metrics,
         auth: cfg.auth,
     });
-    let router = http::router(state, a.max_body_bytes)
-        .merge(srp_daemon::standard_routes(registry, health_fn));
-    let listener = srp_daemon::bind(a.listen).await?;
-    let served =
-        srp_daemon::serve_with(listener, router, shutdown.clone(), a.http.serve_options()).await;
-    shutdown.trigger();
-    let _ = delivering.await;
-    served?;
+    let router = srp_daemon::layers::finish(
+        http::router(state, a.max_body_bytes)
+            .merge(srp_daemon::standard_routes(registry, health_fn)),
+        red,
+        a.request_timeout,
+    );
+    let listener = match srp_daemon::bind(a.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            // The writer and the dispatcher are running: stop them first.
+            shutdown.trigger();
+            shutdown.tasks().wait().await;
+            return Err(e.into());
+        }
+    };
+    // Returns once the connections and the background tasks are done (or
+    // the drain bound passed).
+    srp_daemon::serve_with(listener, router, shutdown, a.http.serve_options()).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_timeout_must_outlast_the_body_timeout() {
+        let s = Duration::from_secs;
+        assert!(check_timeouts(s(60), s(30)).is_ok());
+        let e = check_timeouts(s(30), s(30)).unwrap_err().to_string();
+        assert!(
+            e.contains("--request-timeout (30s)") && e.contains("--request-body-timeout (30s)"),
+            "{e}"
+        );
+    }
 }

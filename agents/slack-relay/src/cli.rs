@@ -1,13 +1,10 @@
 //! Command line: `serve` (the default) and `dlq list|replay`.
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
+use srp_daemon::duration::parse_flag;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-
-fn duration(s: &str) -> Result<Duration, String> {
-    crate::duration::parse(s)
-}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -122,7 +119,7 @@ pub struct ServeArgs {
 
     /// Minimum gap between two messages to one Slack channel or webhook
     /// (Slack allows about one per second).
-    #[arg(long, default_value = "1s", value_parser = duration)]
+    #[arg(long, default_value = "1s", value_parser = parse_flag)]
     pub per_destination_interval: Duration,
 
     /// Failed attempts (429s not counted) before a message is dead-lettered.
@@ -130,30 +127,37 @@ pub struct ServeArgs {
     pub max_attempts: u32,
 
     /// Age after which an undelivered message is dead-lettered.
-    #[arg(long, default_value = "24h", value_parser = duration)]
+    #[arg(long, default_value = "24h", value_parser = parse_flag)]
     pub max_age: Duration,
 
     /// First retry delay; doubles per failure, with ±50 % jitter.
-    #[arg(long, default_value = "2s", value_parser = duration)]
+    #[arg(long, default_value = "2s", value_parser = parse_flag)]
     pub retry_base: Duration,
 
     /// Longest retry delay.
-    #[arg(long, default_value = "5m", value_parser = duration)]
+    #[arg(long, default_value = "5m", value_parser = parse_flag)]
     pub retry_max: Duration,
 
     /// Give up on one Slack request after this long (then retry).
-    #[arg(long, default_value = "15s", value_parser = duration)]
+    #[arg(long, default_value = "15s", value_parser = parse_flag)]
     pub slack_timeout: Duration,
 
     /// The same notification (group, status, alerts) received again within
     /// this window is a duplicate. Keep it longer than Alertmanager's retry
     /// horizon (group_interval) and shorter than repeat_interval.
-    #[arg(long, default_value = "15m", value_parser = duration)]
+    #[arg(long, default_value = "15m", value_parser = parse_flag)]
     pub dedupe_window: Duration,
 
     /// How long delivered messages stay in the database (for inspection).
-    #[arg(long, default_value = "3d", value_parser = duration)]
+    #[arg(long, default_value = "3d", value_parser = parse_flag)]
     pub keep_delivered: Duration,
+
+    /// Longest one inbound request may take, body included, before it is
+    /// answered 408. Alertmanager takes any 4xx as final, so this must stay
+    /// above --request-body-timeout plus a commit's wait; the relay refuses
+    /// to start otherwise.
+    #[arg(long, env = "SRP_REQUEST_TIMEOUT", default_value = "60s", value_parser = parse_flag)]
+    pub request_timeout: Duration,
 
     #[command(flatten)]
     pub http: srp_daemon::HttpArgs,

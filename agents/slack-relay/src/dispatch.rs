@@ -1,15 +1,22 @@
 //! The delivery loop: takes the oldest pending message of each route, paces
 //! each Slack destination to one message per interval, and turns every
 //! attempt's outcome into durable outbox state (delivered, retry at T, dead).
+//!
+//! It runs as a background task of the daemon's `Shutdown`; on a stop it
+//! takes no new message, lets the attempts on the wire finish and records
+//! their outcome for up to [`IN_FLIGHT_GRACE`], and abandons the rest: an
+//! abandoned attempt's row is still pending, so it is sent again after the
+//! restart (at least once, never lost).
 
 use crate::deliver::{Attempt, Sender};
 use crate::metrics::Metrics;
 use crate::routes::{Destination, Routes};
 use crate::store::{now, Kind, Outbox, OutboxRow};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
+use tokio::task::{Id, JoinError, JoinSet};
 
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -36,6 +43,11 @@ pub fn backoff(policy: &Policy, attempts: u32) -> Duration {
 
 type Done = (OutboxRow, Destination, Attempt);
 
+/// How long a stop waits for attempts already on the wire: inside srp-daemon's
+/// drain bound (`DEFAULT_DRAIN_TIMEOUT`, 8 s), leaving time to record their
+/// outcomes before the supervisor's stop timeout.
+pub const IN_FLIGHT_GRACE: Duration = Duration::from_secs(5);
+
 pub struct Dispatcher {
     pub outbox: Outbox,
     pub routes: Arc<Routes>,
@@ -46,10 +58,14 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
+    /// Deliver until `shutdown` fires; spawn it with `shutdown.spawn`.
     pub async fn run(self, shutdown: srp_daemon::Shutdown) {
         let this = Arc::new(self);
-        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
-        let mut in_flight: HashSet<String> = HashSet::new();
+        // Attempts belong to this task: dropping the set at the end aborts
+        // whatever is still on the wire after the grace period.
+        let mut attempts: JoinSet<Done> = JoinSet::new();
+        // Which route each attempt on the wire is for: one at a time per route.
+        let mut in_flight: HashMap<Id, String> = HashMap::new();
         let mut next_allowed: HashMap<String, Instant> = HashMap::new();
         let mut last_stats = Instant::now() - Duration::from_secs(10);
         let mut last_prune = Instant::now();
@@ -61,7 +77,7 @@ impl Dispatcher {
             match this.outbox.heads().await {
                 Ok(heads) => {
                     for row in heads {
-                        if in_flight.contains(&row.route) {
+                        if in_flight.values().any(|r| *r == row.route) {
                             continue;
                         }
                         let t = now();
@@ -89,13 +105,13 @@ impl Dispatcher {
                             }
                             next_allowed.insert(key, n + this.policy.interval);
                         }
-                        in_flight.insert(row.route.clone());
+                        let route = row.route.clone();
                         let me = this.clone();
-                        let tx = done_tx.clone();
-                        tokio::spawn(async move {
+                        let handle = attempts.spawn(async move {
                             let attempt = me.attempt(&row, &dest).await;
-                            let _ = tx.send((row, dest, attempt));
+                            (row, dest, attempt)
                         });
+                        in_flight.insert(handle.id(), route);
                     }
                 }
                 Err(e) => tracing::error!("cannot read the outbox: {e}"),
@@ -119,13 +135,11 @@ impl Dispatcher {
             }
             tokio::select! {
                 _ = this.wake.notified() => {}
-                Some(done) = done_rx.recv() => {
-                    in_flight.remove(&done.0.route);
-                    this.settle(done, &mut next_allowed).await;
+                Some(done) = attempts.join_next_with_id() => {
+                    this.finish(done, &mut in_flight, &mut next_allowed).await;
                     // Settle whatever else finished meanwhile before re-reading.
-                    while let Ok(more) = done_rx.try_recv() {
-                        in_flight.remove(&more.0.route);
-                        this.settle(more, &mut next_allowed).await;
+                    while let Some(more) = attempts.try_join_next_with_id() {
+                        this.finish(more, &mut in_flight, &mut next_allowed).await;
                     }
                 }
                 _ = tokio::time::sleep(wake_in) => {}
@@ -134,17 +148,39 @@ impl Dispatcher {
         }
         // Let attempts already on the wire finish, so their outcome is
         // recorded and they are not sent again after the restart.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while !in_flight.is_empty() {
-            match tokio::time::timeout_at(deadline, done_rx.recv()).await {
-                Ok(Some(done)) => {
-                    in_flight.remove(&done.0.route);
-                    this.settle(done, &mut next_allowed).await;
-                }
+        let deadline = tokio::time::Instant::now() + IN_FLIGHT_GRACE;
+        while !attempts.is_empty() {
+            match tokio::time::timeout_at(deadline, attempts.join_next_with_id()).await {
+                Ok(Some(done)) => this.finish(done, &mut in_flight, &mut next_allowed).await,
                 _ => break,
             }
         }
+        if !attempts.is_empty() {
+            tracing::warn!(
+                "{} deliveries still on the wire after {IN_FLIGHT_GRACE:?}; they stay pending and are sent after the restart",
+                attempts.len()
+            );
+        }
         this.update_gauges().await;
+    }
+
+    /// Record one finished attempt (a panicked one stays pending).
+    async fn finish(
+        &self,
+        joined: Result<(Id, Done), JoinError>,
+        in_flight: &mut HashMap<Id, String>,
+        next_allowed: &mut HashMap<String, Instant>,
+    ) {
+        match joined {
+            Ok((id, done)) => {
+                in_flight.remove(&id);
+                self.settle(done, next_allowed).await;
+            }
+            Err(e) => {
+                let route = in_flight.remove(&e.id());
+                tracing::error!(?route, "a delivery attempt failed: {e}");
+            }
+        }
     }
 
     async fn attempt(&self, row: &OutboxRow, dest: &Destination) -> Attempt {
@@ -286,5 +322,10 @@ mod tests {
             let d = backoff(&p, 40).as_secs_f64();
             assert!((30.0..=90.0).contains(&d), "{d}");
         }
+    }
+
+    #[test]
+    fn the_in_flight_grace_fits_in_the_drain_bound() {
+        assert!(IN_FLIGHT_GRACE < srp_daemon::DEFAULT_DRAIN_TIMEOUT);
     }
 }

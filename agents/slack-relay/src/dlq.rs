@@ -13,8 +13,8 @@ pub fn run(args: DlqArgs) -> anyhow::Result<()> {
             path.display()
         );
     }
-    let conn =
-        store::open(&args.data_dir).with_context(|| format!("opening {}", path.display()))?;
+    // The error names the file.
+    let conn = store::open(&args.data_dir).context("opening the relay database")?;
     match args.action {
         DlqAction::List { json } => {
             let rows = store::dead_letters(&conn)?;

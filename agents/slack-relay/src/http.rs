@@ -1,5 +1,7 @@
 //! The inbound side: `POST /alertmanager`, `POST /jenkins`, authentication
 //! and the answers Alertmanager acts on (2xx done, 4xx final, 5xx retry).
+//! Every refusal is srp-daemon's one error body
+//! (`{"error":{"code","message"}}`).
 
 use crate::format;
 use crate::metrics::Metrics;
@@ -7,14 +9,16 @@ use crate::payload::{AlertmanagerPayload, JenkinsPayload, PayloadError, Status};
 use crate::routes::Routes;
 use crate::store::{Accepted, Ingest, Kind, NewMessage, NewNotification};
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use base64::Engine;
 use serde_json::json;
+use srp_daemon::HttpError;
 use std::sync::Arc;
 
 /// Accepted inbound credentials; none configured means no check.
@@ -74,8 +78,16 @@ pub fn router(state: Arc<AppState>, max_body: usize) -> Router {
         .route("/alertmanager", post(alertmanager))
         .route("/jenkins", post(jenkins))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_auth))
+        // Outside the auth check and before the body is read: a stopping
+        // relay keeps its writer until every such request is answered.
+        .route_layer(middleware::from_fn_with_state(state.clone(), hold_writer))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(state)
+}
+
+async fn hold_writer(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let _open = s.ingest.open_request();
+    next.run(req).await
 }
 
 async fn require_auth(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
@@ -93,20 +105,32 @@ async fn require_auth(State(s): State<Arc<AppState>>, req: Request, next: Next) 
     if s.auth.basic.is_some() {
         challenges.push("Basic realm=\"srp-slack-relay\"");
     }
-    (
-        StatusCode::UNAUTHORIZED,
-        [(header::WWW_AUTHENTICATE, challenges.join(", "))],
-        Json(json!({"error": "missing or wrong credentials (Authorization: Bearer <token> or Basic)"})),
+    let mut response = HttpError::unauthorized(
+        "missing or wrong credentials (Authorization: Bearer <token> or Basic)",
     )
-        .into_response()
+    .into_response();
+    if let Ok(v) = HeaderValue::from_str(&challenges.join(", ")) {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    response
 }
 
 fn bad_request(e: PayloadError) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        Json(json!({"error": e.to_string()})),
-    )
-        .into_response()
+    let code = match e {
+        PayloadError::Json(_) => "invalid_json",
+        PayloadError::Invalid(_) => "invalid_payload",
+    };
+    HttpError::bad_request(code, e.to_string()).into_response()
+}
+
+/// A body that could not be read: too large (413), or cut off.
+fn unreadable(e: BytesRejection) -> Response {
+    let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        "body_too_large"
+    } else {
+        "unreadable_body"
+    };
+    HttpError::new(e.status(), code, e.body_text()).into_response()
 }
 
 async fn store(s: &AppState, n: NewNotification) -> Response {
@@ -128,11 +152,7 @@ async fn store(s: &AppState, n: NewNotification) -> Response {
         Err(e) => {
             tracing::error!("cannot store a {source} notification: {e}");
             // 5xx: Alertmanager keeps retrying, so nothing is lost.
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"error": format!("not stored, retry: {e}")})),
-            )
-                .into_response()
+            HttpError::unavailable("not_stored", format!("not stored, retry: {e}")).into_response()
         }
     }
 }
@@ -168,7 +188,14 @@ fn messages_for(
     out
 }
 
-async fn alertmanager(State(s): State<Arc<AppState>>, body: Bytes) -> Response {
+async fn alertmanager(
+    State(s): State<Arc<AppState>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return unreadable(e),
+    };
     let p = match AlertmanagerPayload::parse(&body) {
         Ok(p) => p,
         Err(e) => return bad_request(e),
@@ -189,7 +216,11 @@ async fn alertmanager(State(s): State<Arc<AppState>>, body: Bytes) -> Response {
     store(&s, n).await
 }
 
-async fn jenkins(State(s): State<Arc<AppState>>, body: Bytes) -> Response {
+async fn jenkins(State(s): State<Arc<AppState>>, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return unreadable(e),
+    };
     let p = match JenkinsPayload::parse(&body) {
         Ok(p) => p,
         Err(e) => return bad_request(e),

@@ -10,7 +10,6 @@ pub mod cli;
 pub mod deliver;
 pub mod dispatch;
 pub mod dlq;
-pub mod duration;
 pub mod format;
 pub mod http;
 pub mod metrics;

@@ -1,0 +1,235 @@
+//! The ingest side: one writer commits whatever notifications have queued up
+//! in a single transaction (group commit) and only then lets the HTTP
+//! handlers answer 2xx. One fsync covers many requests, and nothing is
+//! acknowledged before it is on disk.
+//!
+//! The writer is a background task of the daemon's [`Shutdown`]: on a stop
+//! it keeps committing until no inbound request is open any more (see
+//! [`Ingest::open_request`]), so a request that was being received when
+//! SIGTERM came is still stored and answered; then it ends, inside the
+//! shared drain bound.
+
+use super::{now, schema, Accepted, DbHealth, NewNotification, StoreError};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use srp_daemon::Shutdown;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, Notify};
+
+/// Most notifications one transaction takes: bounds a commit's latency.
+const MAX_BATCH: usize = 512;
+/// How often a stopping writer looks whether requests are still open.
+const STOP_POLL: Duration = Duration::from_millis(10);
+
+type Job = (NewNotification, oneshot::Sender<Result<Accepted, String>>);
+
+/// Hands notifications to the writer and waits for the commit.
+#[derive(Clone)]
+pub struct Ingest {
+    tx: mpsc::Sender<Job>,
+    open_requests: Arc<AtomicUsize>,
+}
+
+/// An inbound request in progress (from its headers to its answer): a
+/// stopping writer waits for every one to be dropped.
+pub struct OpenRequest(Arc<AtomicUsize>);
+
+impl Drop for OpenRequest {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Ingest {
+    /// Start the writer, on its own connection, as a task of `shutdown`
+    /// (call inside the runtime). `committed` is notified after every commit
+    /// that stored something.
+    pub fn spawn(
+        dir: &Path,
+        dedupe_window: Duration,
+        committed: Arc<Notify>,
+        health: Arc<DbHealth>,
+        shutdown: &Shutdown,
+    ) -> Result<Self, StoreError> {
+        let conn = schema::open(dir)?;
+        // Checkpoints (copying the WAL into the database, with an fsync) run
+        // on the outbox connection instead, so they never stall an
+        // acknowledgement.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let (tx, rx) = mpsc::channel::<Job>(8192);
+        let open_requests = Arc::new(AtomicUsize::new(0));
+        let writer = Writer {
+            window: dedupe_window,
+            committed,
+            health,
+        };
+        shutdown.spawn(writer.run(conn, rx, shutdown.clone(), open_requests.clone()));
+        Ok(Ingest { tx, open_requests })
+    }
+
+    /// Mark an inbound request as open until the guard is dropped.
+    pub fn open_request(&self) -> OpenRequest {
+        self.open_requests.fetch_add(1, Ordering::SeqCst);
+        OpenRequest(self.open_requests.clone())
+    }
+
+    /// Store durably; `Ok` means committed (or a duplicate of something that
+    /// was).
+    pub async fn submit(&self, n: NewNotification) -> Result<Accepted, StoreError> {
+        let (reply, wait) = oneshot::channel();
+        self.tx
+            .send((n, reply))
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        match wait.await {
+            Ok(Ok(a)) => Ok(a),
+            Ok(Err(e)) => Err(StoreError::Join(e)),
+            Err(_) => Err(StoreError::WriterGone),
+        }
+    }
+}
+
+struct Writer {
+    window: Duration,
+    committed: Arc<Notify>,
+    health: Arc<DbHealth>,
+}
+
+/// Resolves once a stop was asked for and no inbound request is open.
+async fn stopped_and_idle(shutdown: &Shutdown, open_requests: &AtomicUsize) {
+    shutdown.wait().await;
+    while open_requests.load(Ordering::SeqCst) > 0 {
+        tokio::time::sleep(STOP_POLL).await;
+    }
+}
+
+impl Writer {
+    async fn run(
+        self,
+        mut conn: Connection,
+        mut rx: mpsc::Receiver<Job>,
+        shutdown: Shutdown,
+        open_requests: Arc<AtomicUsize>,
+    ) {
+        let this = Arc::new(self);
+        loop {
+            let first = tokio::select! {
+                // Queued work first: a stop never drops a submitted job.
+                biased;
+                job = rx.recv() => match job {
+                    Some(job) => job,
+                    None => break,
+                },
+                _ = stopped_and_idle(&shutdown, &open_requests) => break,
+            };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(j) => batch.push(j),
+                    Err(_) => break,
+                }
+            }
+            let me = this.clone();
+            // SQLite blocks (fsync): on the blocking pool, the connection
+            // travelling with the batch.
+            match tokio::task::spawn_blocking(move || {
+                me.commit_and_answer(&mut conn, batch);
+                conn
+            })
+            .await
+            {
+                Ok(c) => conn = c,
+                Err(e) => {
+                    tracing::error!("the database writer failed: {e}");
+                    break;
+                }
+            }
+        }
+        tracing::debug!("database writer stopped");
+    }
+
+    fn commit_and_answer(&self, conn: &mut Connection, batch: Vec<Job>) {
+        let result = commit_batch(conn, &batch, self.window.as_secs_f64());
+        self.health.record_ingest(&result);
+        // Let a waiting delivery update in (at most ~1 ms per batch).
+        for _ in 0..10 {
+            if !self.health.delivery_waiting() {
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        match result {
+            Ok(outcomes) => {
+                if outcomes
+                    .iter()
+                    .any(|o| matches!(o, Accepted::Stored { .. }))
+                {
+                    self.committed.notify_one();
+                }
+                for ((_, reply), o) in batch.into_iter().zip(outcomes) {
+                    let _ = reply.send(Ok(o));
+                }
+            }
+            Err(e) => {
+                tracing::error!("cannot commit {} notifications: {e}", batch.len());
+                let msg = e.to_string();
+                for (_, reply) in batch {
+                    let _ = reply.send(Err(msg.clone()));
+                }
+            }
+        }
+    }
+}
+
+fn commit_batch(
+    conn: &mut Connection,
+    batch: &[Job],
+    window_secs: f64,
+) -> Result<Vec<Accepted>, StoreError> {
+    let t = now();
+    // IMMEDIATE: take the write lock up front. A deferred transaction that
+    // reads first cannot upgrade after the dispatcher wrote (SQLITE_BUSY
+    // without waiting), which would turn into needless 503s.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut out = Vec::with_capacity(batch.len());
+    {
+        let mut seen = tx.prepare_cached("SELECT seen_at FROM dedupe WHERE key = ?1")?;
+        let mut mark = tx.prepare_cached(
+            "INSERT INTO dedupe (key, seen_at) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET seen_at = excluded.seen_at",
+        )?;
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO outbox (source, route, kind, group_key, title, message,
+                                 received_at, queued_at, next_attempt_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7)",
+        )?;
+        for (n, _) in batch {
+            let last: Option<f64> = seen
+                .query_row(params![n.dedupe_key], |r| r.get(0))
+                .optional()?;
+            if last.is_some_and(|s| t - s < window_secs) {
+                out.push(Accepted::Duplicate);
+                continue;
+            }
+            mark.execute(params![n.dedupe_key, t])?;
+            for m in &n.messages {
+                insert.execute(params![
+                    n.source,
+                    m.route,
+                    m.kind.as_str(),
+                    m.group_key,
+                    m.title,
+                    m.message,
+                    t
+                ])?;
+            }
+            out.push(Accepted::Stored {
+                messages: n.messages.len(),
+            });
+        }
+    }
+    tx.commit()?;
+    Ok(out)
+}

@@ -1,0 +1,141 @@
+//! The durable outbox in SQLite (WAL, synchronous=FULL), one concern a
+//! module:
+//!
+//! - [`schema`]: the file, its pragmas and its versioned schema;
+//! - [`message`]: what a notification turns into (rows to deliver);
+//! - [`ingest`]: the writer that group-commits inbound notifications before
+//!   they are acknowledged;
+//! - [`outbox`]: the dispatcher's side (heads, outcomes, pruning, stats);
+//! - [`dead_letters`]: the dead-letter table, for the CLI;
+//! - [`health`]: the last failure of each side, for `/health`.
+
+pub mod dead_letters;
+pub mod health;
+pub mod ingest;
+pub mod message;
+pub mod outbox;
+pub mod schema;
+
+pub use dead_letters::{dead_letters, replay, DeadRow};
+pub use health::DbHealth;
+pub use ingest::{Ingest, OpenRequest};
+pub use message::{Accepted, Kind, NewMessage, NewNotification};
+pub use outbox::{stats, MessageRef, Outbox, OutboxRow, QueueStats};
+pub use schema::{db_path, open, DB_FILE, MIGRATIONS};
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    /// Opening or migrating the file; the message names it.
+    #[error(transparent)]
+    Open(#[from] srp_daemon::sqlite::SqliteError),
+    #[error("cannot create data directory {path}: {source}")]
+    Dir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the database writer has stopped")]
+    WriterGone,
+    #[error("background task failed: {0}")]
+    Join(String),
+}
+
+/// Seconds since the epoch, as the outbox stores times.
+pub fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use srp_daemon::Shutdown;
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tokio::sync::Notify;
+
+    fn note(key: &str) -> NewNotification {
+        NewNotification {
+            source: "alertmanager",
+            dedupe_key: key.into(),
+            messages: vec![NewMessage {
+                route: "default".into(),
+                kind: Kind::Post,
+                group_key: "g".into(),
+                title: "t".into(),
+                message: "{}".into(),
+            }],
+        }
+    }
+
+    fn spawn_ingest(dir: &std::path::Path, shutdown: &Shutdown) -> (Ingest, Arc<DbHealth>) {
+        let health = Arc::new(DbHealth::default());
+        let ingest = Ingest::spawn(
+            dir,
+            Duration::from_secs(60),
+            Arc::new(Notify::new()),
+            health.clone(),
+            shutdown,
+        )
+        .unwrap();
+        (ingest, health)
+    }
+
+    #[tokio::test]
+    async fn commits_dedupes_and_replays() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ingest, health) = spawn_ingest(dir.path(), &Shutdown::new());
+        assert_eq!(
+            ingest.submit(note("a")).await.unwrap(),
+            Accepted::Stored { messages: 1 }
+        );
+        assert_eq!(ingest.submit(note("a")).await.unwrap(), Accepted::Duplicate);
+        ingest.submit(note("b")).await.unwrap();
+
+        let outbox = Outbox::open(dir.path(), health).unwrap();
+        let heads = outbox.heads().await.unwrap();
+        assert_eq!(heads.len(), 1, "one head per route");
+        let first = heads[0].id;
+        outbox.dead(first, "boom".into()).await.unwrap();
+        let s = outbox.stats().await.unwrap();
+        assert_eq!((s.pending, s.dead), (1, 1));
+
+        let c = open(dir.path()).unwrap();
+        let dl = dead_letters(&c).unwrap();
+        assert_eq!(dl[0].last_error, "boom");
+        assert_eq!(replay(&c, &[first]).unwrap(), 1);
+        assert_eq!(replay(&c, &[]).unwrap(), 0);
+        assert_eq!(outbox.heads().await.unwrap()[0].id, first);
+    }
+
+    #[tokio::test]
+    async fn a_stopping_writer_stores_what_open_requests_still_submit() {
+        let dir = tempfile::tempdir().unwrap();
+        let shutdown = Shutdown::new();
+        let (ingest, _) = spawn_ingest(dir.path(), &shutdown);
+        // A request whose body was still arriving when the stop came.
+        let receiving = ingest.open_request();
+        shutdown.trigger();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!shutdown.tasks().is_empty(), "the writer waits for it");
+        assert_eq!(
+            ingest.submit(note("late")).await.unwrap(),
+            Accepted::Stored { messages: 1 }
+        );
+        drop(receiving);
+        tokio::time::timeout(Duration::from_secs(5), shutdown.tasks().wait())
+            .await
+            .expect("the writer ends once no request is open");
+        assert!(matches!(
+            ingest.submit(note("after")).await,
+            Err(StoreError::WriterGone)
+        ));
+        let c = open(dir.path()).unwrap();
+        assert_eq!(stats(&c).unwrap().pending, 1);
+    }
+}
