@@ -3,9 +3,11 @@
 //! report in dry-run, and explains (logs and counts) every skip.
 
 use crate::escape;
+use crate::fs_usage;
 use crate::journal::{Journal, JournalError};
 use crate::metrics::Metrics;
-use crate::safe_fs::{self, Hooks, Skip, SkipReason};
+use crate::safe_fs::Hooks;
+use crate::skip::{Skip, SkipReason};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -61,7 +63,7 @@ impl Pass<'_> {
         if self.dry_run {
             return self.start_free.saturating_add(self.reclaimed);
         }
-        match safe_fs::usage(&self.mountpoint) {
+        match fs_usage::usage(&self.mountpoint) {
             Ok(u) => u.free_bytes,
             // Cannot measure: assume the worst and keep going (policies are bounded).
             Err(_) => self.start_free.saturating_add(self.reclaimed),

@@ -7,6 +7,7 @@
 use crate::cleanup::{Action, Pass, PolicyError};
 use crate::config::Config;
 use crate::escalate::{self, Figures, Outcome};
+use crate::fs_usage::{self, Usage};
 use crate::journal::Journal;
 use crate::metrics::Metrics;
 use crate::policy;
@@ -162,13 +163,8 @@ impl Guard {
         report
     }
 
-    fn sample(
-        &mut self,
-        cfg: &Config,
-        path: &Path,
-        label: &str,
-    ) -> std::io::Result<safe_fs::Usage> {
-        let u = safe_fs::usage(path)?;
+    fn sample(&mut self, cfg: &Config, path: &Path, label: &str) -> std::io::Result<Usage> {
+        let u = fs_usage::usage(path)?;
         let now = unix_now();
         self.metrics
             .free_bytes

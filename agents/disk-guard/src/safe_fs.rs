@@ -24,6 +24,7 @@
 //! - Bytes freed count allocated blocks of the last link only: unlinking a
 //!   file whose link count is above one frees nothing.
 
+use crate::skip::{errno_skip, io_reason_std, unlink_skip, Skip, SkipReason};
 use crate::{escape, mount_id};
 use rustix::fs::{openat, statat, unlinkat, AtFlags, Dir, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
@@ -32,82 +33,6 @@ use std::ffi::{OsStr, OsString};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
-
-/// Why something was not deleted. Every skip is logged and counted under
-/// `srp_disk_skipped_total{policy,reason}` with [`SkipReason::label`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SkipReason {
-    /// A symlink matched; links are never followed or treated as their target.
-    Symlink,
-    /// Modified within the grace period.
-    GracePeriod,
-    /// The entry changed between selection and deletion (swapped, replaced, vanished).
-    ChangedDuringRun,
-    /// Permission denied while listing or opening.
-    Unreadable,
-    /// On a different filesystem than the mount being cleaned, or on another
-    /// mount inside a root (a bind mount, even of the same filesystem).
-    OtherFilesystem,
-    /// Matched but not a regular file (socket, fifo, device).
-    NotRegular,
-    /// The path no longer resolves under its root.
-    OutsideRoot,
-    /// A configured root does not exist.
-    MissingRoot,
-    /// Kept on purpose by the policy (permalinked build, keep-forever, image of a container).
-    Protected,
-    /// Docker: image used by a container.
-    InUse,
-    /// Any other I/O error.
-    Error,
-}
-
-impl SkipReason {
-    pub fn label(&self) -> &'static str {
-        match self {
-            SkipReason::Symlink => "symlink",
-            SkipReason::GracePeriod => "grace_period",
-            SkipReason::ChangedDuringRun => "changed_during_run",
-            SkipReason::Unreadable => "unreadable",
-            SkipReason::OtherFilesystem => "other_filesystem",
-            SkipReason::NotRegular => "not_regular",
-            SkipReason::OutsideRoot => "outside_root",
-            SkipReason::MissingRoot => "missing_root",
-            SkipReason::Protected => "protected",
-            SkipReason::InUse => "in_use",
-            SkipReason::Error => "error",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Skip {
-    pub path: PathBuf,
-    pub reason: SkipReason,
-    pub detail: String,
-}
-
-impl Skip {
-    pub fn new(path: impl Into<PathBuf>, reason: SkipReason, detail: impl Into<String>) -> Self {
-        Skip {
-            path: path.into(),
-            reason,
-            detail: detail.into(),
-        }
-    }
-}
-
-impl std::fmt::Display for Skip {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} ({}): {}",
-            escape::path(&self.path),
-            self.reason.label(),
-            self.detail
-        )
-    }
-}
 
 /// Test seams for time-of-check/time-of-use races: called right before a
 /// directory is opened during traversal and right before a deletion starts.
@@ -710,64 +635,6 @@ fn list_fd(fd: &OwnedFd, abs: &Path) -> Result<Vec<(OsString, Stat)>, Skip> {
     // Deterministic order: a dry run and a real run see the same sequence.
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
-}
-
-fn errno_skip(path: &Path, e: Errno, what: &str) -> Skip {
-    let reason = match e {
-        Errno::ACCESS | Errno::PERM => SkipReason::Unreadable,
-        Errno::NOENT => SkipReason::ChangedDuringRun,
-        _ => SkipReason::Error,
-    };
-    Skip::new(path, reason, format!("{what}: {e}"))
-}
-
-/// The kernel refuses to unlink or rmdir a mount point (EBUSY): something
-/// is mounted over that name, and it is not the guard's to remove.
-fn unlink_skip(path: &Path, e: Errno, what: &str) -> Skip {
-    if e == Errno::BUSY {
-        return Skip::new(
-            path,
-            SkipReason::OtherFilesystem,
-            "something is mounted here; not removed",
-        );
-    }
-    errno_skip(path, e, what)
-}
-
-fn io_reason_std(e: &std::io::Error) -> SkipReason {
-    match e.kind() {
-        std::io::ErrorKind::PermissionDenied => SkipReason::Unreadable,
-        _ => SkipReason::Error,
-    }
-}
-
-/// Free and total bytes of the filesystem holding `path`, as non-root users
-/// see it (`f_bavail`), like node_filesystem_avail_bytes.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Usage {
-    pub free_bytes: u64,
-    pub size_bytes: u64,
-    pub dev: u64,
-}
-
-impl Usage {
-    pub fn ratio(&self) -> f64 {
-        if self.size_bytes == 0 {
-            0.0
-        } else {
-            self.free_bytes as f64 / self.size_bytes as f64
-        }
-    }
-}
-
-pub fn usage(path: &Path) -> std::io::Result<Usage> {
-    let v = rustix::fs::statvfs(path)?;
-    let st = rustix::fs::stat(path)?;
-    Ok(Usage {
-        free_bytes: v.f_bavail.saturating_mul(v.f_frsize),
-        size_bytes: v.f_blocks.saturating_mul(v.f_frsize),
-        dev: st.st_dev,
-    })
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@
 use crate::cleanup::{Pass, PolicyError};
 use crate::config::DockerPolicy;
 use crate::docker_client::{images_in_use, split_tag, DockerClient, DockerError, Image};
-use crate::safe_fs::{Skip, SkipReason};
+use crate::skip::{Skip, SkipReason};
 use hyper::StatusCode;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;

@@ -5,7 +5,8 @@
 use crate::cleanup::{Pass, PolicyError};
 use crate::config::FilesPolicy;
 use crate::escape;
-use crate::safe_fs::{file_type, freed_by_unlink, Identity, Root, Skip, SkipReason};
+use crate::safe_fs::{file_type, freed_by_unlink, Identity, Root};
+use crate::skip::{Skip, SkipReason};
 use glob::{MatchOptions, Pattern};
 use rustix::fs::FileType;
 use std::os::unix::ffi::OsStrExt;

@@ -148,6 +148,6 @@ impl Drop for Tmpfs {
 }
 
 pub fn usage(path: &Path) -> (u64, u64) {
-    let u = srp_disk_guard::safe_fs::usage(path).unwrap();
+    let u = srp_disk_guard::fs_usage::usage(path).unwrap();
     (u.free_bytes, u.size_bytes)
 }
