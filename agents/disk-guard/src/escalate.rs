@@ -98,7 +98,8 @@ fn run(command: &[String], args: &[String], timeout: Duration) -> (bool, String)
                 let _ = child.wait();
                 return (
                     false,
-                    format!("killed after {}s timeout", timeout.as_secs()),
+                    // Spelled in the config grammar, so sub-second timeouts read right.
+                    format!("killed after the {} timeout", srp_daemon::Dur(timeout)),
                 );
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(100)),
@@ -167,6 +168,6 @@ mod tests {
             Duration::from_millis(200),
         );
         assert!(!ok);
-        assert!(detail.contains("timeout"), "{detail}");
+        assert_eq!(detail, "killed after the 200ms timeout");
     }
 }
