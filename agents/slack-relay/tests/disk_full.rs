@@ -60,6 +60,8 @@ async fn full_disk_means_503_and_nothing_acknowledged() {
     }
     let (i, payload, text) = got_503.expect("a full disk must turn into 503");
     assert!(text.contains("retry"), "{text}");
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["error"]["code"], "not_stored", "{text}");
     let h = reqwest::get(relay.url("/health")).await.unwrap();
     assert_eq!(h.status(), 503);
 

@@ -26,6 +26,8 @@ pub enum Behaviour {
     ServerError,
     /// Never answer (until the client gives up).
     Hang,
+    /// Answer ok after this many milliseconds.
+    Delay(u64),
 }
 
 #[derive(Debug, Clone)]
@@ -97,7 +99,7 @@ impl MockSlack {
     pub fn delivered(&self) -> Vec<Recorded> {
         self.requests()
             .into_iter()
-            .filter(|r| r.answered == Behaviour::Ok)
+            .filter(|r| r.answered.accepts())
             .collect()
     }
 
@@ -163,7 +165,7 @@ async fn answer(
     let (behaviour, ts) = {
         let mut s = state.lock().unwrap();
         let b = decide(&mut s);
-        let ts = if b == Behaviour::Ok && method == "chat.postMessage" {
+        let ts = if b.accepts() && method == "chat.postMessage" {
             s.next_ts += 1;
             Some(format!("{}.000100", s.next_ts))
         } else {
@@ -200,19 +202,34 @@ async fn answer(
         Behaviour::ServerError => {
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
         }
-        Behaviour::Ok => match method.as_str() {
-            "webhook" => (StatusCode::OK, [("content-type", "text/plain")], "ok").into_response(),
-            "chat.postMessage" => {
-                let ts = ts.unwrap();
-                let channel = parsed["channel"].as_str().unwrap_or("C0").to_string();
-                json_ok(json!({"ok": true, "channel": channel, "ts": ts,
+        Behaviour::Delay(ms) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            ok_answer(&method, &parsed, ts)
+        }
+        Behaviour::Ok => ok_answer(&method, &parsed, ts),
+    }
+}
+
+fn ok_answer(method: &str, parsed: &Value, ts: Option<String>) -> Response {
+    match method {
+        "webhook" => (StatusCode::OK, [("content-type", "text/plain")], "ok").into_response(),
+        "chat.postMessage" => {
+            let ts = ts.unwrap();
+            let channel = parsed["channel"].as_str().unwrap_or("C0").to_string();
+            json_ok(json!({"ok": true, "channel": channel, "ts": ts,
                     "message": {"type": "message", "ts": ts, "text": parsed["text"]}}))
-            }
-            "chat.update" => json_ok(json!({"ok": true, "channel": parsed["channel"],
+        }
+        "chat.update" => json_ok(json!({"ok": true, "channel": parsed["channel"],
                 "ts": parsed["ts"], "text": parsed["text"],
                 "message": {"text": parsed["text"]}})),
-            _ => json_ok(json!({"ok": false, "error": "unknown_method"})),
-        },
+        _ => json_ok(json!({"ok": false, "error": "unknown_method"})),
+    }
+}
+
+impl Behaviour {
+    /// Whether the request ends accepted by Slack.
+    pub fn accepts(self) -> bool {
+        matches!(self, Behaviour::Ok | Behaviour::Delay(_))
     }
 }
 
