@@ -217,7 +217,7 @@ fn a_file_from_a_newer_release_is_refused_naming_it() {
     old_data_dir(&data);
     let db = data.join("relay.db");
     set_user_version(&db, store::MIGRATIONS.len() as u32 + 1);
-    let e = store::open(&data).err().expect("refused").to_string();
+    let e = store::open(&data).unwrap_err().to_string();
     assert!(
         e.contains(db.to_str().unwrap()) && e.contains("newer"),
         "{e}"
