@@ -200,40 +200,54 @@ fn states(data: &Path) -> Vec<String> {
         .collect()
 }
 
-async fn one_delivery_on_the_wire(slack: &MockSlack, relay: &Relay) {
+/// A relay stopped by SIGTERM while its one delivery was on the wire, Slack
+/// answering that delivery with `answer`; it exited 0 inside the unit's
+/// stop timeout.
+struct Stopped {
+    slack: MockSlack,
+    relay: Relay,
+    data: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+async fn stop_with_a_delivery_on_the_wire(answer: Behaviour) -> Stopped {
+    let slack = MockSlack::start().await;
+    slack.script(&[answer]);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut relay = Relay::start(&data, &["--slack-webhook-url", &slack.webhook_url()]);
     let body = am_payload("stop/1", "firing", "StopTest", "on the wire").to_string();
-    assert_eq!(post(relay, "/alertmanager", &body).await.status(), 200);
+    assert_eq!(post(&relay, "/alertmanager", &body).await.status(), 200);
     let end = Instant::now() + Duration::from_secs(20);
     while slack.requests().is_empty() {
         assert!(Instant::now() < end, "the relay never called Slack");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let (status, _) = tokio::task::block_in_place(|| terminate(&mut relay));
+    assert!(status.success(), "{status:?}; log:\n{}", relay.logs());
+    Stopped {
+        slack,
+        relay,
+        data,
+        _dir: dir,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_a_delivery_on_the_wire_finish_and_records_it() {
-    let slack = MockSlack::start().await;
-    slack.script(&[Behaviour::Delay(1500)]);
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let mut relay = Relay::start(&data, &["--slack-webhook-url", &slack.webhook_url()]);
-    one_delivery_on_the_wire(&slack, &relay).await;
-    let (status, _) = tokio::task::block_in_place(|| terminate(&mut relay));
-    assert!(status.success(), "{status:?}; log:\n{}", relay.logs());
-    assert_eq!(states(&data), ["delivered"], "its outcome was recorded");
-    assert_eq!(slack.delivered().len(), 1);
+    let s = stop_with_a_delivery_on_the_wire(Behaviour::Delay(1500)).await;
+    assert_eq!(states(&s.data), ["delivered"], "its outcome was recorded");
+    assert_eq!(s.slack.delivered().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_with_slack_hanging_stops_in_the_bound_and_keeps_the_message_pending() {
-    let slack = MockSlack::start().await;
-    slack.script(&[Behaviour::Hang]);
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let mut relay = Relay::start(&data, &["--slack-webhook-url", &slack.webhook_url()]);
-    one_delivery_on_the_wire(&slack, &relay).await;
-    let (status, _) = tokio::task::block_in_place(|| terminate(&mut relay));
-    assert!(status.success(), "{status:?}; log:\n{}", relay.logs());
+    let Stopped {
+        slack,
+        mut relay,
+        data,
+        _dir,
+    } = stop_with_a_delivery_on_the_wire(Behaviour::Hang).await;
     assert_eq!(states(&data), ["pending"], "abandoned, not lost");
     // After the restart it is sent (Slack answers now).
     tokio::task::block_in_place(|| relay.crash_and_restart());
