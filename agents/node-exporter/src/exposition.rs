@@ -139,18 +139,183 @@ pub fn is_valid_metric_name(name: &str) -> bool {
         && c.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
 
-/// Format a value the way Prometheus parses it: integers without a fraction,
-/// the special values by their exposition names.
+/// Format a value exactly as client_golang does (Go's
+/// `strconv.FormatFloat(v, 'g', -1, 64)`): the shortest digits that read back
+/// to the same float, in exponent form (`1.418183276e+09`, `1e-05`) when the
+/// decimal exponent is below -4 or at least 6, so a byte diff against
+/// node_exporter's scrape can be empty.
 pub fn push_value(buf: &mut String, v: f64) {
     if v.is_nan() {
         buf.push_str("NaN");
     } else if v.is_infinite() {
         buf.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
-    } else if v.fract() == 0.0 && v.abs() < 1e15 {
+    } else if v.fract() == 0.0 && v.abs() < 1e6 {
+        // The common case (small counts), without the digit shuffling below.
+        if v == 0.0 && v.is_sign_negative() {
+            buf.push('-');
+        }
         let _ = write!(buf, "{}", v as i64);
     } else {
-        let _ = write!(buf, "{v}");
+        push_go_g(buf, v);
     }
+}
+
+fn push_go_g(buf: &mut String, v: f64) {
+    // Rust's `{:e}` gives the same shortest round-trip digits as Go, as
+    // `d.ddde<exp>`; only the layout differs.
+    let mut tmp = [0u8; 40];
+    let n = {
+        let mut w = std::io::Cursor::new(&mut tmp[..]);
+        let _ = std::io::Write::write_fmt(&mut w, format_args!("{v:e}"));
+        w.position() as usize
+    };
+    let sci = std::str::from_utf8(&tmp[..n]).unwrap_or("0e0");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (neg, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mantissa),
+    };
+    if neg {
+        buf.push('-');
+    }
+    if !(-4..6).contains(&exp) {
+        buf.push_str(mantissa);
+        buf.push('e');
+        buf.push(if exp < 0 { '-' } else { '+' });
+        let _ = write!(buf, "{:02}", exp.unsigned_abs());
+        return;
+    }
+    let mut digits = [0u8; 24];
+    let mut nd = 0;
+    for b in mantissa.bytes().filter(u8::is_ascii_digit) {
+        if nd < digits.len() {
+            digits[nd] = b;
+            nd += 1;
+        }
+    }
+    let digits = std::str::from_utf8(&digits[..nd]).unwrap_or("0");
+    if exp < 0 {
+        buf.push_str("0.");
+        for _ in 0..(-exp - 1) {
+            buf.push('0');
+        }
+        buf.push_str(digits);
+    } else {
+        let int_len = exp as usize + 1;
+        if nd <= int_len {
+            buf.push_str(digits);
+            for _ in nd..int_len {
+                buf.push('0');
+            }
+        } else {
+            buf.push_str(&digits[..int_len]);
+            buf.push('.');
+            buf.push_str(&digits[int_len..]);
+        }
+    }
+}
+
+/// Reorder a whole exposition as client_golang's `Gather` does: families by
+/// name, and the samples of a counter, gauge or untyped family by their label
+/// values (label by label, as written). Collectors write in the order their
+/// sources list things; upstream sorts, and a byte diff must not differ on
+/// order alone. Histogram and summary samples keep their order (bucket, sum,
+/// count belong together per series).
+pub fn sort_families(text: &str) -> String {
+    struct Family<'a> {
+        name: &'a str,
+        kind: &'a str,
+        header: Vec<&'a str>,
+        samples: Vec<&'a str>,
+    }
+    let mut families: Vec<Family> = Vec::with_capacity(256);
+    for line in text.lines() {
+        let comment = line
+            .strip_prefix("# HELP ")
+            .map(|r| (r, false))
+            .or_else(|| line.strip_prefix("# TYPE ").map(|r| (r, true)));
+        if let Some((rest, is_type)) = comment {
+            let mut parts = rest.splitn(2, ' ');
+            let name = parts.next().unwrap_or("");
+            let same = families
+                .last()
+                .is_some_and(|f| f.name == name && f.samples.is_empty());
+            if !same {
+                families.push(Family {
+                    name,
+                    kind: "",
+                    header: Vec::new(),
+                    samples: Vec::new(),
+                });
+            }
+            let f = families.last_mut().expect("pushed above");
+            if is_type {
+                f.kind = parts.next().unwrap_or("").trim();
+            }
+            f.header.push(line);
+            continue;
+        }
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let name = &line[..line.find(['{', ' ']).unwrap_or(line.len())];
+        let belongs = families.last().is_some_and(|f| {
+            name == f.name
+                || (matches!(f.kind, "histogram" | "summary")
+                    && name
+                        .strip_prefix(f.name)
+                        .is_some_and(|s| matches!(s, "_bucket" | "_sum" | "_count")))
+        });
+        if !belongs {
+            families.push(Family {
+                name,
+                kind: "",
+                header: Vec::new(),
+                samples: Vec::new(),
+            });
+        }
+        families
+            .last_mut()
+            .expect("pushed above")
+            .samples
+            .push(line);
+    }
+    families.sort_by(|a, b| a.name.cmp(b.name));
+    let mut out = String::with_capacity(text.len() + 1);
+    for f in &mut families {
+        if !matches!(f.kind, "histogram" | "summary") {
+            f.samples
+                .sort_by(|a, b| label_values(a).cmp(label_values(b)));
+        }
+        for l in f.header.iter().chain(&f.samples) {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The label values of a sample line, in the order written, still escaped
+/// (Go compares unescaped values; the two orders differ only for values
+/// holding `\\`, `"` or a newline, which node metrics hardly have).
+fn label_values(line: &str) -> impl Iterator<Item = &str> + Clone {
+    let labels = match (line.find('{'), line.rfind('}')) {
+        (Some(a), Some(b)) if a < b => &line[a + 1..b],
+        _ => "",
+    };
+    let mut rest = labels;
+    std::iter::from_fn(move || {
+        let start = rest.find("=\"")? + 2;
+        let bytes = rest.as_bytes();
+        let mut i = start;
+        while i < bytes.len() && bytes[i] != b'"' {
+            i += if bytes[i] == b'\\' { 2 } else { 1 };
+        }
+        let v = &rest[start..i.min(rest.len())];
+        rest = rest.get(i + 1..).unwrap_or("");
+        Some(v)
+    })
 }
 
 fn escape_help(buf: &mut String, s: &str) {
@@ -178,6 +343,66 @@ pub fn escape_label_value(buf: &mut String, s: &str) {
 mod tests {
     use super::*;
 
+    fn fmt(v: f64) -> String {
+        let mut s = String::new();
+        push_value(&mut s, v);
+        s
+    }
+
+    /// Expected strings are Go's `strconv.FormatFloat(v, 'g', -1, 64)`,
+    /// as they appear in node_exporter's e2e-output.txt.
+    #[test]
+    fn floats_are_formatted_like_go() {
+        for (v, go) in [
+            (1418183276.0, "1.418183276e+09"),
+            (38014093.0, "3.8014093e+07"),
+            (999999.0, "999999"),
+            (1e6, "1e+06"),
+            (123456.5, "123456.5"),
+            (1.305e-6, "1.305e-06"),
+            (0.0001, "0.0001"),
+            (0.00012, "0.00012"),
+            (1e-5, "1e-05"),
+            (-3.5e7, "-3.5e+07"),
+            (-0.0, "-0"),
+            (0.1, "0.1"),
+            (118821.284256, "118821.284256"),
+            (1.8446744073709552e19, "1.8446744073709552e+19"),
+            (1e100, "1e+100"),
+            (5e-324, "5e-324"),
+        ] {
+            assert_eq!(fmt(v), go, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn families_sorted_by_name_and_samples_by_label_values() {
+        let text = "# HELP node_b B.\n# TYPE node_b gauge\nnode_b{cpu=\"2\",mode=\"x\"} 1\nnode_b{cpu=\"10\",mode=\"a\"} 2\nnode_b{cpu=\"10\",mode=\"\\\"q\"} 3\n\
+            # HELP node_a A.\n# TYPE node_a counter\nnode_a 1\n\
+            # HELP h H.\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n";
+        assert_eq!(
+            sort_families(text),
+            "# HELP h H.\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n\
+             # HELP node_a A.\n# TYPE node_a counter\nnode_a 1\n\
+             # HELP node_b B.\n# TYPE node_b gauge\nnode_b{cpu=\"10\",mode=\"\\\"q\"} 3\nnode_b{cpu=\"10\",mode=\"a\"} 2\nnode_b{cpu=\"2\",mode=\"x\"} 1\n"
+        );
+    }
+
+    /// Any formatted value reads back as the same float.
+    #[test]
+    fn formatting_round_trips() {
+        use proptest::prelude::*;
+        proptest!(ProptestConfig { cases: 2000, ..ProptestConfig::default() }, |(v in any::<f64>())| {
+            let s = fmt(v);
+            let back: f64 = match s.as_str() {
+                "+Inf" => f64::INFINITY,
+                "-Inf" => f64::NEG_INFINITY,
+                s => s.parse().unwrap(),
+            };
+            prop_assert!(back == v || (v.is_nan() && back.is_nan()), "{v:?} -> {s}");
+        });
+    }
+
     #[test]
     fn writes_family_and_escaped_samples() {
         let mut e = Exposition::default();
@@ -199,6 +424,6 @@ mod tests {
             push_value(&mut s, v);
             s.push(' ');
         }
-        assert_eq!(s, "0 100000000000000000000 121.46 NaN +Inf -2 ");
+        assert_eq!(s, "0 1e+20 121.46 NaN +Inf -2 ");
     }
 }

@@ -83,7 +83,9 @@ impl Scraper {
         if let (true, Some(registry)) = (self.process_metrics, &self.daemon_metrics) {
             text.push_str(&srp_daemon::metrics::render(registry));
         }
-        text
+        // client_golang sorts the whole scrape; so do we, after the
+        // collectors wrote in their sources' order.
+        crate::exposition::sort_families(&text)
     }
 }
 

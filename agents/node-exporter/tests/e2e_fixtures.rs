@@ -30,20 +30,27 @@ const EXPECTED_TOTAL: usize = 2429;
 
 /// Overall series matched exactly (name, labels and value text) today. A
 /// change that lowers it is a regression; raise it as collectors are added.
-const MATCHED_FLOOR: usize = 422;
+const MATCHED_FLOOR: usize = 519;
 
 /// Collectors whose series are identical to upstream's on the suite: no
 /// missing, extra or different series allowed.
 const COMPLETE: &[&str] = &[
     "conntrack",
     "entropy",
+    "filefd",
     "loadavg",
+    "meminfo",
+    "netclass",
+    "netstat",
     "os",
+    "pressure",
     "selinux",
     "sockstat",
+    "softnet",
     "textfile",
     "time",
     "udp_queues",
+    "vmstat",
 ];
 
 /// Series that differ from the expected file for a reason named here, not
@@ -161,6 +168,7 @@ fn collector_of(name: &str) -> &'static str {
         ("node_memory_numa_", "meminfo_numa"),
         ("node_memory_", "meminfo"),
         ("node_mountstats_", "mountstats"),
+        ("node_network_transmit_queue_length", "netclass"),
         ("node_network_receive_", "netdev"),
         ("node_network_transmit_", "netdev"),
         ("node_network_", "netclass"),

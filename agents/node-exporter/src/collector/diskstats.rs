@@ -337,7 +337,7 @@ mod tests {
         let t = render(&Diskstats::new(&s));
         assert!(!t.contains("loop0") && !t.contains("vda1"), "{t}");
         assert!(
-            t.contains("node_disk_read_bytes_total{device=\"vda\"} 1952763904\n"),
+            t.contains("node_disk_read_bytes_total{device=\"vda\"} 1.952763904e+09\n"),
             "{t}"
         );
         assert!(
@@ -346,7 +346,7 @@ mod tests {
         );
         assert!(t.contains("node_disk_io_now{device=\"vda\"} 0\n"), "{t}");
         assert!(
-            t.contains("node_disk_discarded_sectors_total{device=\"vda\"} 1145344\n"),
+            t.contains("node_disk_discarded_sectors_total{device=\"vda\"} 1.145344e+06\n"),
             "{t}"
         );
         assert!(

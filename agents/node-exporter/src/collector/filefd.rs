@@ -56,6 +56,6 @@ mod tests {
         let p = fake_paths(d.path(), &[("proc/sys/fs/file-nr", "987\t0\t2466165\n")]);
         let t = render(&Filefd::new(&p));
         assert!(t.contains("node_filefd_allocated 987\n"), "{t}");
-        assert!(t.contains("node_filefd_maximum 2466165\n"), "{t}");
+        assert!(t.contains("node_filefd_maximum 2.466165e+06\n"), "{t}");
     }
 }

@@ -95,17 +95,17 @@ Hugepagesize:       2048 kB\n";
             t.contains(
                 "# HELP node_memory_MemTotal_bytes Memory information field MemTotal_bytes.\n\
              # TYPE node_memory_MemTotal_bytes gauge\n\
-             node_memory_MemTotal_bytes 25276059648\n"
+             node_memory_MemTotal_bytes 2.5276059648e+10\n"
             ),
             "{t}"
         );
         assert!(
-            t.contains("node_memory_Active_anon_bytes 126418944\n"),
+            t.contains("node_memory_Active_anon_bytes 1.26418944e+08\n"),
             "{t}"
         );
         assert!(t.contains("node_memory_HugePages_Total 0\n"), "{t}");
         assert!(
-            t.contains("node_memory_Hugepagesize_bytes 2097152\n"),
+            t.contains("node_memory_Hugepagesize_bytes 2.097152e+06\n"),
             "{t}"
         );
     }

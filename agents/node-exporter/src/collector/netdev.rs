@@ -151,7 +151,7 @@ mod tests {
         let t = render(&Netdev::new(&s));
         assert!(t.contains("# HELP node_network_receive_bytes_total Network device statistic receive_bytes.\n# TYPE node_network_receive_bytes_total counter\n"), "{t}");
         assert!(
-            t.contains("node_network_receive_bytes_total{device=\"eth0\"} 309271058\n"),
+            t.contains("node_network_receive_bytes_total{device=\"eth0\"} 3.09271058e+08\n"),
             "{t}"
         );
         assert!(

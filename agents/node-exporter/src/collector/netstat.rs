@@ -171,7 +171,7 @@ Udp: InDatagrams NoPorts InErrors\nUdp: 113 0 0\n";
         for want in [
             "TcpExt_ListenDrops 3",
             "TcpExt_SyncookiesSent 0",
-            "IpExt_InOctets 309271058",
+            "IpExt_InOctets 3.09271058e+08",
             "Ip_Forwarding 2",
             "Ip6_InOctets 128",
             "Icmp6_InMsgs 1",

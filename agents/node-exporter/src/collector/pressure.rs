@@ -22,7 +22,8 @@ pub fn parse(path: &Path, text: &str) -> Result<(f64, Option<f64>), CollectError
         let us: u64 = total
             .parse()
             .map_err(|_| CollectError::parse(path, format!("total={total}")))?;
-        *slot = Some(us as f64 / 1e6);
+        // Two divisions, as upstream: the last bit of the float shows.
+        *slot = Some(us as f64 / 1000.0 / 1000.0);
     }
     Ok((
         some.ok_or_else(|| CollectError::parse(path, "no some line"))?,
@@ -114,7 +115,7 @@ mod tests {
         );
         let t = render(&Pressure::new(&p));
         assert!(
-            t.contains("node_pressure_cpu_waiting_seconds_total 40.899312\n"),
+            t.contains("node_pressure_cpu_waiting_seconds_total 40.899311999999995\n"),
             "{t}"
         );
         assert!(
@@ -126,7 +127,7 @@ mod tests {
             "{t}"
         );
         assert!(
-            t.contains("node_pressure_memory_stalled_seconds_total 0.000001\n"),
+            t.contains("node_pressure_memory_stalled_seconds_total 1e-06\n"),
             "{t}"
         );
     }

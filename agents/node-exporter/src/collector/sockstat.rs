@@ -120,10 +120,11 @@ mod tests {
             "{t}"
         );
         assert!(
-            t.contains(&format!(
-                "node_sockstat_TCP_mem_bytes {}\n",
-                315 * page_size() as u64
-            )),
+            t.contains(&format!("node_sockstat_TCP_mem_bytes {}\n", {
+                let mut v = String::new();
+                crate::exposition::push_value(&mut v, 315.0 * page_size());
+                v
+            })),
             "{t}"
         );
         assert!(t.contains("node_sockstat_TCP_tw 2\n"), "{t}");

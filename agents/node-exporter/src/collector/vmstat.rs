@@ -63,14 +63,14 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = fake_paths(
             d.path(),
-            &[("proc/vmstat", "nr_free_pages 1\npgpgin 1907005\npswpout 0\npgfault 15432617\npgmajfault 1396\noom_kill 0\npgfree 9\n")],
+            &[("proc/vmstat", "nr_free_pages 1\npgpgin 1.907005e+06\npswpout 0\npgfault 1.5432617e+07\npgmajfault 1396\noom_kill 0\npgfree 9\n")],
         );
         let s = Settings {
             paths: p,
             ..Settings::default()
         };
         let t = render(&Vmstat::new(&s));
-        assert!(t.contains("# HELP node_vmstat_pgpgin /proc/vmstat information field pgpgin.\n# TYPE node_vmstat_pgpgin untyped\nnode_vmstat_pgpgin 1907005\n"), "{t}");
+        assert!(t.contains("# HELP node_vmstat_pgpgin /proc/vmstat information field pgpgin.\n# TYPE node_vmstat_pgpgin untyped\nnode_vmstat_pgpgin 1.907005e+06\n"), "{t}");
         for f in ["pswpout", "pgfault", "pgmajfault", "oom_kill"] {
             assert!(t.contains(&format!("node_vmstat_{f} ")), "{f}");
         }
