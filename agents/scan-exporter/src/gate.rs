@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 /// be read or understood (a truncated, empty, binary, oversized or unknown
 /// report, a bad policy file). It fails closed: an error is never a pass.
 #[derive(Debug, Parser)]
-#[command(name = "srp-gate", version)]
+#[command(name = "srp-gate", version = crate::VERSION)]
 pub struct GateArgs {
     /// Reports to judge; each one's format is recognised by its content
     /// (Trivy JSON, Gitleaks JSON, SARIF 2.1.0, CycloneDX JSON).
@@ -193,7 +193,7 @@ pub fn run(args: &GateArgs) -> (Summary, i32) {
         summary.verdict = Verdict::Error;
     }
     for e in &summary.errors {
-        eprintln!("srp-gate: error: {e}");
+        eprintln!("error: {e}");
     }
     if !args.quiet {
         print!("{}", output::table::render(&summary));
@@ -201,14 +201,14 @@ pub fn run(args: &GateArgs) -> (Summary, i32) {
     let mut code = summary.verdict.exit_code();
     if let Some(p) = &args.junit {
         if let Err(e) = write_atomic(p, output::junit::render(&summary).as_bytes()) {
-            eprintln!("srp-gate: error: cannot write {}: {e}", p.display());
+            eprintln!("error: cannot write {}: {e}", p.display());
             code = 2;
         }
     }
     if let Some(p) = &args.summary_json {
         let json = serde_json::to_vec_pretty(&summary).expect("summary serializes");
         if let Err(e) = write_atomic(p, &json) {
-            eprintln!("srp-gate: error: cannot write {}: {e}", p.display());
+            eprintln!("error: cannot write {}: {e}", p.display());
             code = 2;
         }
     }

@@ -16,3 +16,12 @@ pub mod model;
 pub mod output;
 pub mod policy;
 pub mod summary;
+
+/// `--version` of both binaries: the crate version and the commit the build
+/// script baked in (the exporter also exports both in `srp_build_info`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SRP_BUILD_COMMIT"),
+    ")"
+);

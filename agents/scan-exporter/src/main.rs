@@ -4,20 +4,23 @@
 
 use anyhow::Context;
 use clap::Parser;
-use srp_daemon::{Check, HealthFn, HealthReport, LogArgs, Shutdown};
+use srp_daemon::{BuildInfo, Check, HealthFn, HealthReport, LogArgs, RedMetrics, Shutdown};
 use srp_scan::exporter::liveness::{Liveness, STALL_AFTER};
 use srp_scan::exporter::{http, ingest::Exporter, metrics::ScanMetrics, store::Store, watch};
 use srp_scan::input::DEFAULT_MAX_REPORT_BYTES;
 use srp_scan::policy::Policy;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
+
+const BUILD: BuildInfo = srp_daemon::build_info!("srp-scan-exporter");
 
 /// Scan reports (Trivy, Gitleaks, SARIF, CycloneDX, srp-gate summaries) as
 /// Prometheus metrics, with history in SQLite.
 #[derive(Debug, Parser)]
-#[command(name = "srp-scan-exporter", version)]
+#[command(name = "srp-scan-exporter", version = srp_scan::VERSION)]
 struct Args {
     /// Address to serve /metrics, /health and the /reports API on.
     #[arg(long, env = "SRP_LISTEN", default_value = "127.0.0.1:9740")]
@@ -42,9 +45,9 @@ struct Args {
     max_report_bytes: u64,
 
     /// How long a file in the reports directory must stay unchanged before
-    /// it is read.
-    #[arg(long, default_value = "500", value_name = "MS")]
-    debounce_ms: u64,
+    /// it is read (e.g. `500ms`, `2s`; a unit is required).
+    #[arg(long, default_value = "500ms", value_parser = srp_daemon::duration::parse_flag)]
+    debounce: Duration,
 
     /// Reports kept per pipeline, target and scanner set.
     #[arg(long, default_value = "100", value_name = "N")]
@@ -63,6 +66,12 @@ struct Args {
     )]
     max_concurrent_ingests: u16,
 
+    /// Longest a request may take, reading its body included, before it is
+    /// answered 408 (e.g. `60s`; a unit is required). Keep it above
+    /// --request-body-timeout plus the time to ingest the largest report.
+    #[arg(long, env = "SRP_REQUEST_TIMEOUT", default_value = "60s", value_parser = srp_daemon::duration::parse_flag)]
+    request_timeout: Duration,
+
     #[command(flatten)]
     http: srp_daemon::HttpArgs,
 
@@ -70,21 +79,24 @@ struct Args {
     log: LogArgs,
 }
 
-/// How long blocking work still running at exit (a watcher step stuck on a
-/// file) may delay the end of the process after the server has drained.
-const EXIT_GRACE: Duration = Duration::from_secs(5);
+/// How long blocking work still running at exit may delay the end of the
+/// process. The stop already waited for the watcher and ingests within
+/// srp-daemon's drain bound; what outlived it (a step stuck on a file) must
+/// not hold the process past the supervisor's stop timeout.
+const EXIT_GRACE: Duration = Duration::from_millis(500);
 
-fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
-    let r = rt.block_on(run(args));
-    // Not the default drop, which waits for every blocking task: one stuck
-    // on a file must not keep SIGTERM from stopping the process.
-    rt.shutdown_timeout(EXIT_GRACE);
-    r
+fn main() -> ExitCode {
+    srp_daemon::edge::run(|| {
+        let args = Args::parse();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the runtime")?;
+        let r = rt.block_on(run(args));
+        // Not the default drop, which waits for every blocking task.
+        rt.shutdown_timeout(EXIT_GRACE);
+        r
+    })
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
@@ -95,9 +107,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
     };
     let store = Store::open(&args.data_dir, args.keep)
         .with_context(|| format!("opening the history under {}", args.data_dir.display()))?;
+    // Inside the runtime, so that its metrics are registered too.
     let registry = srp_daemon::metrics::registry();
     let metrics = ScanMetrics::register(&registry)?;
+    BUILD
+        .register(&registry)
+        .context("registering srp_build_info")?;
+    let red = RedMetrics::register(&registry).context("registering RED metrics")?;
     let exporter = Arc::new(Exporter {
+        ledger: store.ledger(),
         store,
         metrics,
         policy,
@@ -146,14 +164,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
     // Waiver expiry moves with the calendar, not with ingests.
     let ticker = exporter.clone();
     let tick_shutdown = shutdown.clone();
-    tokio::spawn(async move {
+    shutdown.spawn(async move {
         let mut t = tokio::time::interval(Duration::from_secs(60));
         loop {
             tokio::select! {
                 _ = tick_shutdown.wait() => break,
                 _ = t.tick() => {
                     let st = ticker.clone();
-                    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || st.refresh()).await {
+                    if let Ok(Err(e)) = tick_shutdown.spawn_blocking(move || st.refresh()).await {
                         tracing::error!(error = %e, "refreshing metrics");
                     }
                 }
@@ -164,8 +182,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let watcher = args.reports_dir.clone().zip(liveness).map(|(dir, live)| {
         let st = exporter.clone();
         let sd = shutdown.clone();
-        let debounce = Duration::from_millis(args.debounce_ms);
-        tokio::spawn(async move {
+        let debounce = args.debounce;
+        shutdown.spawn(async move {
             let r = watch::run(st, dir.clone(), debounce, sd.clone(), live).await;
             if r.is_err() {
                 // Without its directory the exporter would silently miss
@@ -176,11 +194,21 @@ async fn run(args: Args) -> anyhow::Result<()> {
         })
     });
 
-    let router = http::routes(exporter.clone(), usize::from(args.max_concurrent_ingests))
-        .merge(srp_daemon::standard_routes(registry, health));
+    let router = srp_daemon::layers::finish(
+        http::routes(
+            exporter.clone(),
+            usize::from(args.max_concurrent_ingests),
+            shutdown.clone(),
+        )
+        .merge(srp_daemon::standard_routes(registry, health)),
+        red,
+        args.request_timeout,
+    );
     let listener = srp_daemon::bind(args.listen).await?;
+    // Returns once connections, the watcher (with the step it is on), the
+    // ticker and ingests have stopped, or the drain bound has passed.
     srp_daemon::serve_with(listener, router, shutdown, args.http.serve_options()).await?;
-    if let Some(w) = watcher {
+    if let Some(w) = watcher.filter(|w| w.is_finished()) {
         w.await.context("the watcher task panicked")??;
     }
     Ok(())

@@ -9,19 +9,24 @@
 //! rest get 503 with Retry-After at once, before their body is read), and
 //! `/latest` answers one page of the blocking findings, streamed from the
 //! store rather than loaded whole.
+//!
+//! Every 4xx/5xx is srp-daemon's one error body,
+//! `{"error":{"code","message","field"?}}`; for a refused report `code` is
+//! the `reason` label it is counted under in `srp_scan_ingest_errors_total`.
 
 use super::ingest::{IngestError, Origin, Shared};
 use super::labels;
 use super::store::{Page, MAX_PAGE};
 use crate::input::InputError;
 use axum::body::{to_bytes, Body};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::json;
+use srp_daemon::{HttpError, Shutdown};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
@@ -32,6 +37,9 @@ const RETRY_AFTER_SECS: u64 = 5;
 #[derive(Clone)]
 struct Api {
     exporter: Shared,
+    /// Ingests run as its tasks: one abandoned by the request timeout still
+    /// finishes its write, and the stop waits for it.
+    shutdown: Shutdown,
     /// One permit per upload being read or ingested.
     uploads: Arc<Semaphore>,
     max_uploads: usize,
@@ -45,7 +53,7 @@ const MAX_CONCURRENT_DIFFS: usize = 2;
 
 /// The routes; `max_concurrent_ingests` bounds the uploads read and
 /// ingested at the same time (at least 1).
-pub fn routes(state: Shared, max_concurrent_ingests: usize) -> Router {
+pub fn routes(state: Shared, max_concurrent_ingests: usize, shutdown: Shutdown) -> Router {
     let max_uploads = max_concurrent_ingests.max(1);
     Router::new()
         .route("/reports", post(push))
@@ -56,6 +64,7 @@ pub fn routes(state: Shared, max_concurrent_ingests: usize) -> Router {
         .layer(DefaultBodyLimit::disable())
         .with_state(Api {
             exporter: state,
+            shutdown,
             uploads: Arc::new(Semaphore::new(max_uploads)),
             max_uploads,
             diffs: Arc::new(Semaphore::new(MAX_CONCURRENT_DIFFS)),
@@ -70,31 +79,42 @@ pub struct PushParams {
     target: Option<String>,
 }
 
-fn valid_label(name: &str, v: &str) -> Result<(), IngestError> {
-    labels::check_label(&format!("{name} parameter"), v)
-        .map_err(|e| IngestError::BadRequest(e.to_string()))
+fn valid_label(name: &'static str, v: &str) -> Result<(), IngestError> {
+    labels::check_label(&format!("{name} parameter"), v).map_err(|e| IngestError::Param {
+        name,
+        message: e.to_string(),
+    })
 }
 
-fn error_response(err: &IngestError) -> Response {
-    let code = match err {
+/// A refused report as the shared error body: `code` is its reason,
+/// `field` the report field or query parameter at fault, if one is.
+fn refusal(err: &IngestError) -> HttpError {
+    let status = match err {
         IngestError::Input(InputError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
         IngestError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         IngestError::Input(InputError::Io(_)) => StatusCode::BAD_REQUEST,
-        IngestError::Busy(_) => {
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(header::RETRY_AFTER, RETRY_AFTER_SECS.to_string())],
-                Json(json!({"error": err.to_string(), "reason": err.reason()})),
-            )
-                .into_response()
-        }
+        IngestError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     };
-    (
-        code,
-        Json(json!({"error": err.to_string(), "reason": err.reason()})),
-    )
-        .into_response()
+    let mut answer = HttpError::new(status, err.reason(), err.to_string());
+    match err {
+        IngestError::Field(f) => answer = answer.with_field(f.field.clone()),
+        IngestError::Param { name, .. } => answer = answer.with_field(*name),
+        IngestError::Busy(_) => answer = answer.with_retry_after(RETRY_AFTER_SECS),
+        _ => {}
+    }
+    answer
+}
+
+/// A query string that does not deserialise (a number that is not one, a
+/// parameter given twice): axum's own answer is plain text.
+fn bad_query(rejection: QueryRejection) -> HttpError {
+    HttpError::bad_request("invalid_query", rejection.body_text())
+}
+
+/// A path segment that is not valid percent-encoded UTF-8.
+fn bad_path(rejection: PathRejection) -> HttpError {
+    HttpError::bad_request("invalid_path", rejection.body_text())
 }
 
 /// The declared body length, when the client sent a usable one.
@@ -136,10 +156,14 @@ struct PushResponse<'a> {
 
 async fn push(
     State(api): State<Api>,
-    Query(params): Query<PushParams>,
+    params: Result<Query<PushParams>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let params = match params {
+        Ok(Query(p)) => p,
+        Err(r) => return bad_query(r).into_response(),
+    };
     let state = api.exporter.clone();
     let limit = state.max_bytes;
     // Held until the response is built: the summary is serialised into it.
@@ -149,7 +173,10 @@ async fn push(
             .pipeline
             .clone()
             .filter(|p| !p.is_empty())
-            .ok_or_else(|| IngestError::BadRequest("the pipeline parameter is required".into()))?;
+            .ok_or_else(|| IngestError::Param {
+                name: "pipeline",
+                message: "the pipeline parameter is required".into(),
+            })?;
         valid_label("pipeline", &pipeline)?;
         valid_label("build", &params.build)?;
         if let Some(t) = &params.target {
@@ -177,9 +204,17 @@ async fn push(
             source: "http".into(),
         };
         let st = state.clone();
-        tokio::task::spawn_blocking(move || st.ingest(bytes, &origin))
+        let slot = upload_slot.take();
+        // The slot goes with the ingest and comes back with its result: if
+        // the request is abandoned (timeout, client gone), the ingest still
+        // holds it until it ends, so the bound on uploads in memory holds.
+        let (result, slot) = api
+            .shutdown
+            .spawn_blocking(move || (st.ingest(bytes, &origin), slot))
             .await
-            .map_err(|e| IngestError::BadRequest(format!("ingest task failed: {e}")))?
+            .map_err(|e| IngestError::BadRequest(format!("ingest task failed: {e}")))?;
+        upload_slot = slot;
+        result
     }
     .await;
     let response = match result {
@@ -193,7 +228,7 @@ async fn push(
             .into_response(),
         Err(e) => {
             state.record_error(&e, "http");
-            error_response(&e)
+            refusal(&e).into_response()
         }
     };
     drop(upload_slot);
@@ -209,9 +244,17 @@ pub struct PageParams {
 
 async fn latest(
     State(api): State<Api>,
-    Path((pipeline, target)): Path<(String, String)>,
-    Query(p): Query<PageParams>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    query: Result<Query<PageParams>, QueryRejection>,
 ) -> Response {
+    let (pipeline, target) = match path {
+        Ok(Path(p)) => p,
+        Err(r) => return bad_path(r).into_response(),
+    };
+    let p = match query {
+        Ok(Query(p)) => p,
+        Err(r) => return bad_query(r).into_response(),
+    };
     let st = api.exporter.clone();
     let page = Page {
         offset: p.offset.unwrap_or(0),
@@ -224,18 +267,19 @@ async fn latest(
 
 async fn diff(
     State(api): State<Api>,
-    Path((pipeline, target)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
 ) -> Response {
+    let (pipeline, target) = match path {
+        Ok(Path(p)) => p,
+        Err(r) => return bad_path(r).into_response(),
+    };
     let Ok(slot) = api.diffs.clone().try_acquire_owned() else {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            [(header::RETRY_AFTER, RETRY_AFTER_SECS.to_string())],
-            Json(json!({
-                "error": format!("{MAX_CONCURRENT_DIFFS} diffs are being computed already; retry later"),
-                "reason": "busy",
-            })),
+        return HttpError::unavailable(
+            "busy",
+            format!("{MAX_CONCURRENT_DIFFS} diffs are being computed already; retry later"),
         )
-            .into_response();
+        .with_retry_after(RETRY_AFTER_SECS)
+        .into_response();
     };
     let st = api.exporter.clone();
     let r = tokio::task::spawn_blocking(move || {
@@ -254,18 +298,11 @@ fn lookup_response<T: serde::Serialize, E: std::fmt::Display>(
     let failure = match r {
         Ok(Ok(Some(v))) => return Json(v).into_response(),
         Ok(Ok(None)) => {
-            return (
-                StatusCode::NOT_FOUND,
-                Json(json!({"error": "no report for this pipeline and target"})),
-            )
-                .into_response()
+            return HttpError::not_found("no report for this pipeline and target").into_response()
         }
         Ok(Err(e)) => e.to_string(),
         Err(e) => e.to_string(),
     };
-    (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        Json(json!({"error": failure})),
-    )
-        .into_response()
+    // The same code as a report refused because the database failed.
+    HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", failure).into_response()
 }

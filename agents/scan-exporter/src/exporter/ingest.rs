@@ -3,6 +3,7 @@
 //! they were.
 
 use super::labels::{self, check_label, FieldError};
+use super::ledger::FileLedger;
 use super::metrics::ScanMetrics;
 use super::open::Refusal;
 use super::store::{IngestMeta, Store, StoreError};
@@ -23,6 +24,9 @@ pub enum IngestError {
     Store(#[from] StoreError),
     #[error("{0}")]
     BadRequest(String),
+    /// A query parameter of `POST /reports` missing or unusable.
+    #[error("{message}")]
+    Param { name: &'static str, message: String },
     #[error("{0}")]
     Refused(#[from] Refusal),
     #[error("{0}")]
@@ -38,7 +42,7 @@ impl IngestError {
             IngestError::Input(e) => e.reason(),
             IngestError::Parse(e) => e.reason(),
             IngestError::Store(_) => "storage",
-            IngestError::BadRequest(_) => "bad_request",
+            IngestError::BadRequest(_) | IngestError::Param { .. } => "bad_request",
             IngestError::Refused(r) => r.reason(),
             IngestError::Field(_) => "invalid_field",
             IngestError::Busy(_) => "busy",
@@ -95,6 +99,8 @@ fn check_summary_labels(s: &Summary) -> Result<(), FieldError> {
 
 pub struct Exporter {
     pub store: Store,
+    /// The reports directory's files already handled.
+    pub ledger: FileLedger,
     pub metrics: ScanMetrics,
     pub policy: Policy,
     pub max_bytes: u64,

@@ -1,86 +1,31 @@
-//! The exporter's history in SQLite: every accepted report (as an srp-gate
-//! summary) with its counts broken out into tables, so the metrics are
-//! rebuilt from the database after a restart and "what changed since the
-//! previous build" is one query.
+//! The exporter's history: every accepted report (as an srp-gate summary)
+//! with its counts broken out into tables, so the metrics are rebuilt from
+//! the database after a restart and "what changed since the previous build"
+//! is one query. The file and its schema are [`super::db`]'s; the files
+//! already handled are [`super::ledger`]'s.
 
+use super::db::{Db, OpenError};
+use super::ledger::FileLedger;
 use crate::summary::Summary;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, MAIN_DB};
+use rusqlite::{params, OptionalExtension, MAIN_DB};
+use srp_daemon::sqlite::SqliteError;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
+use std::sync::Arc;
 
-pub const DB_FILE: &str = "scan-exporter.db";
+pub use super::db::DB_FILE;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database: {0}")]
     Sql(#[from] rusqlite::Error),
-    #[error("cannot create data directory {path}: {source}")]
-    Dir {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error(transparent)]
+    Reader(#[from] SqliteError),
     #[error("stored summary is unreadable: {0}")]
     Json(#[from] serde_json::Error),
 }
-
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS ingests (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    pipeline TEXT NOT NULL,
-    build TEXT NOT NULL,
-    -- the build, or '#<id>' when none was given: one group per report
-    build_group TEXT NOT NULL,
-    target TEXT NOT NULL,
-    -- the scanners in the report, sorted and joined with '+'
-    kind TEXT NOT NULL,
-    source TEXT NOT NULL,
-    received_at REAL NOT NULL,
-    verdict TEXT NOT NULL,
-    summary TEXT NOT NULL,
-    keys TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS ingests_by_target ON ingests (pipeline, target, id);
-CREATE TABLE IF NOT EXISTS scanner_results (
-    ingest_id INTEGER NOT NULL,
-    target TEXT NOT NULL,
-    scanner TEXT NOT NULL,
-    scanned_at REAL NOT NULL,
-    PRIMARY KEY (ingest_id, scanner)
-);
-CREATE INDEX IF NOT EXISTS scanner_results_latest ON scanner_results (target, scanner, ingest_id);
-CREATE TABLE IF NOT EXISTS counts (
-    ingest_id INTEGER NOT NULL,
-    scanner TEXT NOT NULL,
-    class TEXT NOT NULL,
-    severity TEXT NOT NULL,
-    count INTEGER NOT NULL,
-    PRIMARY KEY (ingest_id, scanner, class, severity)
-);
-CREATE TABLE IF NOT EXISTS sbom (
-    ingest_id INTEGER NOT NULL,
-    target TEXT NOT NULL,
-    type TEXT NOT NULL,
-    count INTEGER NOT NULL,
-    PRIMARY KEY (ingest_id, type)
-);
-CREATE TABLE IF NOT EXISTS waivers (
-    ingest_id INTEGER NOT NULL,
-    target TEXT NOT NULL,
-    waiver TEXT NOT NULL,
-    expires TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS waivers_by_ingest ON waivers (ingest_id);
--- files from the reports directory already handled (ingested or refused),
--- so a restart does not ingest or count them twice
-CREATE TABLE IF NOT EXISTS files (
-    path TEXT PRIMARY KEY,
-    size INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL,
-    ingest_id INTEGER,
-    error TEXT
-);
-"#;
 
 /// Where a report came from and what it is about.
 #[derive(Debug, Clone)]
@@ -154,9 +99,7 @@ fn first_of<'a>(keys: impl Iterator<Item = &'a &'a str>) -> (Vec<String>, usize)
 pub use super::page::{Page, DEFAULT_PAGE, MAX_PAGE};
 
 pub struct Store {
-    conn: Mutex<Connection>,
-    /// The database file, for read-only connections of their own.
-    path: PathBuf,
+    db: Arc<Db>,
     keep: u32,
 }
 
@@ -170,27 +113,19 @@ impl Store {
     /// Open (creating) the database under `data_dir`; `keep` is how many
     /// reports to keep per pipeline, target and scanner set.
     pub fn open(data_dir: &Path, keep: u32) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Dir {
-            path: data_dir.display().to_string(),
-            source,
-        })?;
-        let path = data_dir.join(DB_FILE);
-        let conn = Connection::open(&path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
         Ok(Store {
-            conn: Mutex::new(conn),
-            path,
+            db: Arc::new(Db::open(data_dir)?),
             keep: keep.max(2),
         })
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves SQLite consistent (the
-        // transaction rolls back), so a poisoned lock is still usable.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    /// The ledger of handled files, in the same database.
+    pub fn ledger(&self) -> FileLedger {
+        FileLedger::new(self.db.clone())
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
+        self.db.writer()
     }
 
     pub fn ping(&self) -> Result<(), StoreError> {
@@ -491,46 +426,8 @@ impl Store {
         }))
     }
 
-    /// A read-only connection of its own, for the larger history reads, so
-    /// they neither wait for nor hold up ingests (WAL: readers see a
-    /// snapshot).
-    fn reader(&self) -> Result<Connection, StoreError> {
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        Ok(conn)
-    }
-
-    /// Whether this exact file version was already handled.
-    pub fn file_seen(&self, path: &str, size: u64, mtime_ns: i64) -> Result<bool, StoreError> {
-        let conn = self.conn();
-        let hit: Option<i64> = conn
-            .query_row(
-                "SELECT 1 FROM files WHERE path = ?1 AND size = ?2 AND mtime_ns = ?3",
-                params![path, size as i64, mtime_ns],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(hit.is_some())
-    }
-
-    pub fn mark_file(
-        &self,
-        path: &str,
-        size: u64,
-        mtime_ns: i64,
-        ingest_id: Option<i64>,
-        error: Option<&str>,
-    ) -> Result<(), StoreError> {
-        self.conn().execute(
-            "INSERT INTO files (path, size, mtime_ns, ingest_id, error) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,
-               ingest_id = excluded.ingest_id, error = excluded.error",
-            params![path, size as i64, mtime_ns, ingest_id, error],
-        )?;
-        Ok(())
+    fn reader(&self) -> Result<rusqlite::Connection, StoreError> {
+        Ok(self.db.reader()?)
     }
 }
 

@@ -107,15 +107,15 @@ impl Root {
 fn refuse(state: &Shared, key: &str, ver: Version, err: &IngestError) {
     state.record_error(err, key);
     if let Err(e) = state
-        .store
-        .mark_file(key, ver.0, ver.1, None, Some(&err.to_string()))
+        .ledger
+        .mark(key, ver.0, ver.1, None, Some(&err.to_string()))
     {
         tracing::error!(path = %for_log(key), error = %e, "cannot record file");
     }
 }
 
 fn seen(state: &Shared, key: &str, ver: Version) -> bool {
-    match state.store.file_seen(key, ver.0, ver.1) {
+    match state.ledger.seen(key, ver.0, ver.1) {
         Ok(seen) => seen,
         Err(e) => {
             tracing::error!(path = %for_log(key), error = %e, "cannot check file history");
@@ -176,12 +176,13 @@ fn process(state: &Shared, root: &Root, path: &Path, failed: Option<Version>) ->
         return Outcome::Done;
     }
     let origin = origin_for(&root.path, path);
+    tracing::debug!(path = %for_log(&key), "reading report");
     let result = read_bounded(file, &meta, state.max_bytes)
         .map_err(IngestError::from)
         .and_then(|bytes| state.ingest(bytes, &origin));
     match result {
         Ok((id, _)) => {
-            if let Err(e) = state.store.mark_file(&key, ver.0, ver.1, Some(id), None) {
+            if let Err(e) = state.ledger.mark(&key, ver.0, ver.1, Some(id), None) {
                 tracing::error!(path = %for_log(&key), error = %e, "cannot record file");
             }
             Outcome::Done
@@ -208,9 +209,12 @@ fn process(state: &Shared, root: &Root, path: &Path, failed: Option<Version>) ->
 
 /// Watch `dir` until shutdown. Files already there are handled first.
 ///
-/// Each file is handled on the blocking pool while the loop still listens
-/// for shutdown, so a step that never returns cannot keep the process from
-/// stopping; `liveness` shows in `/health` whether the loop goes round.
+/// Each file is handled on the blocking pool as a task of `shutdown`, while
+/// the loop still listens for the stop: the stop waits for a step in
+/// progress (so its ingest and ledger row are written) within srp-daemon's
+/// drain bound, and no longer, so a step that never returns cannot keep the
+/// process from stopping; `liveness` shows in `/health` whether the loop
+/// goes round.
 pub async fn run(
     state: Shared,
     dir: PathBuf,
@@ -291,9 +295,10 @@ async fn watch(
                     let r = root.clone();
                     let path = p.clone();
                     liveness.working_on(Some(for_log(&p.display().to_string())));
-                    let step = tokio::task::spawn_blocking(move || process(&st, &r, &path, failed));
+                    let step = shutdown.spawn_blocking(move || process(&st, &r, &path, failed));
                     let outcome = tokio::select! {
-                        // A stuck step is left behind: the process still stops.
+                        // The stop waits for the step (it is tracked), up to
+                        // the drain bound.
                         _ = shutdown.wait() => break 'outer,
                         o = step => o,
                     };

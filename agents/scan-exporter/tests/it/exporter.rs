@@ -24,8 +24,8 @@ impl App {
             "127.0.0.1:0",
             "--log-format",
             "json",
-            "--debounce-ms",
-            "300",
+            "--debounce",
+            "300ms",
         ])
         .arg("--data-dir")
         .arg(data)
@@ -628,7 +628,9 @@ async fn http_push_verdicts_diff_and_bad_bodies() {
     ] {
         let (code, v) = app.push(query, body).await;
         assert_eq!(code, status, "{reason}: {v}");
-        assert_eq!(v["reason"], reason, "{v}");
+        // srp-daemon's error body; the code is the counted reason.
+        assert_eq!(v["error"]["code"], reason, "{v}");
+        assert!(v["error"]["message"].is_string(), "{v}");
     }
     let m = Metrics::parse(&app.metrics().await);
     for r in [
@@ -651,8 +653,11 @@ async fn http_push_verdicts_diff_and_bad_bodies() {
         (200, Some("3"), Some("block")),
         "{v}"
     );
-    let (code, _) = app.get("/reports/srp/nothing/diff").await;
-    assert_eq!(code, 404);
+    let (code, v) = app.get("/reports/srp/nothing/diff").await;
+    assert_eq!(
+        (code, &v["error"]["code"]),
+        (404, &Value::from("not_found"))
+    );
     app.stop();
 }
 

@@ -200,8 +200,8 @@ async fn names_that_would_forge_log_lines_or_labels_are_refused() {
         "127.0.0.1:0",
         "--log-format",
         "text",
-        "--debounce-ms",
-        "300",
+        "--debounce",
+        "300ms",
     ])
     .arg("--data-dir")
     .arg(tmp.path().join("data"))
@@ -231,14 +231,18 @@ async fn names_that_would_forge_log_lines_or_labels_are_refused() {
             .push("pipeline=srp&build=1", serde_json::to_vec(&r).unwrap())
             .await;
         assert_eq!(
-            (code, v["reason"].as_str()),
+            (code, v["error"]["code"].as_str()),
             (422, Some("invalid_field")),
             "{name}: {v}"
         );
         assert!(
-            v["error"].as_str().unwrap().contains("ArtifactName"),
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("ArtifactName"),
             "{name}: the error names the field: {v}"
         );
+        assert_eq!(v["error"]["field"], "ArtifactName", "{name}: {v}");
     }
     sentinel(&reports, "sentinel");
     let m = app
@@ -330,7 +334,7 @@ async fn uploads_beyond_the_bound_get_503_with_retry_after() {
     };
     let retry_after = refused.headers().get("retry-after").cloned();
     let v: Value = refused.json().await.unwrap();
-    assert_eq!(v["reason"], "busy", "{v}");
+    assert_eq!(v["error"]["code"], "busy", "{v}");
     assert!(retry_after.is_some(), "no Retry-After");
     // A finishes and is accepted; then the slot is free again.
     a.write_all(&body[10..]).unwrap();

@@ -3,6 +3,7 @@
 
 mod broken_reports;
 mod exporter;
+mod exporter_daemon;
 mod exporter_safety;
 mod fixtures;
 mod malformed;
