@@ -30,24 +30,32 @@ const EXPECTED_TOTAL: usize = 2429;
 
 /// Overall series matched exactly (name, labels and value text) today. A
 /// change that lowers it is a regression; raise it as collectors are added.
-const MATCHED_FLOOR: usize = 519;
+const MATCHED_FLOOR: usize = 564;
 
 /// Collectors whose series are identical to upstream's on the suite: no
 /// missing, extra or different series allowed.
 const COMPLETE: &[&str] = &[
+    "bonding",
     "conntrack",
+    "cpufreq",
+    "dmi",
+    "edac",
     "entropy",
     "filefd",
     "loadavg",
     "meminfo",
     "netclass",
     "netstat",
+    "nvme",
     "os",
     "pressure",
+    "rapl",
+    "schedstat",
     "selinux",
     "sockstat",
     "softnet",
     "textfile",
+    "thermal_zone",
     "time",
     "udp_queues",
     "vmstat",

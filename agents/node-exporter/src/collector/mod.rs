@@ -7,9 +7,13 @@
 //! `node_scrape_collector_success{collector}=0` while the others still answer.
 
 pub mod arp;
+pub mod bonding;
 pub mod conntrack;
 pub mod cpu;
+pub mod cpufreq;
 pub mod diskstats;
+pub mod dmi;
+pub mod edac;
 pub mod entropy;
 pub mod filefd;
 pub mod filesystem;
@@ -18,13 +22,17 @@ pub mod meminfo;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
+pub mod nvme;
 pub mod os;
 pub mod pressure;
+pub mod rapl;
+pub mod schedstat;
 pub mod selinux;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
 pub mod textfile;
+pub mod thermal_zone;
 pub mod time;
 pub mod timex;
 pub mod udp_queues;
@@ -35,7 +43,7 @@ mod procfs;
 mod settings;
 mod table;
 
-pub use procfs::{num, read, read_file, SysfsDir};
+pub use procfs::{attr, attr_num, entries, num, numbered_entries, read, read_file, SysfsDir};
 pub use settings::{defaults, FieldFilter, Paths, Settings};
 pub use table::{build, spec, Spec, ALL, NOT_IMPLEMENTED};
 

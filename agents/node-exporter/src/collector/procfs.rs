@@ -83,3 +83,50 @@ pub fn num<T: std::str::FromStr>(path: &Path, s: &str) -> Result<T, CollectError
         .parse()
         .map_err(|_| CollectError::parse(path, format!("not a number: {s:?}")))
 }
+
+/// One sysfs attribute by path, trimmed; `None` when absent or unreadable
+/// (upstream treats optional attributes the same way).
+pub fn attr(path: &Path) -> Option<String> {
+    read_file(path).ok().map(|s| s.trim().to_string())
+}
+
+/// One numeric sysfs attribute by path; `None` when absent or not a number.
+pub fn attr_num<T: std::str::FromStr>(path: &Path) -> Option<T> {
+    attr(path)?.parse().ok()
+}
+
+/// The entries of `dir` whose names start with `prefix`, sorted by name as
+/// Go's `filepath.Glob` returns them, as (name without prefix, path). A
+/// missing directory is an I/O error (`NotFound` counts as no data).
+pub fn entries(
+    dir: &Path,
+    prefix: &str,
+) -> Result<Vec<(String, std::path::PathBuf)>, CollectError> {
+    let rd = std::fs::read_dir(dir).map_err(|source| CollectError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut v: Vec<(String, String, std::path::PathBuf)> = rd
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let rest = name.strip_prefix(prefix)?.to_string();
+            Some((name, rest, e.path()))
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(v.into_iter().map(|(_, rest, p)| (rest, p)).collect())
+}
+
+/// `entries` restricted to names whose rest after `prefix` is all digits
+/// (`cpu[0-9]*`, `mc[0-9]*` style globs take the first digit only; upstream's
+/// users then parse the whole rest as a number, so the stricter form agrees).
+pub fn numbered_entries(
+    dir: &Path,
+    prefix: &str,
+) -> Result<Vec<(String, std::path::PathBuf)>, CollectError> {
+    Ok(entries(dir, prefix)?
+        .into_iter()
+        .filter(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        .collect())
+}
