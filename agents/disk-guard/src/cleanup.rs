@@ -4,11 +4,13 @@
 
 use crate::escape;
 use crate::fs_usage;
+use crate::in_use::{LocalUse, RunningJobs};
 use crate::journal::{Journal, JournalError};
 use crate::metrics::Metrics;
 use crate::safe_fs::Hooks;
 use crate::skip::{Skip, SkipReason};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -34,6 +36,38 @@ pub enum PolicyError {
     Failed(String),
 }
 
+/// Removes one selected entry: given the grace cutoff and the test hooks,
+/// returns the bytes freed and what was left in place, or why nothing went.
+pub type Remove = Box<dyn FnOnce(i64, &dyn Hooks) -> Result<(u64, Vec<Skip>), Skip>>;
+
+/// One entry a policy selected; the pass takes candidates of all its
+/// file and Jenkins policies least recently used first.
+pub struct Candidate {
+    pub policy: String,
+    /// Unix seconds of the last use the guard can see (newest mtime in it).
+    pub last_used: i64,
+    /// Absolute path: for ordering, the in-use re-check and the output.
+    pub abs: PathBuf,
+    pub bytes: u64,
+    pub reason: String,
+    /// Trees are checked again for processes inside right before removal.
+    pub recheck_in_use: bool,
+    /// Set when Jenkins could not be asked: report it, never delete it.
+    pub report_only: Option<String>,
+    pub remove: Remove,
+}
+
+/// What Jenkins says is running, for this pass.
+#[derive(Debug, Default)]
+pub enum JenkinsView {
+    /// No `[jenkins]` configured: local evidence only.
+    #[default]
+    NotConfigured,
+    Running(RunningJobs),
+    /// It could not be asked (the error): Jenkins policies only report.
+    Unreachable(String),
+}
+
 pub struct Pass<'a> {
     pub mountpoint: PathBuf,
     pub mount_dev: u64,
@@ -53,8 +87,11 @@ pub struct Pass<'a> {
     pub reclaimed: u64,
     pub actions: Vec<Action>,
     pub skips: Vec<(String, Skip)>,
-    /// Deletions that failed in the current policy (makes its result "partial").
-    pub failures: u64,
+    /// Deletions that failed, per policy (makes its result "partial").
+    pub failures: BTreeMap<String, u64>,
+    pub jenkins: JenkinsView,
+    /// Processes' cwd, root and open files, scanned once per pass.
+    pub local: LocalUse,
 }
 
 impl Pass<'_> {
@@ -157,7 +194,7 @@ impl Pass<'_> {
                     0,
                 )?;
                 if failed {
-                    self.failures += 1;
+                    *self.failures.entry(policy.to_string()).or_default() += 1;
                 }
                 self.actions.push(Action {
                     outcome: outcome.into(),
@@ -176,9 +213,55 @@ impl Pass<'_> {
     pub fn note_left(&mut self, policy: &str, left: Vec<Skip>) {
         for s in left {
             if s.reason == SkipReason::Error {
-                self.failures += 1;
+                *self.failures.entry(policy.to_string()).or_default() += 1;
             }
             self.skip(policy, s);
         }
+    }
+
+    /// Delete (or report) one candidate, with the checks that must be made
+    /// right before: a process that has since entered the tree keeps it.
+    pub fn take(&mut self, c: Candidate) -> Result<(), PolicyError> {
+        let path = escape::path(&c.abs);
+        if let Some(why) = &c.report_only {
+            if !self.dry_run {
+                let reason = format!("{} (dry-run for this pass: {why})", c.reason);
+                self.journal.begin(
+                    &self.mountpoint_str(),
+                    &c.policy,
+                    &path,
+                    c.bytes,
+                    &reason,
+                    "would_delete",
+                )?;
+                tracing::warn!(policy = %c.policy, path = %path, bytes = c.bytes, "would delete (not deleting: {}): {}", escape::line(why), escape::line(&c.reason));
+                // Nothing is freed, so it does not count toward the target.
+                self.actions.push(Action {
+                    outcome: "would_delete".into(),
+                    policy: c.policy.clone(),
+                    path,
+                    bytes: c.bytes,
+                    reason,
+                });
+                return Ok(());
+            }
+        }
+        if c.recheck_in_use && !self.dry_run {
+            if let Some((pid, held)) = LocalUse::scan().holder(&c.abs) {
+                let detail = format!("process {pid} now holds {} inside it", escape::path(held));
+                self.skip(&c.policy, Skip::new(&c.abs, SkipReason::InUse, detail));
+                return Ok(());
+            }
+        }
+        let (grace, hooks) = (self.grace_cutoff, self.hooks);
+        let mut left = Vec::new();
+        let remove = c.remove;
+        self.delete(&c.policy, &path, c.bytes, &c.reason, || {
+            let (freed, l) = remove(grace, hooks)?;
+            left = l;
+            Ok(freed)
+        })?;
+        self.note_left(&c.policy, left);
+        Ok(())
     }
 }

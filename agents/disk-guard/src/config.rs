@@ -47,6 +47,33 @@ pub struct Config {
     pub escalation: Option<EscalationConfig>,
     #[serde(rename = "policy", default)]
     pub policies: BTreeMap<String, PolicyConfig>,
+    /// The Jenkins controller to ask what is running (and, for draining,
+    /// the node this host is). Without it, Jenkins policies rely on local
+    /// evidence only.
+    #[serde(default)]
+    pub jenkins: Option<JenkinsApiConfig>,
+}
+
+/// How to reach Jenkins's REST API.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct JenkinsApiConfig {
+    /// Base URL, e.g. `http://127.0.0.1:8080` (with the context path, if any).
+    pub url: String,
+    /// The Jenkins user whose API token is used.
+    pub user: String,
+    /// File holding the API token.
+    pub token_file: Option<PathBuf>,
+    /// Or: the name of a systemd credential (`LoadCredential=NAME:…`), read
+    /// from `$CREDENTIALS_DIRECTORY/NAME`.
+    pub token_credential: Option<String>,
+    /// Each request to Jenkins gives up after this long.
+    #[serde(default = "default_jenkins_timeout")]
+    pub timeout: Dur,
+}
+
+fn default_jenkins_timeout() -> Dur {
+    Dur::secs(5)
 }
 
 fn default_interval() -> Dur {
@@ -301,6 +328,9 @@ impl Config {
         for (name, p) in &self.policies {
             validate_policy(name, p)?;
         }
+        if let Some(j) = &self.jenkins {
+            validate_jenkins(j)?;
+        }
         if let Some(e) = &self.escalation {
             match e.command.first() {
                 None => return Err("escalation.command is empty".into()),
@@ -373,6 +403,30 @@ fn check_root(at: &str, root: &Path) -> Result<(), String> {
         return Err(format!("{at}: root {} must not contain ..", root.display()));
     }
     Ok(())
+}
+
+fn validate_jenkins(j: &JenkinsApiConfig) -> Result<(), String> {
+    if !(j.url.starts_with("http://") || j.url.starts_with("https://")) {
+        return Err(format!(
+            "jenkins.url {:?} must be an http:// or https:// URL",
+            j.url
+        ));
+    }
+    if j.user.is_empty() {
+        return Err("jenkins.user is empty".into());
+    }
+    match (&j.token_file, &j.token_credential) {
+        (Some(_), Some(_)) => Err("jenkins: give token_file or token_credential, not both".into()),
+        (None, None) => Err("jenkins: token_file or token_credential is required".into()),
+        (Some(p), None) if !p.is_absolute() => Err(format!(
+            "jenkins.token_file {} must be absolute",
+            p.display()
+        )),
+        (None, Some(c)) if c.is_empty() || c.contains('/') => Err(format!(
+            "jenkins.token_credential {c:?} must be a credential name (no /)"
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn validate_policy(name: &str, p: &PolicyConfig) -> Result<(), String> {

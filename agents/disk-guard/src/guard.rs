@@ -4,13 +4,16 @@
 //! under `critical`. The daemon calls [`Guard::pass`] every interval;
 //! `--once` calls it once and turns the [`PassReport`] into an exit status.
 
-use crate::cleanup::{Action, Pass, PolicyError};
-use crate::config::Config;
+use crate::cleanup::{Action, JenkinsView, Pass, PolicyError};
+use crate::config::{Config, JenkinsApiConfig, PolicyConfig};
 use crate::escalate::{self, Figures, Outcome};
+use crate::escape;
 use crate::fs_usage::{self, Usage};
+use crate::in_use::{LocalUse, RunningJobs};
+use crate::jenkins_api::JenkinsApi;
 use crate::journal::Journal;
 use crate::metrics::Metrics;
-use crate::policy;
+use crate::policy::{self, Selected};
 use crate::safe_fs::{self, Hooks};
 use crate::trend::Trend;
 use serde::Serialize;
@@ -93,6 +96,23 @@ pub struct Guard {
 
 /// How often the daemon repeats a dry-run report for a mount point.
 pub const DRY_RUN_REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Ask Jenkins what is running, once per pass. Not configured: local
+/// evidence only. Any failure (token, network, status, body) means the
+/// Jenkins policies must not delete in this pass.
+fn ask_jenkins(cfg: Option<&JenkinsApiConfig>, rt: &tokio::runtime::Handle) -> JenkinsView {
+    let Some(cfg) = cfg else {
+        return JenkinsView::NotConfigured;
+    };
+    let asked = JenkinsApi::new(cfg).and_then(|api| rt.block_on(api.running_builds()));
+    match asked {
+        Ok(running) => {
+            tracing::debug!(builds = running.len(), "Jenkins is running builds");
+            JenkinsView::Running(RunningJobs::from_builds(&running))
+        }
+        Err(e) => JenkinsView::Unreachable(e.to_string()),
+    }
+}
 
 fn unix_now() -> f64 {
     std::time::SystemTime::now()
@@ -279,32 +299,79 @@ impl Guard {
             reclaimed: 0,
             actions: Vec::new(),
             skips: Vec::new(),
-            failures: 0,
+            failures: Default::default(),
+            jenkins: JenkinsView::NotConfigured,
+            local: LocalUse::default(),
         };
-        for name in &m.policies {
-            if pass.done() {
-                break;
+        let jenkins_policies = m
+            .policies
+            .iter()
+            .any(|n| matches!(cfg.policies.get(n), Some(PolicyConfig::Jenkins(_))));
+        if jenkins_policies {
+            pass.jenkins = ask_jenkins(cfg.jenkins.as_ref(), &self.rt);
+            if let JenkinsView::Unreachable(why) = &pass.jenkins {
+                tracing::warn!(mountpoint = %label, "Jenkins could not be asked what is running ({}): the Jenkins policies only report for this pass", escape::line(why));
+                r.errors.push(format!(
+                    "Jenkins could not be asked what is running ({why}); Jenkins policies ran as dry-run"
+                ));
             }
+            pass.local = LocalUse::scan();
+        }
+        // Docker runs itself, in the configured order; the others hand in
+        // candidates, taken least recently used first across all of them.
+        let mut results: Vec<(&String, &'static str)> = Vec::new();
+        let mut candidates = Vec::new();
+        let mut journal_failed = false;
+        for name in &m.policies {
             let Some(pcfg) = cfg.policies.get(name) else {
                 continue;
             };
-            pass.failures = 0;
-            let result = match policy::run(name, pcfg, &mut pass) {
-                Ok(()) if pass.failures == 0 => "success",
-                Ok(()) => "partial",
+            if pass.done() && matches!(pcfg, PolicyConfig::Docker(_)) {
+                continue;
+            }
+            match policy::run(name, pcfg, &mut pass) {
+                Ok(Selected::Ran) => results.push((name, "")),
+                Ok(Selected::Candidates(c)) => {
+                    candidates.extend(c);
+                    results.push((name, ""));
+                }
                 Err(e) => {
                     tracing::error!(policy = %name, mountpoint = %label, "policy failed: {e}");
                     r.errors.push(format!("policy {name}: {e}"));
+                    results.push((name, "error"));
                     if matches!(e, PolicyError::Journal(_)) {
                         // No journal, no deletions: stop the whole pass here.
-                        self.metrics
-                            .cleanup_runs
-                            .with_label_values(&[name, "error"])
-                            .inc();
+                        journal_failed = true;
                         break;
                     }
-                    "error"
                 }
+            }
+        }
+        candidates.sort_by(|a, b| (a.last_used, &a.abs).cmp(&(b.last_used, &b.abs)));
+        // Two policies over overlapping roots list a path twice.
+        let mut seen = std::collections::HashSet::new();
+        candidates.retain(|c| seen.insert(c.abs.clone()));
+        if !journal_failed {
+            for c in candidates {
+                if pass.done() {
+                    break;
+                }
+                let policy = c.policy.clone();
+                if let Err(e) = pass.take(c) {
+                    tracing::error!(policy = %policy, mountpoint = %label, "policy failed: {e}");
+                    r.errors.push(format!("policy {policy}: {e}"));
+                    if let Some(res) = results.iter_mut().find(|(n, _)| **n == policy) {
+                        res.1 = "error";
+                    }
+                    break;
+                }
+            }
+        }
+        for (name, result) in results {
+            let result = match result {
+                "" if pass.failures.get(name).copied().unwrap_or(0) > 0 => "partial",
+                "" => "success",
+                other => other,
             };
             self.metrics
                 .cleanup_runs

@@ -11,6 +11,8 @@ pub mod escalate;
 pub mod escape;
 pub mod fs_usage;
 pub mod guard;
+pub mod in_use;
+pub mod jenkins_api;
 pub mod journal;
 pub mod metrics;
 pub mod mount_id;

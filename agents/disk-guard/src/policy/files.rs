@@ -1,16 +1,17 @@
 //! Files policy: regular files under the allowed roots whose path (relative
 //! to the root) matches one of the globs and that were not modified for
-//! `min_age`. Oldest first, until the mount's target is reached.
+//! `min_age`. The pass takes them least recently used (oldest mtime) first,
+//! together with the other policies' candidates, until the target is reached.
 
-use crate::cleanup::{Pass, PolicyError};
+use crate::cleanup::{Candidate, Pass, PolicyError};
 use crate::config::FilesPolicy;
-use crate::escape;
 use crate::safe_fs::{file_type, freed_by_unlink, Identity, Root};
 use crate::skip::{Skip, SkipReason};
 use glob::{MatchOptions, Pattern};
 use rustix::fs::FileType;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 const MATCH: MatchOptions = MatchOptions {
     case_sensitive: true,
@@ -19,7 +20,7 @@ const MATCH: MatchOptions = MatchOptions {
     require_literal_leading_dot: false,
 };
 
-struct Candidate {
+struct Found {
     root: usize,
     rel: PathBuf,
     id: Identity,
@@ -28,7 +29,11 @@ struct Candidate {
     glob: String,
 }
 
-pub fn run(name: &str, cfg: &FilesPolicy, pass: &mut Pass) -> Result<(), PolicyError> {
+pub fn select(
+    name: &str,
+    cfg: &FilesPolicy,
+    pass: &mut Pass,
+) -> Result<Vec<Candidate>, PolicyError> {
     let patterns: Vec<Pattern> = cfg
         .globs
         .iter()
@@ -82,7 +87,7 @@ pub fn run(name: &str, cfg: &FilesPolicy, pass: &mut Pass) -> Result<(), PolicyE
                 } else if let Err(skip) = root.check_same_mount(entry) {
                     refused.push(skip);
                 } else {
-                    candidates.push(Candidate {
+                    candidates.push(Found {
                         root: idx,
                         rel: rel.to_path_buf(),
                         id: Identity::of(st),
@@ -97,7 +102,7 @@ pub fn run(name: &str, cfg: &FilesPolicy, pass: &mut Pass) -> Result<(), PolicyE
         for s in skips.into_iter().chain(refused) {
             pass.skip(name, s);
         }
-        roots.push(root);
+        roots.push(Rc::new(root));
     }
     candidates.sort_by(|a, b| {
         (a.mtime, roots[a.root].abs(&a.rel)).cmp(&(b.mtime, roots[b.root].abs(&b.rel)))
@@ -106,23 +111,29 @@ pub fn run(name: &str, cfg: &FilesPolicy, pass: &mut Pass) -> Result<(), PolicyE
     let mut seen = std::collections::HashSet::new();
     candidates.retain(|c| seen.insert(roots[c.root].abs(&c.rel)));
     let min_age = humanize(cfg.min_age.get().as_secs());
+    let mut out = Vec::new();
     for c in candidates {
-        if pass.done() {
-            break;
-        }
-        let root = &roots[c.root];
-        let path = escape::path(&root.abs(&c.rel));
+        let root = roots[c.root].clone();
         let reason = format!(
             "matches {:?} and unmodified for {} (min_age {min_age})",
             c.glob,
             humanize((pass.now - c.mtime).max(0) as u64)
         );
-        let (grace, hooks) = (pass.grace_cutoff, pass.hooks);
-        pass.delete(name, &path, c.bytes, &reason, || {
-            root.remove_file(&c.rel, c.id, grace, hooks)
-        })?;
+        out.push(Candidate {
+            policy: name.to_string(),
+            last_used: c.mtime,
+            abs: root.abs(&c.rel),
+            bytes: c.bytes,
+            reason,
+            recheck_in_use: false,
+            report_only: None,
+            remove: Box::new(move |grace, hooks| {
+                root.remove_file(&c.rel, c.id, grace, hooks)
+                    .map(|freed| (freed, Vec::new()))
+            }),
+        });
     }
-    Ok(())
+    Ok(out)
 }
 
 /// Glob matching that does not pass over names that are not UTF-8 (the

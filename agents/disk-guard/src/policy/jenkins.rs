@@ -8,19 +8,31 @@
 //!   marked "keep forever" (`<keepLog>true</keepLog>` in build.xml).
 //! - `workspace/NAME*/` directories in which nothing changed for `workspace_idle`.
 //!
-//! Build records go first (oldest first), then workspaces (longest idle first).
+//! Nothing Jenkins is running (its build record, its job's workspaces) and
+//! nothing a process is using is selected (`in_use`). The pass takes the
+//! trees least recently used first, with the other policies' candidates.
 
-use crate::cleanup::{Pass, PolicyError};
+use crate::cleanup::{Candidate, JenkinsView, Pass, PolicyError};
 use crate::config::JenkinsPolicy;
 use crate::escape;
+use crate::in_use::workspace_base;
 use crate::policy::files::humanize;
 use crate::safe_fs::{file_type, Identity, Root};
 use crate::skip::{Skip, SkipReason};
 use rustix::fs::FileType;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+enum TreeKind {
+    /// Job full name as Jenkins writes it ("folder/app/main") and the number.
+    Build { job: String, number: u64 },
+    /// The top-level name under `workspace/`.
+    Workspace { entry: String },
+}
 
 struct Tree {
+    kind: TreeKind,
     rel: PathBuf,
     id: Identity,
     bytes: u64,
@@ -28,9 +40,13 @@ struct Tree {
     reason: String,
 }
 
-pub fn run(name: &str, cfg: &JenkinsPolicy, pass: &mut Pass) -> Result<(), PolicyError> {
+pub fn select(
+    name: &str,
+    cfg: &JenkinsPolicy,
+    pass: &mut Pass,
+) -> Result<Vec<Candidate>, PolicyError> {
     let root = match Root::open(&cfg.jenkins_home, Some(pass.mount_dev)) {
-        Ok(r) => r,
+        Ok(r) => Rc::new(r),
         Err(skip) => {
             // Absent, or on another volume than this mount point: nothing to do
             // here (explained as a skip). Anything else is a failure.
@@ -40,7 +56,7 @@ pub fn run(name: &str, cfg: &JenkinsPolicy, pass: &mut Pass) -> Result<(), Polic
             );
             pass.skip(name, skip);
             return if benign {
-                Ok(())
+                Ok(Vec::new())
             } else {
                 Err(PolicyError::Failed(format!(
                     "cannot open JENKINS_HOME {}",
@@ -53,49 +69,91 @@ pub fn run(name: &str, cfg: &JenkinsPolicy, pass: &mut Pass) -> Result<(), Polic
     let mut skips = Vec::new();
     let mut jobs = Vec::new();
     find_jobs(&root, Path::new("jobs"), 0, &mut jobs, &mut skips);
-    let mut builds = Vec::new();
+    let mut trees = Vec::new();
     for job in &jobs {
-        old_builds(&root, job, cfg.keep_builds, pass, &mut builds, &mut skips);
+        old_builds(&root, job, cfg.keep_builds, pass, &mut trees, &mut skips);
     }
-    builds.sort_by(|a, b| (a.newest, &a.rel).cmp(&(b.newest, &b.rel)));
+    idle_workspaces(&root, cfg, pass, &mut trees, &mut skips);
     for s in skips.drain(..) {
         pass.skip(name, s);
     }
-    remove_all(name, &root, builds, pass)?;
-    if pass.done() {
-        return Ok(());
+    let report_only = match &pass.jenkins {
+        JenkinsView::Unreachable(why) => {
+            Some(format!("Jenkins could not be asked what is running: {why}"))
+        }
+        _ => None,
+    };
+    let mut out = Vec::new();
+    for t in trees {
+        let abs = root.abs(&t.rel);
+        if let Some(skip) = in_use(pass, &abs, &t) {
+            pass.skip(name, skip);
+            continue;
+        }
+        let root = root.clone();
+        out.push(Candidate {
+            policy: name.to_string(),
+            last_used: t.newest,
+            abs,
+            bytes: t.bytes,
+            reason: t.reason,
+            recheck_in_use: true,
+            report_only: report_only.clone(),
+            remove: Box::new(move |grace, hooks| root.remove_tree(&t.rel, t.id, grace, hooks)),
+        });
     }
-
-    let mut workspaces = Vec::new();
-    idle_workspaces(&root, cfg, pass, &mut workspaces, &mut skips);
-    workspaces.sort_by(|a, b| (a.newest, &a.rel).cmp(&(b.newest, &b.rel)));
-    for s in skips.drain(..) {
-        pass.skip(name, s);
-    }
-    remove_all(name, &root, workspaces, pass)
+    Ok(out)
 }
 
-fn remove_all(
-    name: &str,
-    root: &Root,
-    trees: Vec<Tree>,
-    pass: &mut Pass,
-) -> Result<(), PolicyError> {
-    for t in trees {
-        if pass.done() {
-            break;
+/// Why a selected tree must stay: Jenkins runs its build or a job that
+/// uses the workspace, or a process has its cwd, root or an open file in it.
+fn in_use(pass: &Pass, abs: &Path, t: &Tree) -> Option<Skip> {
+    if let JenkinsView::Running(running) = &pass.jenkins {
+        let busy = match &t.kind {
+            TreeKind::Build { job, number } => running.build_running(job, *number),
+            TreeKind::Workspace { entry } => running.workspace_running(entry),
+        };
+        if busy {
+            return Some(Skip::new(
+                abs,
+                SkipReason::InUse,
+                "Jenkins is running a build of this job",
+            ));
         }
-        let mut left = Vec::new();
-        let (grace, hooks) = (pass.grace_cutoff, pass.hooks);
-        let path = escape::path(&root.abs(&t.rel));
-        pass.delete(name, &path, t.bytes, &t.reason, || {
-            let (freed, l) = root.remove_tree(&t.rel, t.id, grace, hooks)?;
-            left = l;
-            Ok(freed)
-        })?;
-        pass.note_left(name, left);
     }
-    Ok(())
+    // A workspace's @tmp/@libs/@2 siblings are used together.
+    let family: Vec<std::path::PathBuf> = match &t.kind {
+        TreeKind::Workspace { entry } => {
+            let base = workspace_base(entry);
+            let parent = abs.parent().unwrap_or(abs);
+            pass.local
+                .holders_under(parent)
+                .filter(|p| {
+                    p.strip_prefix(parent)
+                        .ok()
+                        .and_then(|r| r.iter().next())
+                        .and_then(|c| c.to_str())
+                        .is_some_and(|c| workspace_base(c) == base)
+                })
+                .map(|p| p.to_path_buf())
+                .collect()
+        }
+        TreeKind::Build { .. } => Vec::new(),
+    };
+    if let Some((pid, held)) = pass.local.holder(abs) {
+        return Some(Skip::new(
+            abs,
+            SkipReason::InUse,
+            format!("process {pid} holds {} inside it", escape::path(held)),
+        ));
+    }
+    family.first().map(|held| {
+        Skip::new(
+            abs,
+            SkipReason::InUse,
+            format!("a sibling workspace is in use ({})", escape::path(held)),
+        )
+    })
 }
 
 fn is_dir(st: &rustix::fs::Stat) -> bool {
@@ -224,6 +282,13 @@ fn old_builds(
         .map(|c| escape::path(Path::new(c)))
         .collect::<Vec<_>>()
         .join("/");
+    let job_full = job
+        .iter()
+        .skip(1)
+        .filter(|c| *c != "jobs" && *c != "branches")
+        .map(|c| c.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/");
     for (n, entry, st) in numbered.into_iter().skip(keep_builds) {
         let rel = builds_rel.join(entry);
         if keep.contains(&n) {
@@ -246,6 +311,10 @@ fn old_builds(
         }
         if let Some(t) = measured(root, &rel, st, pass, i64::MAX, skips) {
             out.push(Tree {
+                kind: TreeKind::Build {
+                    job: job_full.clone(),
+                    number: n,
+                },
                 reason: format!("build #{n} of job {job_name} is beyond the newest {keep_builds}"),
                 ..t
             });
@@ -284,6 +353,9 @@ fn idle_workspaces(
         }
         if let Some(t) = measured(root, &rel, &st, pass, idle_cutoff, skips) {
             out.push(Tree {
+                kind: TreeKind::Workspace {
+                    entry: entry.to_string_lossy().into_owned(),
+                },
                 reason: format!(
                     "workspace idle for {} (workspace_idle {})",
                     humanize((pass.now - t.newest).max(0) as u64),
@@ -335,6 +407,9 @@ fn measured(
         return None;
     }
     Some(Tree {
+        kind: TreeKind::Workspace {
+            entry: String::new(),
+        },
         rel: rel.to_path_buf(),
         id: Identity::of(st),
         bytes: info.bytes,

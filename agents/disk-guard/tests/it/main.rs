@@ -2,9 +2,11 @@
 
 mod adversarial;
 mod bind_mount;
+mod build_aware;
 mod daemon;
 mod docker;
 mod jenkins;
+mod mock_jenkins;
 mod names;
 mod support;
 mod tmpfs;
