@@ -16,7 +16,7 @@ pub struct Config {
     /// directory) or `postgres://USER@HOST:PORT/DB` for PostgreSQL.
     // Kept as text until `database()`: clap would echo a refused value,
     // password included, in its error.
-    #[arg(long, env = "DATABASE_URL")]
+    #[arg(long, env = "DATABASE_URL", global = true)]
     pub database_url: Option<String>,
 
     /// Longest a request may take, body upload included, before it is
@@ -27,6 +27,17 @@ pub struct Config {
     /// Largest request body accepted; larger ones are answered 413.
     #[arg(long, env = "SRP_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
+
+    /// Close the data reads too: GET /projects… then needs an active token
+    /// (any scope). /health, /version, /metrics, /openapi.json and /docs stay
+    /// open. Writes always need a token with the right scope.
+    #[arg(long, env = "SRP_REQUIRE_TOKEN_FOR_READS")]
+    pub require_token_for_reads: bool,
+
+    /// How long after a deployment an incident in its environment counts it
+    /// as a change failure (DORA's change failure rate).
+    #[arg(long, env = "SRP_CHANGE_FAILURE_WINDOW", default_value = "1h", value_parser = parse_duration)]
+    pub change_failure_window: Duration,
 
     #[command(flatten)]
     pub log: srp_daemon::LogArgs,
@@ -118,7 +129,7 @@ impl FromStr for DatabaseUrl {
     }
 }
 
-/// `10s`, `250ms`, `2m` or a bare number of seconds (`1.5`).
+/// `10s`, `250ms`, `2m`, `1h` or a bare number of seconds (`1.5`).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s
@@ -132,7 +143,12 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "" | "s" => value,
         "ms" => value / 1000.0,
         "m" => value * 60.0,
-        other => return Err(format!("unknown unit {other:?} in {s:?} (use ms, s or m)")),
+        "h" => value * 3600.0,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {s:?} (use ms, s, m or h)"
+            ))
+        }
     };
     if !(seconds.is_finite() && seconds > 0.0) {
         return Err(format!("{s:?} must be greater than zero"));
@@ -232,6 +248,7 @@ mod tests {
         assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
         assert!(parse_duration("0").is_err());
         assert!(parse_duration("ten").is_err());
-        assert!(parse_duration("3h").is_err());
+        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
+        assert!(parse_duration("3d").is_err());
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::build_info::BUILD;
 use crate::config::Config;
+use crate::dora::{Dora, DoraCollector, REFRESH_INTERVAL};
 use crate::http::metrics::ApiMetrics;
 use crate::http::{self, AppState, RouterParts};
 use crate::store::{ProjectStore, Store};
@@ -22,6 +23,7 @@ pub struct Application {
     router: Router,
     store: Arc<Store>,
     db_up: IntGauge,
+    dora: Arc<Dora>,
 }
 
 /// Run the database check, record it in `srp_api_db_up`, and report it.
@@ -63,6 +65,11 @@ impl Application {
         let metrics = ApiMetrics::register(&registry).context("registering the API's metrics")?;
         let db_up = metrics.db_up.clone();
         db_up.set(1);
+        let dora = Dora::new(config.change_failure_window).context("building the DORA metrics")?;
+        registry
+            .register(Box::new(DoraCollector(dora.clone())))
+            .context("registering the DORA metrics")?;
+        dora.refresh(&store).await;
 
         let health: HealthFn = {
             let store = store.clone();
@@ -82,6 +89,8 @@ impl Application {
             state: AppState {
                 store: store.clone(),
                 max_body_bytes: config.max_body_bytes,
+                reads_need_token: config.require_token_for_reads,
+                dora: dora.clone(),
             },
             red,
             registry,
@@ -94,6 +103,7 @@ impl Application {
             router,
             store,
             db_up,
+            dora,
         })
     }
 
@@ -113,6 +123,17 @@ impl Application {
                 tokio::select! {
                     _ = stop.wait() => break,
                     _ = tick.tick() => { probe(&store, &db_up).await; }
+                }
+            }
+        });
+        let (store, dora, stop) = (self.store.clone(), self.dora.clone(), shutdown.clone());
+        // Other instances write to the same database: pick their writes up.
+        shutdown.spawn(async move {
+            let mut tick = tokio::time::interval(REFRESH_INTERVAL);
+            loop {
+                tokio::select! {
+                    _ = stop.wait() => break,
+                    _ = tick.tick() => dora.refresh(&store).await,
                 }
             }
         });

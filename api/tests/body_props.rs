@@ -50,6 +50,8 @@ struct Api {
     client: reqwest::Client,
     shutdown: Shutdown,
     rt: tokio::runtime::Runtime,
+    /// An admin token: these properties are about bodies, not access.
+    token: String,
 }
 
 #[derive(Debug)]
@@ -69,11 +71,23 @@ impl Api {
         let config =
             Flags::parse_from(["srp-api", "--listen", "127.0.0.1:0", "--database-url", &db]).config;
         let shutdown = Shutdown::new();
-        let addr = rt.block_on(async {
+        let (addr, token) = rt.block_on(async {
             let app = Application::build(&config).await.expect("srp-api starts");
             let addr = app.local_addr();
             tokio::spawn(app.run(shutdown.clone()));
-            addr
+            let store = srp_api::store::Store::open(&config.database().unwrap())
+                .await
+                .unwrap();
+            let token = srp_api::auth::generate_token().unwrap();
+            srp_api::store::TokenStore::create_token(
+                &store,
+                "props".into(),
+                vec!["admin".into()],
+                srp_api::auth::hash_token(&token),
+            )
+            .await
+            .unwrap();
+            (addr, token)
         });
         Api {
             _dir: dir,
@@ -81,6 +95,7 @@ impl Api {
             client: reqwest::Client::new(),
             shutdown,
             rt,
+            token,
         }
     }
 
@@ -89,6 +104,7 @@ impl Api {
         let mut req = self
             .client
             .request(method, format!("http://{}{path}", self.addr))
+            .bearer_auth(&self.token)
             .body(body);
         if let Some(ct) = content_type {
             req = req.header("content-type", ct);

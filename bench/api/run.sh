@@ -81,6 +81,14 @@ API_ADDR="127.0.0.1:$(free_port)"
 PEER_ADDR="127.0.0.1:$(free_port)"
 mkdir -p "$WORK/api" "$WORK/peer"
 
+# Writes need a token (issue 20): one with projects:write for the seeding and
+# the POST run, sent to both servers (the peer ignores it), so both do the
+# same work per request apart from srp-api's token check.
+say "creating a projects:write token for srp-api"
+SRP_TOKEN="$("$API_BIN" --database-url "sqlite:$WORK/api/srp.db" --log-level warn \
+  token create --name bench --scope projects:write | tail -n 1)"
+export SRP_TOKEN
+
 say "starting srp-api on $API_ADDR"
 (cd "$WORK/api" && exec "$API_BIN" --listen "$API_ADDR" --database-url "sqlite:$WORK/api/srp.db" \
   --log-level warn 2>"$WORK/api.log") &

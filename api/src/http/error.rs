@@ -20,6 +20,22 @@ impl From<StoreError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "duplicate_name", e.to_string())
                     .with_field("name")
             }
+            StoreError::DuplicateRelease(_) => {
+                ApiError::new(StatusCode::CONFLICT, "duplicate_release", e.to_string())
+                    .with_field("build")
+            }
+            StoreError::DuplicateDeployment => {
+                ApiError::new(StatusCode::CONFLICT, "duplicate_deployment", e.to_string())
+                    .with_field("started_at")
+            }
+            StoreError::UnknownRelease(_) => {
+                ApiError::invalid("unknown_release", "build", e.to_string())
+            }
+            StoreError::ProjectGone(id) => project_not_found(id),
+            StoreError::DuplicateToken(_) => {
+                ApiError::new(StatusCode::CONFLICT, "duplicate_token", e.to_string())
+                    .with_field("name")
+            }
             StoreError::Unavailable(ref detail) => {
                 tracing::warn!(error = %detail, "database operation failed");
                 ApiError::new(

@@ -1,5 +1,6 @@
 //! `/projects`: create, list, get, replace, patch, delete.
 
+use super::auth::{Projects, Write};
 use super::body::JsonObject;
 use super::error::ApiError;
 use super::validate::{self, Mode};
@@ -39,10 +40,13 @@ impl<S: Send + Sync> FromRequestParts<S> for ProjectId {
     }
 }
 
-/// `?limit=&offset=`, validated; unknown parameters are ignored.
+/// `?limit=&offset=`, validated, and the filters `name` (projects) and
+/// `environment` (deployments); unknown parameters are ignored.
 pub struct PageParams {
     pub limit: u32,
     pub offset: u64,
+    pub name: Option<String>,
+    pub environment: Option<String>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for PageParams {
@@ -60,6 +64,8 @@ impl<S: Send + Sync> FromRequestParts<S> for PageParams {
         let mut params = PageParams {
             limit: DEFAULT_LIMIT,
             offset: 0,
+            name: None,
+            environment: None,
         };
         for (key, value) in pairs {
             match key.as_str() {
@@ -87,6 +93,17 @@ impl<S: Send + Sync> FromRequestParts<S> for PageParams {
                         )
                     })?
                 }
+                "name" => params.name = Some(value),
+                "environment" => {
+                    if !super::fields::is_name(&value, 64) {
+                        return Err(ApiError::invalid(
+                            "invalid_parameter",
+                            "environment",
+                            "environment must be 1 to 64 ASCII letters, digits, '.', '_', '-' or ':'",
+                        ));
+                    }
+                    params.environment = Some(value)
+                }
                 _ => {}
             }
         }
@@ -95,8 +112,8 @@ impl<S: Send + Sync> FromRequestParts<S> for PageParams {
 }
 
 #[derive(Serialize)]
-pub struct Page {
-    pub items: Vec<Project>,
+pub struct Page<T> {
+    pub items: Vec<T>,
     pub limit: u32,
     pub offset: u64,
     /// The `offset` of the next page, or null on the last page.
@@ -104,6 +121,18 @@ pub struct Page {
 }
 
 pub async fn list(State(s): State<AppState>, page: PageParams) -> Result<Response, ApiError> {
+    // `?name=` finds one project by its unique name (how the pipeline and
+    // the relay, which know names, find the id), as a page of 0 or 1.
+    if let Some(name) = &page.name {
+        let items: Vec<Project> = s.store.by_name(name).await?.into_iter().collect();
+        return Ok(Json(Page {
+            items,
+            limit: page.limit,
+            offset: page.offset,
+            next_offset: None,
+        })
+        .into_response());
+    }
     // One row more than asked tells whether another page exists, without a COUNT.
     let mut items = s.store.list(page.limit + 1, page.offset).await?;
     let more = items.len() > page.limit as usize;
@@ -121,6 +150,7 @@ pub async fn list(State(s): State<AppState>, page: PageParams) -> Result<Respons
 }
 
 pub async fn create(
+    _: Write<Projects>,
     State(s): State<AppState>,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
@@ -162,6 +192,7 @@ async fn update(
 
 /// PUT: the body is the whole project (an absent description becomes empty).
 pub async fn replace(
+    _: Write<Projects>,
     State(s): State<AppState>,
     ProjectId(id): ProjectId,
     body: JsonObject,
@@ -171,6 +202,7 @@ pub async fn replace(
 
 /// PATCH: only the fields present change.
 pub async fn patch(
+    _: Write<Projects>,
     State(s): State<AppState>,
     ProjectId(id): ProjectId,
     body: JsonObject,
@@ -179,6 +211,7 @@ pub async fn patch(
 }
 
 pub async fn delete(
+    _: Write<Projects>,
     State(s): State<AppState>,
     ProjectId(id): ProjectId,
 ) -> Result<StatusCode, ApiError> {

@@ -5,6 +5,8 @@
 //! was using it with 503; the pool drops it on the next checkout and opens a
 //! fresh one, so the API recovers by itself when the server comes back.
 
+mod ledger;
+
 use super::model::{now, NewProject, Project, ProjectChange};
 use super::{ProjectStore, StoreError};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
@@ -13,13 +15,16 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 
 /// Schema versions, applied in order and recorded in `srp_schema_migrations`.
-const MIGRATIONS: &[&str] = &["CREATE TABLE projects (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE projects (
         id          BIGSERIAL PRIMARY KEY,
         name        TEXT NOT NULL UNIQUE,
         description TEXT NOT NULL DEFAULT '',
         created_at  TIMESTAMPTZ NOT NULL,
         updated_at  TIMESTAMPTZ NOT NULL
-    )"];
+    )",
+    ledger::LEDGER_MIGRATION,
+];
 
 /// Serialises migrations when several API instances start at once.
 const MIGRATION_LOCK_KEY: i64 = 0x0053_5250_5f61_7069; // "SRP_api"
@@ -189,6 +194,19 @@ impl ProjectStore for PgStore {
             .await
             .map_err(unavailable)?;
         let row = client.query_opt(&stmt, &[&id]).await.map_err(unavailable)?;
+        Ok(row.as_ref().map(project))
+    }
+
+    async fn by_name(&self, name: &str) -> Result<Option<Project>, StoreError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM projects WHERE name = $1"))
+            .await
+            .map_err(unavailable)?;
+        let row = client
+            .query_opt(&stmt, &[&name])
+            .await
+            .map_err(unavailable)?;
         Ok(row.as_ref().map(project))
     }
 

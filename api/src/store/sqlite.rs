@@ -5,6 +5,8 @@
 //! a blocking thread would cost. The only long wait is a lock held by another
 //! process, and that is bounded by the busy timeouts below.
 
+mod ledger;
+
 use super::group_commit::Inserter;
 use super::model::{format_timestamp, now, parse_timestamp, NewProject, Project, ProjectChange};
 use super::{ProjectStore, StoreError};
@@ -18,13 +20,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Schema versions, applied in order; `PRAGMA user_version` records the last.
-const MIGRATIONS: &[&str] = &["CREATE TABLE projects (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE projects (
         id          INTEGER PRIMARY KEY AUTOINCREMENT,
         name        TEXT NOT NULL UNIQUE,
         description TEXT NOT NULL DEFAULT '',
         created_at  TEXT NOT NULL,
         updated_at  TEXT NOT NULL
-    )"];
+    )",
+    ledger::LEDGER_MIGRATION,
+];
 
 const COLUMNS: &str = "id, name, description, created_at, updated_at";
 const WRITE_BUSY_TIMEOUT: Duration = Duration::from_secs(1);
@@ -237,6 +242,16 @@ impl ProjectStore for SqliteStore {
             .prepare_cached(&format!("SELECT {COLUMNS} FROM projects WHERE id = ?1"))
             .map_err(unavailable)?;
         stmt.query_row([id], project)
+            .optional()
+            .map_err(unavailable)
+    }
+
+    async fn by_name(&self, name: &str) -> Result<Option<Project>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM projects WHERE name = ?1"))
+            .map_err(unavailable)?;
+        stmt.query_row([name], project)
             .optional()
             .map_err(unavailable)
     }

@@ -61,6 +61,31 @@ fn unusable_sqlite_path_fails_at_start_naming_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_serves_from_env_config_and_drains_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
+    // The CLI makes the token the POST below needs, in the same default file.
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .args([
+            "token",
+            "create",
+            "--name",
+            "sigterm",
+            "--scope",
+            "projects:write",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
     let mut running = Daemon::spawn(
         Command::new(BIN)
             .current_dir(dir.path())
@@ -96,7 +121,7 @@ async fn binary_serves_from_env_config_and_drains_on_sigterm() {
         "POST",
         "/projects",
         &format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            "Authorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
             body.len()
         ),
         &body[..3],

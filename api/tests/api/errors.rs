@@ -383,7 +383,10 @@ async fn oversized_body_is_413(backend: Backend) {
         app.addr,
         "POST",
         "/projects",
-        "Content-Type: application/json\r\nContent-Length: 100000\r\n",
+        &format!(
+            "{}Content-Type: application/json\r\nContent-Length: 100000\r\n",
+            app.auth_head()
+        ),
         b"",
     )
     .await;
@@ -401,7 +404,8 @@ async fn oversized_body_is_413(backend: Backend) {
         "PUT",
         &format!("/projects/{}", existing["id"]),
         &format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            "{}Content-Type: application/json\r\nContent-Length: {}\r\n",
+            app.auth_head(),
             body.len()
         ),
         body.as_bytes(),
@@ -435,7 +439,10 @@ async fn chunked_oversized_body_is_413(backend: Backend) {
         app.addr,
         "POST",
         "/projects",
-        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n",
+        &format!(
+            "{}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n",
+            app.auth_head()
+        ),
         &body,
     )
     .await;
@@ -470,7 +477,8 @@ async fn stalled_request_times_out_with_408(backend: Backend) {
         "POST",
         "/projects",
         &format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            "{}Content-Type: application/json\r\nContent-Length: {}\r\n",
+            app.auth_head(),
             body.len()
         ),
         &body[..8],

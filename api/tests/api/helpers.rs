@@ -170,12 +170,31 @@ impl Drop for TestDb {
     }
 }
 
+/// A new token with `scopes` in the database at `url` (as `srp-api token
+/// create` makes one); returns the secret.
+pub async fn create_token(url: &DatabaseUrl, name: &str, scopes: &[&str]) -> String {
+    use srp_api::store::{Store, TokenStore};
+    let store = Store::open(url).await.expect("the database opens");
+    let token = srp_api::auth::generate_token().unwrap();
+    store
+        .create_token(
+            name.into(),
+            scopes.iter().map(|s| s.to_string()).collect(),
+            srp_api::auth::hash_token(&token),
+        )
+        .await
+        .expect("the token is created");
+    token
+}
+
 pub fn config(db: &DatabaseUrl) -> Config {
     Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url: Some(db.to_url()),
         request_timeout: Duration::from_secs(10),
         max_body_bytes: 64 * 1024,
+        require_token_for_reads: false,
+        change_failure_window: Duration::from_secs(3600),
         log: srp_daemon::LogArgs {
             log_format: srp_daemon::LogFormat::Text,
             log_level: "warn".into(),
@@ -189,6 +208,8 @@ pub struct TestApp {
     pub shutdown: Shutdown,
     pub server: Option<JoinHandle<anyhow::Result<()>>>,
     pub db: TestDb,
+    /// An `admin` token, sent by every helper that writes.
+    pub token: String,
 }
 
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
@@ -204,6 +225,7 @@ pub async fn spawn_on(db: TestDb, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let mut cfg = config(&db.url);
     tweak(&mut cfg);
     cfg.log.init();
+    let token = create_token(&db.url, "test-admin", &["admin"]).await;
     let app = Application::build(&cfg)
         .await
         .expect("the application starts");
@@ -216,6 +238,7 @@ pub async fn spawn_on(db: TestDb, tweak: impl FnOnce(&mut Config)) -> TestApp {
         shutdown,
         server: Some(server),
         db,
+        token,
     }
 }
 
@@ -271,7 +294,39 @@ impl TestApp {
     }
 
     pub async fn delete(&self, path: &str) -> Reply {
-        Self::reply(self.client.delete(self.url(path)).send().await.unwrap()).await
+        Self::reply(
+            self.client
+                .delete(self.url(path))
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// The admin token's header, for requests written by hand (`start_request`).
+    pub fn auth_head(&self) -> String {
+        format!("Authorization: Bearer {}\r\n", self.token)
+    }
+
+    /// `method` `path` with `authorization` as given (or none), JSON `body`.
+    pub async fn send_with_auth(
+        &self,
+        method: &str,
+        path: &str,
+        authorization: Option<&str>,
+        body: &Value,
+    ) -> Reply {
+        let mut req = self
+            .client
+            .request(method.parse().unwrap(), self.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(value) = authorization {
+            req = req.header("authorization", value);
+        }
+        Self::reply(req.send().await.unwrap()).await
     }
 
     /// `method` `path` with a JSON body.
@@ -290,6 +345,7 @@ impl TestApp {
         let mut req = self
             .client
             .request(method.parse().unwrap(), self.url(path))
+            .bearer_auth(&self.token)
             .body(body);
         if let Some(ct) = content_type {
             req = req.header("content-type", ct);

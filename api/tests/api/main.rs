@@ -8,10 +8,12 @@
 
 mod helpers;
 
+mod auth;
 mod binary;
 mod docs;
 mod errors;
 mod health;
+mod ledger;
 mod metrics;
 mod outage;
 mod projects;

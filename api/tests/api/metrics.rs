@@ -108,7 +108,8 @@ async fn in_flight_counts_a_request_being_served(backend: Backend) {
         "POST",
         "/projects",
         &format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            "{}Content-Type: application/json\r\nContent-Length: {}\r\n",
+            app.auth_head(),
             body.len()
         ),
         &body[..4],

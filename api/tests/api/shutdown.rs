@@ -13,7 +13,8 @@ async fn in_flight_request_completes_during_shutdown() {
         "POST",
         "/projects",
         &format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            "{}Content-Type: application/json\r\nContent-Length: {}\r\n",
+            app.auth_head(),
             body.len()
         ),
         &body[..5],

@@ -6,7 +6,6 @@ mod build_aware;
 mod daemon;
 mod docker;
 mod jenkins;
-mod lru;
 mod mock_jenkins;
 mod names;
 mod support;
