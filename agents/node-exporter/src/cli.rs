@@ -377,7 +377,7 @@ mod tests {
     fn node_exporter_flags_are_accepted() {
         let c = parse(&[
             "--web.listen-address=:9101",
-            "--no-collector.hwmon",
+            "--no-collector.zfs",
             "--collector.hwmon.chip-include",
             "^x$",
             "--collector.systemd",

@@ -30,7 +30,7 @@ const EXPECTED_TOTAL: usize = 2429;
 
 /// Overall series matched exactly (name, labels and value text) today. A
 /// change that lowers it is a regression; raise it as collectors are added.
-const MATCHED_FLOOR: usize = 564;
+const MATCHED_FLOOR: usize = 728;
 
 /// Collectors whose series are identical to upstream's on the suite: no
 /// missing, extra or different series allowed.
@@ -42,6 +42,7 @@ const COMPLETE: &[&str] = &[
     "edac",
     "entropy",
     "filefd",
+    "hwmon",
     "loadavg",
     "meminfo",
     "netclass",
@@ -59,6 +60,7 @@ const COMPLETE: &[&str] = &[
     "time",
     "udp_queues",
     "vmstat",
+    "xfs",
 ];
 
 /// Series that differ from the expected file for a reason named here, not

@@ -17,6 +17,7 @@ pub mod edac;
 pub mod entropy;
 pub mod filefd;
 pub mod filesystem;
+pub mod hwmon;
 pub mod loadavg;
 pub mod meminfo;
 pub mod netclass;
@@ -38,6 +39,7 @@ pub mod timex;
 pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
+pub mod xfs;
 
 mod procfs;
 mod settings;

@@ -81,6 +81,12 @@ pub const ALL: &[Spec] = &[
         build: |s| Box::new(filesystem::Filesystem::new(s)),
     },
     Spec {
+        name: "hwmon",
+        default_enabled: true,
+        about: "hardware sensors: temperatures, voltages, fans, power (/sys/class/hwmon)",
+        build: |s| Box::new(hwmon::Hwmon::new(&s.paths)),
+    },
+    Spec {
         name: "loadavg",
         default_enabled: true,
         about: "1, 5 and 15 minute load averages",
@@ -206,6 +212,12 @@ pub const ALL: &[Spec] = &[
         about: "selected /proc/vmstat fields (--collector.vmstat.fields)",
         build: |s| Box::new(vmstat::Vmstat::new(s)),
     },
+    Spec {
+        name: "xfs",
+        default_enabled: true,
+        about: "XFS filesystem statistics per device (/sys/fs/xfs)",
+        build: |s| Box::new(xfs::Xfs::new(&s.paths)),
+    },
 ];
 
 /// node_exporter collectors this exporter does not implement. Their
@@ -221,7 +233,6 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "drm",
     "ethtool",
     "fibrechannel",
-    "hwmon",
     "infiniband",
     "interrupts",
     "ipvs",
@@ -246,7 +257,6 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "tapestats",
     "tcpstat",
     "wifi",
-    "xfs",
     "zfs",
     "zoneinfo",
 ];
