@@ -155,3 +155,55 @@ async fn binary_serves_from_env_config_and_drains_on_sigterm() {
         .unwrap();
     assert!(exit.success(), "exit status {exit:?}");
 }
+
+/// `srp-api token create|list|revoke`: the token is the last stdout line,
+/// the list never shows a secret, a bad scope creates nothing.
+#[test]
+fn token_commands_create_list_and_revoke() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("srp.db").display());
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(["--database-url", &db])
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let (ok, out, err) = run(&[
+        "token",
+        "create",
+        "--name",
+        "jenkins",
+        "--scope",
+        "releases:write",
+    ]);
+    assert!(ok, "{err}");
+    let token = out.lines().last().unwrap();
+    assert!(token.starts_with("srp_") && token.len() == 68, "{out}");
+
+    let (ok, _, err) = run(&["token", "create", "--name", "bad", "--scope", "releases:rw"]);
+    assert!(!ok);
+    assert!(err.contains("unknown scope"), "{err}");
+    let (ok, _, err) = run(&["token", "create", "--name", "jenkins", "--scope", "admin"]);
+    assert!(!ok, "an active name is not taken twice");
+    assert!(err.contains("jenkins"), "{err}");
+
+    let (ok, list, _) = run(&["token", "list"]);
+    assert!(ok);
+    assert!(list.contains("jenkins\treleases:write"), "{list}");
+    assert!(!list.contains("bad") && !list.contains(token), "{list}");
+
+    let (ok, out, _) = run(&["token", "revoke", "jenkins"]);
+    assert!(ok, "{out}");
+    let (ok, _, err) = run(&["token", "revoke", "jenkins"]);
+    assert!(!ok && err.contains("no active token"), "{err}");
+    let (_, list, _) = run(&["token", "list"]);
+    let line = list.lines().find(|l| l.starts_with("jenkins")).unwrap();
+    assert!(!line.ends_with("\t-"), "revocation date shown: {line}");
+}
