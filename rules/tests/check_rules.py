@@ -27,10 +27,20 @@ HERE = Path(__file__).resolve().parent
 RULES = HERE.parent
 REPO = RULES.parent
 
-ALERTS = [
+EIGHT = [
     "DiskSpaceWarning", "DiskSpaceCritical", "HighMemoryUsage", "APIDown",
     "PostgreSQLDown", "HighAPILatency", "SecurityScanFailed", "AgentDown",
 ]
+# The platform watching itself, in their own group beside the eight.
+SELF_GROUP = "srp-self"
+SELF_ALERTS = [
+    "RelayDeadLetters", "RelayBacklogStale", "RelayDeliveryFailing",
+    "DiskFullPredicted", "ScanReportStale", "NodeCollectorFailing",
+]
+ALERTS = EIGHT + SELF_ALERTS
+# Selectors restated in several rules: every copy must be the same text, or a
+# fix to one (a new in-memory fstype) silently misses the others.
+SHARED_MATCHERS = re.compile(r'\b(fstype|mountpoint)!~"((?:[^"\\]|\\.)*)"')
 RUNBOOK_BASE = "https://github.com/srp-platform/srp/blob/main/docs/runbooks.md"
 JOBS = {
     "srp-api": 8000, "srp-node-exporter": 9100, "srp-scan-exporter": 9740,
@@ -74,7 +84,18 @@ def load(path: Path):
 def check_alerts() -> dict:
     doc = load(RULES / "alerts.yml")
     rules = {r["alert"]: r for g in doc["groups"] for r in g["rules"] if "alert" in r}
-    check(sorted(rules) == sorted(ALERTS), f"alerts.yml has exactly the eight alerts {', '.join(ALERTS)}")
+    check(sorted(rules) == sorted(ALERTS), f"alerts.yml has exactly the alerts {', '.join(ALERTS)}")
+    groups = {g["name"]: [r.get("alert") for r in g["rules"]] for g in doc["groups"]}
+    check(sorted(groups.get(SELF_GROUP, [])) == sorted(SELF_ALERTS),
+          f"group {SELF_GROUP} holds exactly the self-monitoring alerts")
+    check(not set(EIGHT) & set(groups.get(SELF_GROUP, [])), f"the eight stay outside {SELF_GROUP}")
+    copies: dict[str, set[str]] = {}
+    for r in rules.values():
+        for label, value in SHARED_MATCHERS.findall(r["expr"]):
+            copies.setdefault(label, set()).add(value)
+    for label, values in sorted(copies.items()):
+        check(len(values) == 1, f"every copy of the {label}!~ selector in alerts.yml is the same ({len(values)} distinct)")
+    check_dashboard_selectors(copies)
     runbook = (REPO / "docs" / "runbooks.md").read_text() if (REPO / "docs" / "runbooks.md").exists() else ""
     anchors = {github_anchor(m) for m in re.findall(r"^#{1,6}\s+(.+)$", runbook, re.M)}
     for name, r in sorted(rules.items()):
@@ -88,6 +109,21 @@ def check_alerts() -> dict:
         check(base == RUNBOOK_BASE, f"{name}: runbook_url uses the shared base ({url})")
         check(anchor == name.lower() and anchor in anchors, f"{name}: docs/runbooks.md has the section #{anchor}")
     return rules
+
+
+def check_dashboard_selectors(copies: dict[str, set[str]]) -> None:
+    """The dashboards' generator restates the filesystem selector once; it
+    must be the alerts' (a panel would show the disks the alerts ignore)."""
+    sys.path.insert(0, str(REPO / "dashboards"))
+    try:
+        import selectors_shared  # dashboards/selectors_shared.py
+    except ImportError:
+        check(False, "dashboards/selectors_shared.py exists")
+        return
+    for label, want in (("fstype", selectors_shared.FS_TYPES_EXCLUDED), ("mountpoint", selectors_shared.MOUNTPOINTS_EXCLUDED)):
+        # Both hold the text inside PromQL's double quotes (escapes included).
+        got = copies.get(label, set())
+        check(got == {want}, f"dashboards/selectors_shared.py's {label} exclusion equals alerts.yml's")
 
 
 def check_tests(rules: dict) -> None:

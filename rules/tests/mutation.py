@@ -5,7 +5,7 @@ rejects every broken copy.
 
 Mutations per alert:
 - each `<`/`>` threshold halved and tripled (a percent written as a ratio or
-  the other way round, a wrong constant),
+  the other way round, a wrong constant); a zero threshold moved to -1 and 1,
 - each `== 0` turned into `== 1` (the condition inverted),
 - `for:` halved and doubled (or a `for: 5m` added where there is none).
 
@@ -45,8 +45,11 @@ def mutations(rule: dict):
     expr = rule["expr"]
     for m in THRESHOLD.finditer(expr):
         value = float(m.group(2))
-        for factor in (0.5, 3):
-            new = f"{m.group(1)} {value * factor:g}"
+        # Halving or tripling 0 leaves it 0: a zero threshold ("any dead
+        # letter") is moved by one either way instead.
+        shifted = (value * 0.5, value * 3) if value else (-1, 1)
+        for new_value in shifted:
+            new = f"{m.group(1)} {new_value:g}"
             yield (f"threshold {m.group(0).strip()} -> {new}",
                    {**rule, "expr": expr[: m.start()] + new + expr[m.end():]})
     for i, m in enumerate(EQUALS_ZERO.finditer(expr), 1):

@@ -76,7 +76,7 @@ EOF
     fi
   done <<<"$cases"
   echo "routes: $n cases, $fails failed"
-  ((fails == 0 && n >= 10))
+  ((fails == 0 && n >= 17))
 }
 step "amtool config routes test" routes_test
 if ((quick)); then
@@ -127,7 +127,7 @@ print("exprs: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
 bad = [i for i in items if "$" in i["expr"] or "[[" in i["expr"]]
 for i in bad:
     print(f"exprs: FAILED: Grafana variable left in {i['source']}: {i['expr']}")
-ok = not bad and kinds.get("alert") == 8 and kinds.get("panel", 0) >= 20 and kinds.get("alert-selector", 0) >= 8
+ok = not bad and kinds.get("alert") == 14 and kinds.get("panel", 0) >= 20 and kinds.get("alert-selector", 0) >= 14
 sys.exit(0 if ok else 1)
 EOF
 }
