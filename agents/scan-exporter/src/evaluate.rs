@@ -5,8 +5,9 @@
 use crate::model::{Class, Finding, Report, Severity};
 use crate::policy::{Policy, Waiver};
 use crate::summary::*;
+use crate::vex::{product::product_id, Statement};
 use chrono::NaiveDate;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Keys of the findings in a previous report or summary.
 #[derive(Debug, Clone, Default)]
@@ -39,6 +40,8 @@ pub struct Options {
     pub today: NaiveDate,
     /// Warnings gathered while loading (bad ignore-file lines).
     pub warnings: Vec<String>,
+    /// Statements of the `--vex` files.
+    pub vex: Vec<Statement>,
 }
 
 impl Options {
@@ -50,8 +53,56 @@ impl Options {
             block_new_only: false,
             today,
             warnings: Vec::new(),
+            vex: Vec::new(),
         }
     }
+
+    /// Policy waivers then ignore-file entries: the order waivers are tried
+    /// in, and the index space of [`Outcome::Waived`].
+    pub fn waivers(&self) -> Vec<&Waiver> {
+        self.policy
+            .waivers
+            .iter()
+            .chain(self.ignore_waivers.iter())
+            .collect()
+    }
+}
+
+/// What the gate decided for one finding (`inputs[input].findings[finding]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    pub input: usize,
+    pub finding: usize,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Below the thresholds (or not new, with --block-new-only).
+    Reported,
+    /// Index into `Summary::blocking`.
+    Blocked(usize),
+    /// Index into [`Options::waivers`].
+    Waived(usize),
+    /// Index into [`Options::vex`].
+    Suppressed(usize),
+    /// Over a threshold but unfixed, with ignore_unfixed.
+    UnfixedIgnored,
+}
+
+/// VEX statements by vulnerability id and alias, so matching stays linear
+/// in the findings however many statements there are.
+fn vex_index(statements: &[Statement]) -> HashMap<&str, Vec<usize>> {
+    let mut idx: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, s) in statements.iter().enumerate() {
+        for name in std::iter::once(&s.vulnerability).chain(s.aliases.iter()) {
+            let list = idx.entry(name.as_str()).or_default();
+            if list.last() != Some(&i) {
+                list.push(i);
+            }
+        }
+    }
+    idx
 }
 
 /// One input: its name and either the parsed report or why it failed.
@@ -63,12 +114,17 @@ pub struct Input {
 pub const EXPIRY_WARNING_DAYS: i64 = 7;
 
 pub fn evaluate(inputs: &[Input], opts: &Options) -> Summary {
-    let waivers: Vec<&Waiver> = opts
-        .policy
-        .waivers
-        .iter()
-        .chain(opts.ignore_waivers.iter())
-        .collect();
+    evaluate_detailed(inputs, opts).0
+}
+
+/// The summary and, in input order, the decision on every finding (for the
+/// VEX and SARIF outputs).
+pub fn evaluate_detailed(inputs: &[Input], opts: &Options) -> (Summary, Vec<Decision>) {
+    let waivers = opts.waivers();
+    let vex_by_id = vex_index(&opts.vex);
+    let mut vex_hits = vec![0u64; opts.vex.len()];
+    let mut vex = VexSummary::default();
+    let mut decisions = Vec::new();
     let mut waiver_hits = vec![0u64; waivers.len()];
     let mut counts: BTreeMap<(String, String, &'static str, &'static str), u64> = BTreeMap::new();
     let mut totals: BTreeMap<String, u64> = Severity::ALL
@@ -86,7 +142,7 @@ pub fn evaluate(inputs: &[Input], opts: &Options) -> Summary {
     // (scanner, class) pairs seen, for one policy check each.
     let mut seen: BTreeMap<(String, Class), u64> = BTreeMap::new();
 
-    for input in inputs {
+    for (input_index, input) in inputs.iter().enumerate() {
         let report = match &input.report {
             Ok(r) => r,
             Err(e) => {
@@ -139,7 +195,15 @@ pub fn evaluate(inputs: &[Input], opts: &Options) -> Summary {
                 counts: c.clone(),
             });
         }
-        for f in &report.findings {
+        let product = product_id(report);
+        for (finding_index, f) in report.findings.iter().enumerate() {
+            let mut decide = |outcome| {
+                decisions.push(Decision {
+                    input: input_index,
+                    finding: finding_index,
+                    outcome,
+                })
+            };
             let (class, sev) = (f.class(), f.severity());
             *counts
                 .entry((
@@ -169,8 +233,25 @@ pub fn evaluate(inputs: &[Input], opts: &Options) -> Summary {
                     break;
                 }
             }
-            if waiver.is_some() {
+            if let Some(i) = waiver {
                 waived += 1;
+                decide(Outcome::Waived(i));
+                continue;
+            }
+            let statement = statement_for(f, product.as_deref(), &vex_by_id, opts, &mut vex_hits);
+            if let Some(i) = statement {
+                let s = &opts.vex[i];
+                vex.suppressed.push(VexSuppressed {
+                    scanner: f.scanner.clone(),
+                    target: f.target.clone(),
+                    id: f.id.clone(),
+                    pkg: f.pkg.clone().filter(|p| !p.is_empty()),
+                    statement: s.source.clone(),
+                    status: s.status.as_str().into(),
+                    justification: s.justification.clone(),
+                    note: s.note.clone(),
+                });
+                decide(Outcome::Suppressed(i));
                 continue;
             }
             match is_new {
@@ -180,6 +261,7 @@ pub fn evaluate(inputs: &[Input], opts: &Options) -> Summary {
             }
             let threshold = opts.policy.threshold(&f.scanner, class);
             if !threshold.blocks(sev) {
+                decide(Outcome::Reported);
                 continue;
             }
             if class == Class::Vulnerability
@@ -187,9 +269,11 @@ pub fn evaluate(inputs: &[Input], opts: &Options) -> Summary {
                 && f.is_unfixed()
             {
                 unfixed_ignored += 1;
+                decide(Outcome::UnfixedIgnored);
                 continue;
             }
             if opts.block_new_only && is_new == Some(false) {
+                decide(Outcome::Reported);
                 continue;
             }
             let mut why = if class == Class::Secret && threshold.0 == Some(Severity::Unknown) {
@@ -217,6 +301,7 @@ pub fn evaluate(inputs: &[Input], opts: &Options) -> Summary {
             if is_new == Some(true) {
                 why.push_str("; new since baseline");
             }
+            decide(Outcome::Blocked(blocking.len()));
             blocking.push(BlockingFinding {
                 scanner: f.scanner.clone(),
                 target: f.target.clone(),
@@ -276,6 +361,29 @@ pub fn evaluate(inputs: &[Input], opts: &Options) -> Summary {
         }
     }
 
+    for (i, s) in opts.vex.iter().enumerate() {
+        if vex_hits[i] == 0 {
+            vex.unused.push(VexUnused {
+                statement: s.source.clone(),
+                vulnerability: s.vulnerability.clone(),
+                status: s.status.as_str().into(),
+            });
+        }
+    }
+    vex.statements = opts.vex.len() as u64;
+    if !opts.vex.is_empty() {
+        checks.push(CheckResult {
+            name: "VEX statements".into(),
+            passed: true,
+            detail: format!(
+                "{} statements, {} findings suppressed, {} unused",
+                opts.vex.len(),
+                vex.suppressed.len(),
+                vex.unused.len()
+            ),
+        });
+    }
+
     keys.sort_unstable();
     keys.dedup();
     let verdict = if !errors.is_empty() {
@@ -285,7 +393,7 @@ pub fn evaluate(inputs: &[Input], opts: &Options) -> Summary {
     } else {
         Verdict::Pass
     };
-    Summary {
+    let summary = Summary {
         kind: KIND.into(),
         version: 1,
         verdict,
@@ -319,5 +427,42 @@ pub fn evaluate(inputs: &[Input], opts: &Options) -> Summary {
         warnings: opts.warnings.clone(),
         errors,
         finding_keys: keys,
+        vex,
+    };
+    (summary, decisions)
+}
+
+/// The first statement that matches `f` and suppresses it. Every matching
+/// statement counts as used, suppressing or not (an `under_investigation`
+/// statement that matches is not "unused").
+fn statement_for(
+    f: &Finding,
+    product: Option<&str>,
+    by_id: &HashMap<&str, Vec<usize>>,
+    opts: &Options,
+    hits: &mut [u64],
+) -> Option<usize> {
+    let mut candidates: Vec<usize> = std::iter::once(&f.id)
+        .chain(f.aliases.iter())
+        .filter_map(|id| by_id.get(id.as_str()))
+        .flatten()
+        .copied()
+        .collect();
+    if candidates.is_empty() {
+        return None;
     }
+    candidates.sort_unstable();
+    candidates.dedup();
+    let mut found = None;
+    for i in candidates {
+        let s = &opts.vex[i];
+        if !s.matches(f, product) {
+            continue;
+        }
+        hits[i] += 1;
+        if found.is_none() && s.suppresses(opts.today) {
+            found = Some(i);
+        }
+    }
+    found
 }

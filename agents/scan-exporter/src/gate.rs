@@ -1,13 +1,15 @@
 //! srp-gate's command line: read reports, apply the policy, write the
 //! outputs, and return the exit status (0 pass, 1 block, 2 error).
 
-use crate::evaluate::{evaluate, Baseline, Input, Options};
+use crate::evaluate::{evaluate_detailed, Baseline, Decision, Input, Options, Outcome};
 use crate::formats::{self, Parsed};
 use crate::ignorefile;
 use crate::input::{self, DEFAULT_MAX_REPORT_BYTES};
+use crate::model::Class;
 use crate::output;
 use crate::policy::Policy;
 use crate::summary::{Summary, Verdict};
+use crate::vex::{product::product_id, Exception};
 use chrono::NaiveDate;
 use clap::Parser;
 use std::path::{Path, PathBuf};
@@ -69,9 +71,40 @@ pub struct GateArgs {
     #[arg(long, value_name = "DATE")]
     pub today: Option<NaiveDate>,
 
+    /// VEX statements (OpenVEX, or CycloneDX VEX) to apply: a matching
+    /// finding that is not_affected or fixed (or a risk an srp-gate waiver
+    /// accepted) is suppressed and listed as such; statements matching
+    /// nothing are listed as unused. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub vex: Vec<PathBuf>,
+
+    /// Write the active waivers (policy and ignore files) that applied to a
+    /// vulnerability here as VEX, for Trivy, Grype or Dependency-Track.
+    #[arg(long, value_name = "OUT")]
+    pub vex_out: Option<PathBuf>,
+
+    /// The form of --vex-out.
+    #[arg(long, value_enum, default_value_t = VexFormat::Openvex, requires = "vex_out")]
+    pub vex_format: VexFormat,
+
+    /// The author named in --vex-out.
+    #[arg(
+        long,
+        env = "SRP_GATE_VEX_AUTHOR",
+        default_value = "srp-gate",
+        value_name = "NAME"
+    )]
+    pub vex_author: String,
+
     /// Do not print the summary table.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum VexFormat {
+    Openvex,
+    Cyclonedx,
 }
 
 /// Read and parse one report file; the error text is what the operator sees.
@@ -132,8 +165,68 @@ fn options(args: &GateArgs, errors: &mut Vec<String>) -> Options {
             Err(e) => errors.push(format!("baseline {}: {e}", b.display())),
         }
     }
+    for v in &args.vex {
+        match crate::vex::load(v, args.max_report_bytes) {
+            Ok(statements) => opts.vex.extend(statements),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
     opts.block_new_only = args.block_new_only;
     opts
+}
+
+/// The active waivers that waived a vulnerability, one exception per
+/// finding (the writers deduplicate).
+fn exceptions(inputs: &[Input], decisions: &[Decision], opts: &Options) -> Vec<Exception> {
+    let waivers = opts.waivers();
+    let mut out = Vec::new();
+    for d in decisions {
+        let Outcome::Waived(w) = d.outcome else {
+            continue;
+        };
+        let Ok(report) = &inputs[d.input].report else {
+            continue;
+        };
+        let f = &report.findings[d.finding];
+        if f.class() != Class::Vulnerability {
+            continue;
+        }
+        let w = waivers[w];
+        out.push(Exception {
+            vulnerability: f.id.clone(),
+            aliases: f.aliases.clone(),
+            product: product_id(report),
+            purl: f.purl.clone(),
+            justification: w.justification.map(|j| j.as_str().to_string()),
+            reason: w.reason.clone(),
+            waiver: w.source.clone(),
+            expires: w.expires,
+        });
+    }
+    out
+}
+
+/// Write --vex-out; OpenVEX with no statement is not a valid document, so
+/// then nothing is written (and a stale file from an earlier run removed).
+fn write_vex(path: &Path, args: &GateArgs, exceptions: &[Exception]) -> std::io::Result<()> {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let body = match args.vex_format {
+        VexFormat::Cyclonedx => Some(crate::vex::cyclonedx::render(exceptions, &now)),
+        VexFormat::Openvex => crate::vex::openvex::render(exceptions, &args.vex_author, &now),
+    };
+    match body {
+        Some(b) => write_atomic(path, &b),
+        None => {
+            eprintln!(
+                "note: no waiver applied to a vulnerability, so no OpenVEX statement: {} not written",
+                path.display()
+            );
+            match std::fs::remove_file(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            }
+        }
+    }
 }
 
 /// Write via a temporary file and a rename, so a reader never sees half a
@@ -177,7 +270,7 @@ pub fn run(args: &GateArgs) -> (Summary, i32) {
             report: load_report(p, args.max_report_bytes),
         })
         .collect();
-    let mut summary = evaluate(&inputs, &opts);
+    let (mut summary, decisions) = evaluate_detailed(&inputs, &opts);
     if !setup_errors.is_empty() {
         for e in &setup_errors {
             summary.checks.insert(
@@ -208,6 +301,12 @@ pub fn run(args: &GateArgs) -> (Summary, i32) {
     if let Some(p) = &args.summary_json {
         let json = serde_json::to_vec_pretty(&summary).expect("summary serializes");
         if let Err(e) = write_atomic(p, &json) {
+            eprintln!("error: cannot write {}: {e}", p.display());
+            code = 2;
+        }
+    }
+    if let Some(p) = &args.vex_out {
+        if let Err(e) = write_vex(p, args, &exceptions(&inputs, &decisions, &opts)) {
             eprintln!("error: cannot write {}: {e}", p.display());
             code = 2;
         }

@@ -100,6 +100,7 @@ pub fn parse_trivyignore(text: &str, name: &str) -> Parsed {
             path: None,
             fingerprint: None,
             reason: format!("listed in {name}"),
+            justification: None,
             expires,
         });
     }
@@ -140,6 +141,7 @@ pub fn parse_gitleaksignore(text: &str, name: &str) -> Parsed {
             path: None,
             fingerprint: Some(line.to_string()),
             reason: format!("listed in {name}"),
+            justification: None,
             expires: None,
         });
     }

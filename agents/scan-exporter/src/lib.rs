@@ -16,6 +16,7 @@ pub mod model;
 pub mod output;
 pub mod policy;
 pub mod summary;
+pub mod vex;
 
 /// `--version` of both binaries: the crate version and the commit the build
 /// script baked in (the exporter also exports both in `srp_build_info`).

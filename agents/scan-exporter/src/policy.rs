@@ -89,6 +89,10 @@ pub struct Waiver {
     pub path: Option<String>,
     pub fingerprint: Option<String>,
     pub reason: String,
+    /// Why the product is not affected (OpenVEX's words). With one, the
+    /// waiver is written to VEX as `not_affected`; without, as `affected`
+    /// with the reason as the action statement (an accepted risk).
+    pub justification: Option<crate::vex::Justification>,
     /// Last day the waiver applies (inclusive); `None` only for ignore-file
     /// entries, which Trivy and Gitleaks allow without a date.
     pub expires: Option<NaiveDate>,
@@ -178,6 +182,7 @@ struct WaiverFile {
     path: Option<String>,
     fingerprint: Option<String>,
     reason: Option<String>,
+    justification: Option<crate::vex::Justification>,
     expires: Option<toml::Value>,
 }
 
@@ -266,6 +271,7 @@ impl Policy {
                 path: w.path,
                 fingerprint: w.fingerprint,
                 reason,
+                justification: w.justification,
                 expires: Some(expires),
             });
         }
@@ -384,6 +390,7 @@ mod tests {
             path: None,
             fingerprint: None,
             reason: "r".into(),
+            justification: None,
             expires: None,
         };
         assert!(w(Some("AVD-DS-0002"), None).matches(&f));

@@ -62,6 +62,37 @@ pub struct Summary {
     /// exporter's answers, whose keys went to its database).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub finding_keys: Vec<String>,
+    /// What the `--vex` statements did (absent in summaries of older gates).
+    #[serde(default)]
+    pub vex: VexSummary,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct VexSummary {
+    pub statements: u64,
+    /// Every finding a statement suppressed, so none passes silently.
+    pub suppressed: Vec<VexSuppressed>,
+    /// Statements that matched no finding.
+    pub unused: Vec<VexUnused>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VexSuppressed {
+    pub scanner: String,
+    pub target: String,
+    pub id: String,
+    pub pkg: Option<String>,
+    pub statement: String,
+    pub status: String,
+    pub justification: Option<String>,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VexUnused {
+    pub statement: String,
+    pub vulnerability: String,
+    pub status: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -9,7 +9,7 @@
 //! guessed severity.
 
 mod cyclonedx;
-mod fields;
+pub(crate) mod fields;
 mod gitleaks;
 mod sarif;
 mod trivy;
@@ -82,7 +82,7 @@ fn json_problem(e: &serde_json::Error) -> &'static str {
 /// Deserialise `bytes` as `T`; on failure, parse again tracking the path so
 /// the error names the JSON path at fault. The second pass only runs for a
 /// document already refused, so a good report costs one pass.
-fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ParseError> {
+pub(crate) fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ParseError> {
     serde_json::from_slice(bytes).map_err(|source| {
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let path = match serde_path_to_error::deserialize::<_, T>(&mut de) {

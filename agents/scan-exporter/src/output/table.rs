@@ -1,5 +1,6 @@
 //! The human summary srp-gate prints on stdout: counts per target and
-//! severity, then every blocking finding with its reason, then waivers.
+//! severity, then every blocking finding with its reason, then waivers,
+//! then what VEX suppressed.
 
 use crate::summary::Summary;
 use std::collections::BTreeMap;
@@ -22,9 +23,14 @@ fn pad(s: &str, w: usize) -> String {
 pub fn render(s: &Summary) -> String {
     let mut out = String::new();
     let verdict = s.verdict.as_str().to_uppercase();
+    let vex = if s.vex.statements > 0 {
+        format!(", {} suppressed by VEX", s.vex.suppressed.len())
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "srp-gate: {verdict} — {} blocking, {} waived, {} suppressed by the scanner (policy: {})",
+        "srp-gate: {verdict} — {} blocking, {} waived, {} suppressed by the scanner{vex} (policy: {})",
         s.blocking.len(),
         s.waived,
         s.suppressed,
@@ -178,5 +184,51 @@ pub fn render(s: &Summary) -> String {
             }
         }
     }
+    render_vex(&mut out, s);
     out
+}
+
+/// Findings suppressed by --vex, each one named, and the unused statements.
+fn render_vex(out: &mut String, s: &Summary) {
+    let v = &s.vex;
+    if v.statements == 0 {
+        return;
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "VEX: {} statements, {} findings suppressed, {} statements unused",
+        v.statements,
+        v.suppressed.len(),
+        v.unused.len()
+    );
+    for f in v.suppressed.iter().take(MAX_ROWS) {
+        let _ = writeln!(
+            out,
+            "  suppressed: {} {} in {} ({}{}) by {}",
+            f.id,
+            f.pkg.as_deref().unwrap_or(""),
+            f.target,
+            f.status,
+            f.justification
+                .as_deref()
+                .map(|j| format!(", {j}"))
+                .unwrap_or_default(),
+            f.statement
+        );
+    }
+    if v.suppressed.len() > MAX_ROWS {
+        let _ = writeln!(
+            out,
+            "  … and {} more suppressed (all of them are in --summary-json)",
+            v.suppressed.len() - MAX_ROWS
+        );
+    }
+    for u in &v.unused {
+        let _ = writeln!(
+            out,
+            "  unused: {} {} ({})",
+            u.statement, u.vulnerability, u.status
+        );
+    }
 }

@@ -9,6 +9,7 @@ mod fixtures;
 mod malformed;
 mod parser_props;
 mod policy;
+mod vex;
 
 use serde_json::Value;
 use std::path::PathBuf;
