@@ -35,6 +35,7 @@ EXPECTED_UIDS = {
     "http-metrics.json": "srp-http-metrics",
     "rust-runtime.json": "srp-rust-runtime",
     "release-security.json": "srp-release-security",
+    "srp-agents.json": "srp-agents",
 }
 
 # Grafana's unit ids (packages/grafana-data/src/valueFormats/categories.ts), as
@@ -70,6 +71,9 @@ UNIT_PANEL_TYPES = {"stat", "singlestat", "graph", "table", "timeseries", "gauge
 NO_TARGET_PANEL_TYPES = {"row", "text", "news", "dashlist", "annolist"}
 DS_VARIABLE_UIDS = {"$datasource", "${datasource}"}
 COUNTER_FUNCTIONS = {"rate", "irate", "increase"}
+# Panel types that exist only as AngularJS plugins, which Grafana 11 no longer
+# loads: a dashboard using one shows an empty box.
+ANGULAR_PANEL_TYPES = {"graph", "singlestat", "table-old", "grafana-piechart-panel", "grafana-worldmap-panel", "grafana-clock-panel"}
 VARIABLE_QUERY = re.compile(r"^\s*(label_values|label_names|metrics|query_result)\((.*)\)\s*$", re.S)
 
 
@@ -194,6 +198,8 @@ def lint_dashboard(d: dict, file_name: str, f: Findings, promql: list) -> None:
             if not p.get("title"):
                 f.add("panel-title-description-rule", f"dashboard '{title}' has a row without a title")
             continue
+        if ptype in ANGULAR_PANEL_TYPES:
+            f.add("no-angular-panel-rule", f"{where} is an AngularJS panel ('{ptype}'), which current Grafana does not load")
         if not (p.get("title") or "").strip() or not (p.get("description") or "").strip():
             f.add("panel-title-description-rule", f"{where} must have a title and a description")
         targets = p.get("targets") or []
@@ -302,6 +308,7 @@ RULES_CHECKED = [
     "template-on-time-change-reload-rule", "panel-datasource-rule", "panel-title-description-rule",
     "panel-units-rule", "panel-no-targets-rule", "target-promql-rule", "target-rate-interval-rule",
     "target-job-rule", "target-instance-rule", "target-counter-agg-rule", "template-variable-matchers-rule",
+    "no-angular-panel-rule",
 ]
 
 
@@ -337,6 +344,7 @@ def self_test(files: list[Path]) -> int:
         "target-job-rule": lambda d: first_target(d).update(expr="sum(rate(http_requests_total{instance=~\"$instance\"}[$__rate_interval]))"),
         "target-instance-rule": lambda d: first_target(d).update(expr="sum(rate(http_requests_total{job=~\"$job\"}[$__rate_interval]))"),
         "target-counter-agg-rule": lambda d: first_target(d).update(expr="sum(http_requests_total{job=~\"$job\", instance=~\"$instance\"})"),
+        "no-angular-panel-rule": lambda d: first_panel(d).update(type="graph"),
         "template-variable-matchers-rule": lambda d: first_target(d).update(expr="sum(rate(http_requests_total{job=\"$job\", instance=~\"$instance\"}[$__rate_interval]))"),
     }
     assert set(breakers) == set(RULES_CHECKED), "every rule needs a self-test"

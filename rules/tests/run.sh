@@ -86,6 +86,7 @@ else
 fi
 
 # --- Grafana side
+step "dashboards match their generator (dashboards/generate.py --check)" "$PY" dashboards/generate.py --check
 step "dashboard lint (grafana dashboard-linter rules, offline)" "$PY" dashboards/tests/lint.py
 step "dashboard lint self-test (each rule catches a broken dashboard)" "$PY" dashboards/tests/lint.py --self-test
 

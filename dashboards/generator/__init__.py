@@ -1,0 +1,1 @@
+"""SRP's Grafana dashboards, written once as code (see dashboards/README.md)."""
