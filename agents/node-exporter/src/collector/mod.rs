@@ -19,6 +19,7 @@ pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;
 pub mod loadavg;
+pub mod mdadm;
 pub mod meminfo;
 pub mod netclass;
 pub mod netdev;

@@ -93,6 +93,12 @@ pub const ALL: &[Spec] = &[
         build: |s| Box::new(loadavg::Loadavg::new(&s.paths)),
     },
     Spec {
+        name: "mdadm",
+        default_enabled: true,
+        about: "md RAID array state, disks and sync progress (/proc/mdstat)",
+        build: |s| Box::new(mdadm::Mdadm::new(&s.paths)),
+    },
+    Spec {
         name: "meminfo",
         default_enabled: true,
         about: "every /proc/meminfo field as node_memory_<Field>[_bytes]",
@@ -239,7 +245,6 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "ksmd",
     "lnstat",
     "logind",
-    "mdadm",
     "meminfo_numa",
     "mountstats",
     "network_route",
