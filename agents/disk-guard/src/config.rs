@@ -52,6 +52,29 @@ pub struct Config {
     /// evidence only.
     #[serde(default)]
     pub jenkins: Option<JenkinsApiConfig>,
+    /// Take this host's Jenkins agent offline before the disk fills.
+    #[serde(default)]
+    pub drain: Option<DrainConfig>,
+}
+
+/// Drain before full: the agent goes temporarily offline when the disk is
+/// predicted full within `horizon` or is under `critical` after cleaning,
+/// and comes back once every mount point is above its target.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DrainConfig {
+    /// The Jenkins node this host is, as Jenkins names it (`(built-in)` for the controller).
+    pub node: String,
+    #[serde(default = "default_horizon")]
+    pub horizon: Dur,
+    /// srp-slack-relay's base URL; drains and undrains are posted to its `/jenkins`.
+    pub relay_url: Option<String>,
+    /// The relay's bearer token (required with `relay_url`).
+    pub relay_token_file: Option<PathBuf>,
+}
+
+fn default_horizon() -> Dur {
+    Dur::secs(2 * 3600)
 }
 
 /// How to reach Jenkins's REST API.
@@ -330,6 +353,28 @@ impl Config {
         }
         if let Some(j) = &self.jenkins {
             validate_jenkins(j)?;
+        }
+        if let Some(d) = &self.drain {
+            if self.jenkins.is_none() {
+                return Err("drain needs a [jenkins] section to reach the controller".into());
+            }
+            if d.node.trim().is_empty() {
+                return Err("drain.node is empty".into());
+            }
+            match (&d.relay_url, &d.relay_token_file) {
+                (Some(u), _) if !(u.starts_with("http://") || u.starts_with("https://")) => {
+                    return Err(format!(
+                        "drain.relay_url {u:?} must be an http:// or https:// URL"
+                    ))
+                }
+                (Some(_), None) => {
+                    return Err("drain.relay_url needs drain.relay_token_file".into())
+                }
+                (None, Some(_)) => {
+                    return Err("drain.relay_token_file without drain.relay_url".into())
+                }
+                _ => {}
+            }
         }
         if let Some(e) = &self.escalation {
             match e.command.first() {

@@ -5,7 +5,8 @@
 //! `--once` calls it once and turns the [`PassReport`] into an exit status.
 
 use crate::cleanup::{Action, JenkinsView, Pass, PolicyError};
-use crate::config::{Config, JenkinsApiConfig, PolicyConfig};
+use crate::config::{Config, DrainConfig, JenkinsApiConfig, PolicyConfig};
+use crate::drain::{Drainer, MountState, Step};
 use crate::escalate::{self, Figures, Outcome};
 use crate::escape;
 use crate::fs_usage::{self, Usage};
@@ -53,12 +54,29 @@ pub struct MountReport {
     pub errors: Vec<String>,
     /// not_needed | not_configured | would_run | cooling_down | ran | failed | error
     pub escalation: String,
+    /// What draining did for this mount point: not_needed | drained |
+    /// would_drain | already_offline (by someone else) | held | failed
+    pub drain: String,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct PassReport {
     pub dry_run: bool,
     pub mounts: Vec<MountReport>,
+    /// End of pass: undrained | would_undrain | failed | "" (nothing to do)
+    pub undrain: String,
+}
+
+fn step_label(s: &Step) -> &'static str {
+    match s {
+        Step::Nothing => "held",
+        Step::Drained => "drained",
+        Step::WouldDrain => "would_drain",
+        Step::AlreadyOffline => "already_offline",
+        Step::Undrained => "undrained",
+        Step::WouldUndrain => "would_undrain",
+        Step::Failed(_) => "failed",
+    }
 }
 
 impl PassReport {
@@ -176,11 +194,66 @@ impl Guard {
         let mut report = PassReport {
             dry_run,
             mounts: Vec::new(),
+            undrain: String::new(),
         };
         for m in &cfg.mounts {
-            report.mounts.push(self.mount_pass(&cfg, m, dry_run));
+            let mut r = self.mount_pass(&cfg, m, dry_run);
+            if let Some(d) = &cfg.drain {
+                let state = self.mount_state(&r, &m.path);
+                if let Some(why) = state.needs_drain(d.horizon.get().as_secs_f64()) {
+                    let step = self.drainer(&cfg, d, dry_run).drain(&why);
+                    if let Step::Failed(e) = &step {
+                        r.errors.push(format!("drain: {e}"));
+                    }
+                    r.drain = step_label(&step).into();
+                }
+            }
+            if r.free_ratio_after < r.critical {
+                self.escalate(&cfg, &mut r, dry_run);
+            }
+            report.mounts.push(r);
+        }
+        if let Some(d) = &cfg.drain {
+            let horizon = d.horizon.get().as_secs_f64();
+            let all_fine = cfg.mounts.iter().zip(&report.mounts).all(|(m, r)| {
+                let state = self.mount_state(r, &m.path);
+                r.free_ratio_after >= r.target && state.needs_drain(horizon).is_none()
+            });
+            let step = self
+                .drainer(&cfg, d, dry_run)
+                .undrain_if_recovered(all_fine);
+            if let Step::Failed(e) = &step {
+                if let Some(r) = report.mounts.first_mut() {
+                    r.errors.push(format!("undrain: {e}"));
+                }
+            }
+            report.undrain = step_label(&step).into();
         }
         report
+    }
+
+    fn drainer<'s>(&'s self, cfg: &'s Config, d: &'s DrainConfig, dry_run: bool) -> Drainer<'s> {
+        Drainer {
+            cfg: d,
+            config: cfg,
+            journal: &self.journal,
+            metrics: &self.metrics,
+            rt: &self.rt,
+            dry_run,
+        }
+    }
+
+    fn mount_state<'r>(&self, r: &'r MountReport, path: &Path) -> MountState<'r> {
+        MountState {
+            mountpoint: &r.mountpoint,
+            free_ratio: r.free_ratio_after,
+            target: r.target,
+            critical: r.critical,
+            predicted_full_seconds: self
+                .trends
+                .get(path)
+                .and_then(|t| t.seconds_until_full(unix_now())),
+        }
     }
 
     fn sample(&mut self, cfg: &Config, path: &Path, label: &str) -> std::io::Result<Usage> {
@@ -238,6 +311,7 @@ impl Guard {
             skipped: 0,
             errors: Vec::new(),
             escalation: "not_needed".into(),
+            drain: "not_needed".into(),
         };
         let before = match self.sample(cfg, &m.path, &label) {
             Ok(u) => u,
@@ -407,50 +481,55 @@ impl Guard {
             "cleanup pass done"
         );
 
-        if r.free_ratio_after < t.critical {
-            let figures = Figures {
-                mountpoint: &label,
-                free_bytes: after_free,
-                size_bytes: before.size_bytes,
-                free_ratio: r.free_ratio_after,
-                critical: t.critical,
-            };
-            r.escalation = match escalate::escalate(
-                cfg.escalation.as_ref(),
-                &self.journal,
-                &figures,
-                dry_run,
-            ) {
-                Ok(Outcome::NotConfigured) => {
-                    tracing::warn!(mountpoint = %label, "still under critical after cleanup and no escalation command is configured");
-                    "not_configured".into()
-                }
-                Ok(Outcome::WouldRun) => {
-                    tracing::warn!(mountpoint = %label, "dry-run: would run the escalation command");
-                    "would_run".into()
-                }
-                Ok(Outcome::CoolingDown { remaining_secs }) => {
-                    tracing::warn!(mountpoint = %label, remaining_secs, "still under critical; escalation cooling down");
-                    "cooling_down".into()
-                }
-                Ok(Outcome::Ran { success, detail }) => {
-                    self.metrics.escalations.inc();
-                    if success {
-                        tracing::warn!(mountpoint = %label, "escalation command ran: {detail}");
-                        "ran".into()
-                    } else {
-                        tracing::error!(mountpoint = %label, "escalation command failed: {detail}");
-                        r.errors.push(format!("escalation failed: {detail}"));
-                        "failed".into()
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(mountpoint = %label, "cannot escalate: {e}");
-                    r.errors.push(format!("escalation: {e}"));
-                    "error".into()
-                }
-            };
-        }
         r
+    }
+
+    /// Still under critical after cleaning (and draining, and growing): run
+    /// the escalation command, within its cooldown.
+    fn escalate(&mut self, cfg: &Config, r: &mut MountReport, dry_run: bool) {
+        let label = r.mountpoint.clone();
+        let after_free = r.free_bytes_after;
+        let figures = Figures {
+            mountpoint: &label,
+            free_bytes: after_free,
+            size_bytes: r.size_bytes,
+            free_ratio: r.free_ratio_after,
+            critical: r.critical,
+        };
+        r.escalation = match escalate::escalate(
+            cfg.escalation.as_ref(),
+            &self.journal,
+            &figures,
+            dry_run,
+        ) {
+            Ok(Outcome::NotConfigured) => {
+                tracing::warn!(mountpoint = %label, "still under critical after cleanup and no escalation command is configured");
+                "not_configured".into()
+            }
+            Ok(Outcome::WouldRun) => {
+                tracing::warn!(mountpoint = %label, "dry-run: would run the escalation command");
+                "would_run".into()
+            }
+            Ok(Outcome::CoolingDown { remaining_secs }) => {
+                tracing::warn!(mountpoint = %label, remaining_secs, "still under critical; escalation cooling down");
+                "cooling_down".into()
+            }
+            Ok(Outcome::Ran { success, detail }) => {
+                self.metrics.escalations.inc();
+                if success {
+                    tracing::warn!(mountpoint = %label, "escalation command ran: {detail}");
+                    "ran".into()
+                } else {
+                    tracing::error!(mountpoint = %label, "escalation command failed: {detail}");
+                    r.errors.push(format!("escalation failed: {detail}"));
+                    "failed".into()
+                }
+            }
+            Err(e) => {
+                tracing::error!(mountpoint = %label, "cannot escalate: {e}");
+                r.errors.push(format!("escalation: {e}"));
+                "error".into()
+            }
+        };
     }
 }

@@ -35,7 +35,8 @@ pub const FILE_NAME: &str = "disk-guard.sqlite";
 /// The schema, one batch per `user_version`. The first is exactly the
 /// schema releases before versioning created (`IF NOT EXISTS` throughout),
 /// so their journals (user_version 0) upgrade in place. Append; never edit.
-pub const MIGRATIONS: &[&str] = &["CREATE TABLE IF NOT EXISTS deletions (
+pub const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS deletions (
          id INTEGER PRIMARY KEY,
          time_ms INTEGER NOT NULL,
          mountpoint TEXT NOT NULL,
@@ -51,7 +52,31 @@ pub const MIGRATIONS: &[&str] = &["CREATE TABLE IF NOT EXISTS deletions (
          time_ms INTEGER NOT NULL,
          mountpoint TEXT NOT NULL,
          outcome TEXT NOT NULL
-     );"];
+     );",
+    // 1: every drain and undrain of the Jenkins agent; the last `done` row
+    // of an agent says whether the guard holds it offline (across restarts).
+    "CREATE TABLE drains (
+         id INTEGER PRIMARY KEY,
+         time_ms INTEGER NOT NULL,
+         agent TEXT NOT NULL,
+         action TEXT NOT NULL,
+         outcome TEXT NOT NULL,
+         detail TEXT NOT NULL
+     );
+     CREATE INDEX drains_agent ON drains(agent, id);",
+];
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DrainRow {
+    pub id: i64,
+    pub time: String,
+    pub agent: String,
+    /// drain | undrain
+    pub action: String,
+    /// done | failed: WHY | already_online (someone else brought it back)
+    pub outcome: String,
+    pub detail: String,
+}
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Entry {
@@ -170,6 +195,53 @@ impl Journal {
             params![now_ms(), mountpoint, outcome],
         )?;
         Ok(())
+    }
+
+    /// Record a drain or undrain (`action`), its outcome and why.
+    pub fn record_drain(
+        &self,
+        agent: &str,
+        action: &str,
+        outcome: &str,
+        detail: &str,
+    ) -> Result<i64, JournalError> {
+        self.conn.execute(
+            "INSERT INTO drains (time_ms, agent, action, outcome, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![now_ms(), agent, action, outcome, detail],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Whether the guard holds `agent` offline: its last successful row is a drain.
+    pub fn drain_held(&self, agent: &str) -> Result<bool, JournalError> {
+        let last: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT action FROM drains WHERE agent = ?1 AND outcome = 'done' ORDER BY id DESC LIMIT 1",
+                [agent],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(last.as_deref() == Some("drain"))
+    }
+
+    /// Drain rows, newest first: (time, agent, action, outcome, detail).
+    pub fn drains(&self, limit: usize) -> Result<Vec<DrainRow>, JournalError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, time_ms, agent, action, outcome, detail FROM drains ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            let time_ms: i64 = r.get(1)?;
+            Ok(DrainRow {
+                id: r.get(0)?,
+                time: format_time(time_ms),
+                agent: r.get(2)?,
+                action: r.get(3)?,
+                outcome: r.get(4)?,
+                detail: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Drop rows older than `retention_ms`; returns how many went.

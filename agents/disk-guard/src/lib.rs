@@ -7,6 +7,7 @@ pub mod cleanup;
 pub mod config;
 pub mod daemon;
 pub mod docker_client;
+pub mod drain;
 pub mod escalate;
 pub mod escape;
 pub mod fs_usage;

@@ -1,7 +1,9 @@
 //! The guard's metrics (names fixed in DESIGN.md; alert rules and dashboards
 //! use them). One instance registered in the process registry.
 
-use prometheus::{Gauge, GaugeVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{
+    Gauge, GaugeVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -16,6 +18,7 @@ pub struct Metrics {
     pub skipped: IntCounterVec,
     pub config_reload_ok: IntGauge,
     pub config_reload_time: Gauge,
+    pub agent_drained: IntGaugeVec,
 }
 
 impl Metrics {
@@ -86,6 +89,13 @@ impl Metrics {
                 "srp_disk_config_last_reload_success_timestamp_seconds",
                 "Unix time of the last successful configuration load.",
             )?,
+            agent_drained: IntGaugeVec::new(
+                Opts::new(
+                    "srp_disk_agent_drained",
+                    "1 while the guard holds the Jenkins agent offline because its disk is (nearly) full.",
+                ),
+                &["agent"],
+            )?,
         };
         registry.register(Box::new(m.free_bytes.clone()))?;
         registry.register(Box::new(m.free_ratio.clone()))?;
@@ -98,6 +108,7 @@ impl Metrics {
         registry.register(Box::new(m.skipped.clone()))?;
         registry.register(Box::new(m.config_reload_ok.clone()))?;
         registry.register(Box::new(m.config_reload_time.clone()))?;
+        registry.register(Box::new(m.agent_drained.clone()))?;
         Ok(m)
     }
 
