@@ -9,6 +9,7 @@ use crate::dispatch::{Dispatcher, Policy};
 use crate::http::{self, AppState, Auth};
 use crate::metrics::Metrics;
 use crate::routes::{Destination, Routes};
+use crate::store::pg::PgStore;
 use crate::store::{DbHealth, Ingest, Outbox};
 use anyhow::{bail, Context};
 use srp_daemon::{Check, HealthReport};
@@ -51,10 +52,27 @@ fn check_timeouts(request: Duration, body: Duration) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A lease that can expire while its holder still waits on Slack lets a
+/// second relay post the same message: refused.
+fn check_lease(lease: Duration, slack_timeout: Duration) -> anyhow::Result<()> {
+    if lease <= slack_timeout {
+        bail!(
+            "--lease-duration ({}) must be longer than --slack-timeout ({}): \
+             another relay would take over a delivery still on the wire and post it twice",
+            srp_daemon::Dur(lease),
+            srp_daemon::Dur(slack_timeout)
+        );
+    }
+    Ok(())
+}
+
 /// Check and assemble everything the flags describe, failing with a message
 /// that names the flag before anything starts.
 pub fn configure(a: &ServeArgs) -> anyhow::Result<Config> {
     check_timeouts(a.request_timeout, a.http.request_body_timeout)?;
+    if a.database_url.is_some() {
+        check_lease(a.lease_duration, a.slack_timeout)?;
+    }
     let token = match (&a.slack_token, &a.slack_token_file) {
         (_, Some(f)) => Some(read_secret(f, "Slack token")?),
         (t, None) => nonempty(t.clone()),
@@ -121,15 +139,31 @@ pub async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let health = Arc::new(DbHealth::default());
     let wake = Arc::new(Notify::new());
     let shutdown = srp_daemon::Shutdown::on_signals();
-    let ingest = Ingest::spawn(
-        &a.data_dir,
-        a.dedupe_window,
-        wake.clone(),
-        health.clone(),
-        &shutdown,
-    )
-    .with_context(|| format!("opening the outbox in {}", a.data_dir.display()))?;
-    let outbox = Outbox::open(&a.data_dir, health.clone())?;
+    let mut shared: Option<PgStore> = None;
+    let (ingest, outbox) = match &a.database_url {
+        Some(url) => {
+            let pg = PgStore::connect(url, a.lease_duration)
+                .await
+                .context("opening the shared outbox in PostgreSQL (--database-url)")?;
+            tracing::info!(owner = pg.owner(), "shared outbox in PostgreSQL");
+            shared = Some(pg.clone());
+            (
+                Ingest::postgres(pg.clone(), a.dedupe_window, health.clone()),
+                Outbox::postgres(pg, health.clone())?,
+            )
+        }
+        None => {
+            let ingest = Ingest::spawn(
+                &a.data_dir,
+                a.dedupe_window,
+                wake.clone(),
+                health.clone(),
+                &shutdown,
+            )
+            .with_context(|| format!("opening the outbox in {}", a.data_dir.display()))?;
+            (ingest, Outbox::open(&a.data_dir, health.clone())?)
+        }
+    };
     let routes = Arc::new(cfg.routes);
 
     let dispatcher = Dispatcher {
@@ -153,8 +187,15 @@ pub async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let db_health = health.clone();
     let health_fn: srp_daemon::HealthFn = Arc::new(move || {
         let h = db_health.clone();
+        let shared = shared.clone();
         Box::pin(async move {
-            let check = match h.error() {
+            // The shared database is asked now: the last operations may be
+            // old news when it just went away (or came back).
+            let now = match &shared {
+                Some(pg) => pg.ping().await.err().map(|e| e.to_string()),
+                None => None,
+            };
+            let check = match now.or_else(|| h.error()) {
                 None => Check::ok(),
                 Some(e) => Check::failed(e),
             };
@@ -191,6 +232,17 @@ pub async fn serve(a: ServeArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lease_must_outlast_a_slack_request() {
+        let s = Duration::from_secs;
+        assert!(check_lease(s(30), s(15)).is_ok());
+        let e = check_lease(s(15), s(15)).unwrap_err().to_string();
+        assert!(
+            e.contains("--lease-duration (15s)") && e.contains("--slack-timeout (15s)"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn the_request_timeout_must_outlast_the_body_timeout() {

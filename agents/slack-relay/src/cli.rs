@@ -46,6 +46,21 @@ pub struct ServeArgs {
     #[arg(long, env = "SRP_DATA_DIR", default_value = "/var/lib/srp-slack-relay")]
     pub data_dir: PathBuf,
 
+    /// Shared outbox in PostgreSQL (postgres://user@host/db), for two or
+    /// three relays behind an Alertmanager cluster: each message is posted
+    /// by exactly one of them (delivery leases). Without it the outbox is
+    /// SQLite under --data-dir. Prefer the environment (a password in the
+    /// URL is visible in ps).
+    #[arg(long, env = "SRP_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// On the shared outbox: how long a message this relay took stays its
+    /// own before another relay may take it over (after a crash). Must be
+    /// longer than --slack-timeout, or a slow but live delivery would be
+    /// taken over and posted twice.
+    #[arg(long, env = "SRP_LEASE_DURATION", default_value = "30s", value_parser = parse_flag)]
+    pub lease_duration: Duration,
+
     /// Slack incoming-webhook URL for the default destination.
     #[arg(
         long,

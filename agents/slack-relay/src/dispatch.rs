@@ -43,6 +43,16 @@ pub fn backoff(policy: &Policy, attempts: u32) -> Duration {
 
 type Done = (OutboxRow, Destination, Attempt);
 
+/// What the dispatcher does with a head of the outbox this turn.
+enum Hold {
+    Go,
+    /// Too old: dead-lettered, nothing more to do.
+    Expired,
+    /// Not now: released (on the shared outbox) and looked at again after
+    /// this long at most.
+    Wait(Duration),
+}
+
 /// How long a stop waits for attempts already on the wire: inside srp-daemon's
 /// drain bound (`DEFAULT_DRAIN_TIMEOUT`, 8 s), leaving time to record their
 /// outcomes before the supervisor's stop timeout.
@@ -73,38 +83,25 @@ impl Dispatcher {
             if shutdown.is_triggered() {
                 break;
             }
-            let mut wake_in = Duration::from_secs(1);
+            let mut wake_in = this.outbox.poll_interval();
             match this.outbox.heads().await {
                 Ok(heads) => {
                     for row in heads {
                         if in_flight.values().any(|r| *r == row.route) {
                             continue;
                         }
-                        let t = now();
-                        if t - row.queued_at > this.policy.max_age.as_secs_f64() {
-                            this.metrics.failed.with_label_values(&["expired"]).inc();
-                            let err =
-                                format!("not delivered within {:?} (max age)", this.policy.max_age);
-                            if let Err(e) = this.outbox.dead(row.id, err).await {
-                                tracing::error!("cannot dead-letter message {}: {e}", row.id);
+                        match this.hold_back(&row, &mut next_allowed).await {
+                            Hold::Go => {}
+                            Hold::Expired => continue,
+                            Hold::Wait(wait) => {
+                                wake_in = wake_in.min(wait);
+                                if let Err(e) = this.outbox.release(row.id).await {
+                                    tracing::warn!("cannot release message {}: {e}", row.id);
+                                }
+                                continue;
                             }
-                            continue;
-                        }
-                        if row.next_attempt_at > t {
-                            wake_in = wake_in.min(Duration::from_secs_f64(row.next_attempt_at - t));
-                            continue;
                         }
                         let dest = this.routes.destination(&row.route).clone();
-                        if let Some(key) = dest.rate_key() {
-                            let n = Instant::now();
-                            if let Some(at) = next_allowed.get(&key) {
-                                if *at > n {
-                                    wake_in = wake_in.min(*at - n);
-                                    continue;
-                                }
-                            }
-                            next_allowed.insert(key, n + this.policy.interval);
-                        }
                         let route = row.route.clone();
                         let me = this.clone();
                         let handle = attempts.spawn(async move {
@@ -162,6 +159,51 @@ impl Dispatcher {
             );
         }
         this.update_gauges().await;
+    }
+
+    /// Whether `row` goes out now: not when too old (dead-lettered here),
+    /// not due yet, or its destination's slot is taken (in this process, or
+    /// by any relay on the shared outbox).
+    async fn hold_back(
+        &self,
+        row: &OutboxRow,
+        next_allowed: &mut HashMap<String, Instant>,
+    ) -> Hold {
+        let t = now();
+        if t - row.queued_at > self.policy.max_age.as_secs_f64() {
+            self.metrics.failed.with_label_values(&["expired"]).inc();
+            let err = format!("not delivered within {:?} (max age)", self.policy.max_age);
+            if let Err(e) = self.outbox.dead(row.id, err).await {
+                tracing::error!("cannot dead-letter message {}: {e}", row.id);
+            }
+            return Hold::Expired;
+        }
+        if row.next_attempt_at > t {
+            return Hold::Wait(Duration::from_secs_f64(row.next_attempt_at - t));
+        }
+        let Some(key) = self.routes.destination(&row.route).rate_key() else {
+            return Hold::Go;
+        };
+        let n = Instant::now();
+        if let Some(at) = next_allowed.get(&key) {
+            if *at > n {
+                return Hold::Wait(*at - n);
+            }
+        }
+        match self.outbox.take_slot(&key, self.policy.interval).await {
+            Ok(None) => {
+                next_allowed.insert(key, n + self.policy.interval);
+                Hold::Go
+            }
+            Ok(Some(wait)) => {
+                next_allowed.insert(key, n + wait);
+                Hold::Wait(wait)
+            }
+            Err(e) => {
+                tracing::warn!("cannot take a send slot for {key}: {e}");
+                Hold::Wait(self.outbox.poll_interval())
+            }
+        }
     }
 
     /// Record one finished attempt (a panicked one stays pending).
@@ -242,7 +284,11 @@ impl Dispatcher {
                 m.rate_limited.inc();
                 m.retries.inc();
                 if let Some(key) = dest.rate_key() {
-                    // The whole destination waits, not just this message.
+                    // The whole destination waits, not just this message,
+                    // and on the shared outbox every relay does.
+                    if let Err(e) = self.outbox.hold_destination(&key, wait).await {
+                        tracing::warn!("cannot hold {key} for the other relays: {e}");
+                    }
                     next_allowed.insert(key, Instant::now() + wait);
                 }
                 tracing::warn!(id = row.id, route = %row.route, "Slack rate limit, retrying after {wait:?}");

@@ -9,6 +9,7 @@
 //! SIGTERM came is still stored and answered; then it ends, inside the
 //! shared drain bound.
 
+use super::pg::PgStore;
 use super::{now, schema, Accepted, DbHealth, NewNotification, StoreError};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use srp_daemon::Shutdown;
@@ -25,11 +26,24 @@ const STOP_POLL: Duration = Duration::from_millis(10);
 
 type Job = (NewNotification, oneshot::Sender<Result<Accepted, String>>);
 
-/// Hands notifications to the writer and waits for the commit.
+/// Hands notifications to the writer (SQLite) or stores them in the shared
+/// outbox (PostgreSQL), and waits for the commit.
 #[derive(Clone)]
 pub struct Ingest {
-    tx: mpsc::Sender<Job>,
+    backend: Backend,
     open_requests: Arc<AtomicUsize>,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(mpsc::Sender<Job>),
+    /// Each request is its own transaction: PostgreSQL group-commits
+    /// concurrent ones itself, and there is no writer to drain on a stop.
+    Postgres {
+        store: PgStore,
+        window: Duration,
+        health: Arc<DbHealth>,
+    },
 }
 
 /// An inbound request in progress (from its headers to its answer): a
@@ -66,7 +80,23 @@ impl Ingest {
             health,
         };
         shutdown.spawn(writer.run(conn, rx, shutdown.clone(), open_requests.clone()));
-        Ok(Ingest { tx, open_requests })
+        Ok(Ingest {
+            backend: Backend::Sqlite(tx),
+            open_requests,
+        })
+    }
+
+    /// Store into the shared PostgreSQL outbox; outcomes are recorded in
+    /// `health` like the writer's.
+    pub fn postgres(store: PgStore, dedupe_window: Duration, health: Arc<DbHealth>) -> Self {
+        Ingest {
+            backend: Backend::Postgres {
+                store,
+                window: dedupe_window,
+                health,
+            },
+            open_requests: Arc::new(AtomicUsize::new(0)),
+        }
     }
 
     /// Mark an inbound request as open until the guard is dropped.
@@ -78,9 +108,20 @@ impl Ingest {
     /// Store durably; `Ok` means committed (or a duplicate of something that
     /// was).
     pub async fn submit(&self, n: NewNotification) -> Result<Accepted, StoreError> {
+        let tx = match &self.backend {
+            Backend::Sqlite(tx) => tx,
+            Backend::Postgres {
+                store,
+                window,
+                health,
+            } => {
+                let r = store.submit(&n, *window).await;
+                health.record_ingest(&r);
+                return r;
+            }
+        };
         let (reply, wait) = oneshot::channel();
-        self.tx
-            .send((n, reply))
+        tx.send((n, reply))
             .await
             .map_err(|_| StoreError::WriterGone)?;
         match wait.await {

@@ -7,13 +7,16 @@
 //!   they are acknowledged;
 //! - [`outbox`]: the dispatcher's side (heads, outcomes, pruning, stats);
 //! - [`dead_letters`]: the dead-letter table, for the CLI;
-//! - [`health`]: the last failure of each side, for `/health`.
+//! - [`health`]: the last failure of each side, for `/health`;
+//! - [`pg`]: the same outbox shared by several relays in PostgreSQL
+//!   (`--database-url`), with delivery leases and shared pacing.
 
 pub mod dead_letters;
 pub mod health;
 pub mod ingest;
 pub mod message;
 pub mod outbox;
+pub mod pg;
 pub mod schema;
 
 pub use dead_letters::{dead_letters, replay, DeadRow};
@@ -37,6 +40,9 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    /// PostgreSQL unreachable or refusing; the message has the causes.
+    #[error("PostgreSQL: {0}")]
+    Postgres(String),
     #[error("the database writer has stopped")]
     WriterGone,
     #[error("background task failed: {0}")]

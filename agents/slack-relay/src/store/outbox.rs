@@ -2,6 +2,7 @@
 //! message of each route, delivery outcomes, message references for
 //! threads, WAL checkpoints, pruning and queue statistics.
 
+use super::pg::PgStore;
 use super::{now, schema, DbHealth, Kind, StoreError};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
@@ -56,19 +57,82 @@ fn row_to_outbox(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
 const OUTBOX_COLUMNS: &str = "id, source, route, kind, group_key, title, message, attempts, \
                               received_at, queued_at, next_attempt_at";
 
-/// What the dispatcher does with the outbox.
+/// What the dispatcher does with the outbox: the SQLite file of this relay,
+/// or the PostgreSQL outbox it shares with others (leases, shared pacing).
 #[derive(Clone)]
 pub struct Outbox {
     conn: Arc<Mutex<Connection>>,
+    shared: Option<PgStore>,
     health: Arc<DbHealth>,
 }
+
+/// How often a relay on the shared outbox looks for work: the other relays'
+/// commits do not wake it.
+const SHARED_POLL: Duration = Duration::from_millis(100);
 
 impl Outbox {
     pub fn open(dir: &Path, health: Arc<DbHealth>) -> Result<Self, StoreError> {
         Ok(Outbox {
             conn: Arc::new(Mutex::new(schema::open(dir)?)),
+            shared: None,
             health,
         })
+    }
+
+    /// The shared outbox in PostgreSQL.
+    pub fn postgres(store: PgStore, health: Arc<DbHealth>) -> Result<Self, StoreError> {
+        Ok(Outbox {
+            // Never used in this mode; an in-memory database keeps one type.
+            conn: Arc::new(Mutex::new(Connection::open_in_memory()?)),
+            shared: Some(store),
+            health,
+        })
+    }
+
+    /// Longest the dispatcher may sleep before looking at the outbox again.
+    pub fn poll_interval(&self) -> Duration {
+        if self.shared.is_some() {
+            SHARED_POLL
+        } else {
+            Duration::from_secs(1)
+        }
+    }
+
+    /// Record a shared-outbox outcome for `/health`.
+    fn noted<T>(&self, r: Result<T, StoreError>) -> Result<T, StoreError> {
+        self.health.record_outbox(&r);
+        r
+    }
+
+    /// Give back a message taken by [`Outbox::heads`] but not sent now
+    /// (pacing, not due yet): on the shared outbox it is leased.
+    pub async fn release(&self, id: i64) -> Result<(), StoreError> {
+        match &self.shared {
+            Some(pg) => self.noted(pg.release(id).await),
+            None => Ok(()),
+        }
+    }
+
+    /// The send slot of a destination: `None` to send now, else the wait.
+    /// Only the shared outbox paces here (across relays); one relay on its
+    /// own file paces in memory.
+    pub async fn take_slot(
+        &self,
+        rate_key: &str,
+        interval: Duration,
+    ) -> Result<Option<Duration>, StoreError> {
+        match &self.shared {
+            Some(pg) => self.noted(pg.take_slot(rate_key, interval).await),
+            None => Ok(None),
+        }
+    }
+
+    /// Hold a destination for every relay (Slack's Retry-After).
+    pub async fn hold_destination(&self, rate_key: &str, wait: Duration) -> Result<(), StoreError> {
+        match &self.shared {
+            Some(pg) => self.noted(pg.hold_destination(rate_key, wait).await),
+            None => Ok(()),
+        }
     }
 
     async fn run<T: Send + 'static>(
@@ -110,7 +174,12 @@ impl Outbox {
 
     /// The oldest pending message of every route: messages of one route go
     /// out in order, so a resolve never overtakes its firing message.
+    /// On the shared outbox only the due heads no live relay holds are
+    /// returned, leased to this relay.
     pub async fn heads(&self) -> Result<Vec<OutboxRow>, StoreError> {
+        if let Some(pg) = &self.shared {
+            return self.noted(pg.claim(now()).await);
+        }
         self.run(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id IN
@@ -127,6 +196,9 @@ impl Outbox {
         target: String,
         group_key: String,
     ) -> Result<Option<MessageRef>, StoreError> {
+        if let Some(pg) = &self.shared {
+            return self.noted(pg.message_ref(&target, &group_key).await);
+        }
         self.run(move |c| {
             Ok(c.query_row(
                 "SELECT channel, ts FROM message_refs WHERE target = ?1 AND group_key = ?2",
@@ -149,6 +221,9 @@ impl Outbox {
         id: i64,
         remember: Option<(String, String, MessageRef)>,
     ) -> Result<(), StoreError> {
+        if let Some(pg) = &self.shared {
+            return self.noted(pg.delivered(id, remember, now()).await);
+        }
         self.run_write(move |c| {
             let t = now();
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -181,6 +256,9 @@ impl Outbox {
         count_attempt: bool,
         error: String,
     ) -> Result<(), StoreError> {
+        if let Some(pg) = &self.shared {
+            return self.noted(pg.retry_at(id, next_at, count_attempt, &error).await);
+        }
         self.run_write(move |c| {
             c.execute(
                 "UPDATE outbox SET next_attempt_at = ?2, last_error = ?3,
@@ -193,6 +271,9 @@ impl Outbox {
     }
 
     pub async fn dead(&self, id: i64, error: String) -> Result<(), StoreError> {
+        if let Some(pg) = &self.shared {
+            return self.noted(pg.dead(id, &error, now()).await);
+        }
         self.run_write(move |c| {
             c.execute(
                 "UPDATE outbox SET state = 'dead', finished_at = ?2, last_error = ?3,
@@ -206,6 +287,9 @@ impl Outbox {
 
     /// Copy what the WAL holds into the database without blocking writers.
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        if self.shared.is_some() {
+            return Ok(());
+        }
         self.run_write(|c| {
             c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
             Ok(())
@@ -214,11 +298,17 @@ impl Outbox {
     }
 
     pub async fn stats(&self) -> Result<QueueStats, StoreError> {
+        if let Some(pg) = &self.shared {
+            return self.noted(pg.stats().await);
+        }
         self.run(|c| stats(c)).await
     }
 
     /// Forget delivered messages and dedupe keys that can no longer matter.
     pub async fn prune(&self, keep: Duration, dedupe_window: Duration) -> Result<(), StoreError> {
+        if let Some(pg) = &self.shared {
+            return self.noted(pg.prune(keep, dedupe_window, now()).await);
+        }
         self.run_write(move |c| {
             let t = now();
             c.execute(

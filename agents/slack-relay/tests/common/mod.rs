@@ -2,6 +2,9 @@
 //! started as a real process (so kill -9 and restarts are real).
 #![allow(dead_code)]
 
+pub mod am;
+pub mod pg;
+
 use axum::body::Bytes;
 use axum::extract::{Path as AxPath, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -51,6 +54,8 @@ struct MockState {
     fallback: Option<Behaviour>,
     log: Vec<Recorded>,
     next_ts: u64,
+    /// Accepted answers take this long (deliveries stay on the wire).
+    ok_delay_ms: u64,
 }
 
 #[derive(Clone)]
@@ -91,6 +96,10 @@ impl MockSlack {
         let mut s = self.state.lock().unwrap();
         s.fallback = b;
         s.random = None;
+    }
+    /// Make every accepted answer take `ms` milliseconds.
+    pub fn set_ok_delay(&self, ms: u64) {
+        self.state.lock().unwrap().ok_delay_ms = ms;
     }
     pub fn requests(&self) -> Vec<Recorded> {
         self.state.lock().unwrap().log.clone()
@@ -139,6 +148,13 @@ pub fn title_of(body: &Value) -> String {
 }
 
 fn decide(s: &mut MockState) -> Behaviour {
+    match decide_plain(s) {
+        Behaviour::Ok if s.ok_delay_ms > 0 => Behaviour::Delay(s.ok_delay_ms),
+        b => b,
+    }
+}
+
+fn decide_plain(s: &mut MockState) -> Behaviour {
     if let Some(b) = s.script.pop_front() {
         return b;
     }

@@ -1,0 +1,206 @@
+//! The shared outbox in PostgreSQL, for two or three relays behind an
+//! Alertmanager cluster: the same tables as the SQLite file plus delivery
+//! leases and per-destination pacing, so that exactly one relay posts each
+//! message and the 1 msg/s per channel holds across relays.
+//!
+//! - [`ingest`]: storing a notification (the dedupe key is unique across
+//!   relays: the same notification into two relays is stored once);
+//! - [`outbox`]: leases (`FOR UPDATE SKIP LOCKED` with an expiry), outcomes
+//!   held to the lease, shared message references and pacing, statistics.
+
+pub mod ingest;
+pub mod outbox;
+
+use super::StoreError;
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use std::time::Duration;
+
+/// Schema versions, applied in order and recorded in
+/// `srp_relay_schema_migrations`. Add new versions at the end; never edit
+/// one that shipped.
+pub const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE dedupe (
+    key      TEXT PRIMARY KEY,
+    seen_at  DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE outbox (
+    id              BIGSERIAL PRIMARY KEY,
+    source          TEXT NOT NULL,
+    route           TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    group_key       TEXT NOT NULL,
+    title           TEXT NOT NULL,
+    message         TEXT NOT NULL,
+    state           TEXT NOT NULL DEFAULT 'pending',
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    received_at     DOUBLE PRECISION NOT NULL,
+    queued_at       DOUBLE PRECISION NOT NULL,
+    next_attempt_at DOUBLE PRECISION NOT NULL,
+    last_error      TEXT,
+    finished_at     DOUBLE PRECISION,
+    lease_owner     TEXT,
+    lease_until     DOUBLE PRECISION
+);
+CREATE INDEX outbox_pending_route ON outbox (route, id) WHERE state = 'pending';
+CREATE INDEX outbox_state ON outbox (state, id);
+CREATE TABLE message_refs (
+    target     TEXT NOT NULL,
+    group_key  TEXT NOT NULL,
+    channel    TEXT NOT NULL,
+    ts         TEXT NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (target, group_key)
+);
+CREATE TABLE pacing (
+    rate_key TEXT PRIMARY KEY,
+    next_at  DOUBLE PRECISION NOT NULL
+);
+"#];
+
+/// Serialises migrations when several relays start at once.
+const MIGRATION_LOCK_KEY: i64 = 0x0053_5250_5f72_6c79; // "SRP_rly"
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(5);
+const POOL_SIZE: usize = 16;
+
+/// The error and its causes: tokio-postgres and deadpool keep the useful
+/// part ("Connection refused", the server's message) in the source chain.
+fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+pub(crate) fn pg_error(e: impl std::error::Error + 'static) -> StoreError {
+    StoreError::Postgres(describe(&e))
+}
+
+/// A pool of connections to the shared outbox, and this relay's name in
+/// the leases it takes.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+    owner: String,
+    lease: Duration,
+}
+
+impl PgStore {
+    /// Connect, check the server answers, and migrate. `lease` is how long a
+    /// claimed message stays this relay's before another may take it.
+    pub async fn connect(url: &str, lease: Duration) -> Result<Self, StoreError> {
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Postgres(format!("invalid PostgreSQL URL: {e}")))?;
+        config.connect_timeout(CONNECT_TIMEOUT);
+        config.keepalives_idle(Duration::from_secs(30));
+        if config.get_application_name().is_none() {
+            config.application_name("srp-slack-relay");
+        }
+        let manager = Manager::from_config(
+            config,
+            tokio_postgres::NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(POOL_WAIT_TIMEOUT))
+            .create_timeout(Some(CONNECT_TIMEOUT))
+            .recycle_timeout(Some(CONNECT_TIMEOUT))
+            .build()
+            .map_err(pg_error)?;
+        let owner = format!(
+            "{}-{}-{:08x}",
+            hostname(),
+            std::process::id(),
+            fastrand::u32(..)
+        );
+        let store = PgStore { pool, owner, lease };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// This relay's lease-holder name.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Whether the server answers now (for `/health`), within two seconds.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let probe = async {
+            let client = self.client().await?;
+            client.simple_query("SELECT 1").await.map_err(pg_error)?;
+            Ok(())
+        };
+        tokio::time::timeout(Duration::from_secs(2), probe)
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Postgres("did not answer within 2s".into())))
+    }
+
+    pub(crate) async fn client(&self) -> Result<Object, StoreError> {
+        self.pool.get().await.map_err(|e| match e {
+            deadpool_postgres::PoolError::Backend(e) => pg_error(e),
+            other => pg_error(other),
+        })
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg_error)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])
+            .await
+            .map_err(pg_error)?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS srp_relay_schema_migrations (
+                version    INTEGER PRIMARY KEY,
+                applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+            )",
+        )
+        .await
+        .map_err(pg_error)?;
+        let current: i32 = tx
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0) FROM srp_relay_schema_migrations",
+                &[],
+            )
+            .await
+            .map_err(pg_error)?
+            .get(0);
+        if current as usize > MIGRATIONS.len() {
+            return Err(StoreError::Postgres(format!(
+                "the database's relay schema is version {current}, newer than this release knows ({}); upgrade the relay",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let version = i as i32 + 1;
+            tx.batch_execute(sql).await.map_err(pg_error)?;
+            tx.execute(
+                "INSERT INTO srp_relay_schema_migrations (version) VALUES ($1)",
+                &[&version],
+            )
+            .await
+            .map_err(pg_error)?;
+            tracing::info!(version, "applied PostgreSQL migration");
+        }
+        tx.commit().await.map_err(pg_error)
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "relay".into())
+}
