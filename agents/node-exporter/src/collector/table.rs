@@ -123,6 +123,18 @@ pub const ALL: &[Spec] = &[
         build: |s| Box::new(netstat::Netstat::new(s)),
     },
     Spec {
+        name: "nfs",
+        default_enabled: true,
+        about: "NFS client RPC and per-procedure counts (/proc/net/rpc/nfs)",
+        build: |s| Box::new(nfs::Nfs::new(&s.paths)),
+    },
+    Spec {
+        name: "nfsd",
+        default_enabled: true,
+        about: "NFS server statistics (/proc/net/rpc/nfsd)",
+        build: |s| Box::new(nfsd::Nfsd::new(&s.paths)),
+    },
+    Spec {
         name: "nvme",
         default_enabled: true,
         about: "NVMe controller model, serial, firmware and state (/sys/class/nvme)",
@@ -248,8 +260,6 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "meminfo_numa",
     "mountstats",
     "network_route",
-    "nfs",
-    "nfsd",
     "ntp",
     "perf",
     "powersupplyclass",
