@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Checks of rules/ that promtool and amtool do not make:
 
-- the eight alerts exist with exactly these names, each with severity
+- the eight alerts and the six of group srp-self exist with exactly these
+  names (the eight outside srp-self), each with severity
   warning|critical, a summary, a description naming the instance and the
   value, and a runbook_url on the one shared base whose anchor exists in
   docs/runbooks.md;
 - every alert has promtool tests that show it firing and not firing
   (rules/tests/*.test.yml);
+- every copy of the shared filesystem selectors in alerts.yml is the same
+  text, equal to dashboards/selectors_shared.py;
 - prometheus.yml scrapes the nine jobs of DESIGN.md on their ports, loads the
   rules and sends to Alertmanager;
 - the 90-second APIDown promise holds with the shipped intervals: the worst
