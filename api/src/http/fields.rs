@@ -189,8 +189,8 @@ impl Fields {
         })
     }
 
-    /// A list of names, at most `max_items`.
-    pub fn names(
+    /// A list of one-line texts (1 to `max` characters each), at most `max_items`.
+    pub fn text_list(
         &self,
         field: &str,
         max_items: usize,
@@ -212,14 +212,13 @@ impl Fields {
         items
             .iter()
             .map(|item| match item.as_str() {
-                Some(s) if is_name(s, max) => Ok(s.to_string()),
+                Some(s) if (1..=max).contains(&s.chars().count()) && !s.chars().any(char::is_control) => {
+                    Ok(s.to_string())
+                }
                 _ => Err(ApiError::invalid(
                     "invalid_characters",
                     field,
-                    format!(
-                        "every item of {field:?} must be a name of 1 to {max} ASCII letters, \
-                         digits, '.', '_', '-' or ':'"
-                    ),
+                    format!("every item of {field:?} must be a string of 1 to {max} characters without control characters"),
                 )),
             })
             .collect()

@@ -22,6 +22,7 @@ const KEY_MAX: usize = 128;
 const TEXT_MAX: usize = 512;
 const SUMMARY_MAX: usize = 4000;
 const MAX_WAIVERS: usize = 200;
+const WAIVER_MAX: usize = 512;
 
 /// The path's parameters, each checked when asked for.
 pub struct PathParams(Vec<(String, String)>);
@@ -197,7 +198,8 @@ pub async fn record_verdict(
                 "the field \"passed\" is required",
             )
         })?,
-        waivers: f.names("waivers", MAX_WAIVERS, KEY_MAX)?,
+        // The gate's waiver selectors (`id=CVE-… path=…`), as it reports them.
+        waivers: f.text_list("waivers", MAX_WAIVERS, WAIVER_MAX)?,
         summary: f.text("summary", SUMMARY_MAX, true)?.unwrap_or_default(),
     };
     s.store
