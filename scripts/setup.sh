@@ -38,6 +38,37 @@ if ((${#missing[@]})); then
   ((policy_created)) && rm -f /usr/sbin/policy-rc.d
 fi
 
+# The estate suite: QEMU boots a Debian 12 guest; lintian checks the packages,
+# help2man writes their manual pages. qemu-system-x86 must come from
+# bookworm-backports, the suite of this machine's qemu-utils (apt refuses the
+# mix with a Breaks conflict otherwise).
+ESTATE_PKGS=(lintian help2man dpkg-dev binutils e2fsprogs openssh-client)
+missing=()
+for p in "${ESTATE_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+need_qemu=0
+dpkg-query -W -f='${Status}' qemu-system-x86 2>/dev/null | grep -q "install ok installed" || need_qemu=1
+if ((${#missing[@]} || need_qemu)); then
+  if [[ $(id -u) -ne 0 ]]; then
+    say "not root: install ${missing[*]} and qemu-system-x86 (-t bookworm-backports) with sudo apt-get"
+    exit 1
+  fi
+  if ((need_qemu)) && ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    say "adding bookworm-backports to apt's sources (for qemu-system-x86)"
+    printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+      >/etc/apt/sources.list.d/bookworm-backports.sources
+  fi
+  say "installing the estate suite's packages: ${missing[*]} (qemu-system-x86: $need_qemu)"
+  apt-get update -q >&2
+  if ((${#missing[@]})); then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+  fi
+  if ((need_qemu)); then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends -t bookworm-backports qemu-system-x86 >&2
+  fi
+fi
+
 # Python tools, in a venv of the project's own so the system Python stays untouched.
 VENV="$LOCAL/venv"
 REQ="$ROOT/scripts/requirements-tools.txt"
