@@ -42,6 +42,8 @@ pub struct Options {
     pub warnings: Vec<String>,
     /// Statements of the `--vex` files.
     pub vex: Vec<Statement>,
+    /// The KEV and EPSS feeds the policy names, loaded.
+    pub exploits: crate::exploit::Exploits,
 }
 
 impl Options {
@@ -54,6 +56,7 @@ impl Options {
             today,
             warnings: Vec::new(),
             vex: Vec::new(),
+            exploits: Default::default(),
         }
     }
 
@@ -260,30 +263,51 @@ pub fn evaluate_detailed(inputs: &[Input], opts: &Options) -> (Summary, Vec<Deci
                 None => {}
             }
             let threshold = opts.policy.threshold(&f.scanner, class);
-            if !threshold.blocks(sev) {
+            let by_severity = threshold.blocks(sev);
+            let exploit_hits = if class == Class::Vulnerability {
+                opts.exploits.hits(f)
+            } else {
+                Vec::new()
+            };
+            if !by_severity && exploit_hits.is_empty() {
                 decide(Outcome::Reported);
                 continue;
             }
-            if class == Class::Vulnerability
+            // ignore_unfixed waives the severity rule only: a vulnerability
+            // known or likely to be exploited blocks fixed or not.
+            let unfixed_ignored_here = class == Class::Vulnerability
                 && opts.policy.ignore_unfixed(&f.scanner)
-                && f.is_unfixed()
-            {
+                && f.is_unfixed();
+            if exploit_hits.is_empty() && unfixed_ignored_here {
                 unfixed_ignored += 1;
                 decide(Outcome::UnfixedIgnored);
                 continue;
             }
+            let by_severity = by_severity && !unfixed_ignored_here;
             if opts.block_new_only && is_new == Some(false) {
                 decide(Outcome::Reported);
                 continue;
             }
-            let mut why = if class == Class::Secret && threshold.0 == Some(Severity::Unknown) {
-                format!("{} finding: the policy blocks every secret", f.scanner)
-            } else {
-                format!(
-                    "{sev} {class}: {} blocks {class} at {threshold} or above",
-                    f.scanner
-                )
-            };
+            let mut rules = Vec::new();
+            let mut reasons = Vec::new();
+            if by_severity {
+                rules.push("severity".to_string());
+                reasons.push(
+                    if class == Class::Secret && threshold.0 == Some(Severity::Unknown) {
+                        format!("{} finding: the policy blocks every secret", f.scanner)
+                    } else {
+                        format!(
+                            "{sev} {class}: {} blocks {class} at {threshold} or above",
+                            f.scanner
+                        )
+                    },
+                );
+            }
+            for hit in &exploit_hits {
+                rules.push(hit.rule().to_string());
+                reasons.push(hit.why());
+            }
+            let mut why = reasons.join("; ");
             if class == Class::Vulnerability {
                 match f.fixed.as_deref() {
                     Some(fx) => why.push_str(&format!("; fixed in {fx}")),
@@ -316,6 +340,7 @@ pub fn evaluate_detailed(inputs: &[Input], opts: &Options) -> (Summary, Vec<Deci
                 title: f.title.clone(),
                 new: is_new,
                 why,
+                rules,
             });
         }
     }

@@ -140,7 +140,13 @@ fn options(args: &GateArgs, errors: &mut Vec<String>) -> Options {
             Policy::default()
         }),
     };
+    let exploits = crate::exploit::Exploits::load(&policy.exploits, args.max_report_bytes)
+        .unwrap_or_else(|e| {
+            errors.push(e.to_string());
+            Default::default()
+        });
     let mut opts = Options::new(policy, today);
+    opts.exploits = exploits;
     if let Some(p) = &args.trivyignore {
         match ignorefile::load_trivyignore(p) {
             Ok(parsed) => {

@@ -6,6 +6,7 @@
 //! (table, JUnit) or `exporter` (SQLite history and metrics).
 
 pub mod evaluate;
+pub mod exploit;
 pub mod exporter;
 pub mod formats;
 pub mod gate;

@@ -190,6 +190,14 @@ struct WaiverFile {
 #[serde(deny_unknown_fields)]
 struct PolicyFile {
     #[serde(default)]
+    kev_catalog: Option<std::path::PathBuf>,
+    #[serde(default)]
+    block_kev: bool,
+    #[serde(default)]
+    epss: Option<std::path::PathBuf>,
+    #[serde(default)]
+    epss_threshold: Option<f64>,
+    #[serde(default)]
     defaults: Rules,
     #[serde(default)]
     scanners: BTreeMap<String, Rules>,
@@ -204,11 +212,26 @@ pub struct Policy {
     defaults: Rules,
     scanners: BTreeMap<String, Rules>,
     pub waivers: Vec<Waiver>,
+    pub exploits: ExploitRules,
+}
+
+/// Exploit-aware rules: block what CISA's KEV catalog lists as exploited, or
+/// what FIRST's EPSS puts above a probability, whatever its severity. The
+/// feeds are files the pipeline downloads; the gate never goes online.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExploitRules {
+    /// `kev_catalog`, relative paths resolved against the policy's folder.
+    pub kev_catalog: Option<std::path::PathBuf>,
+    pub block_kev: bool,
+    pub epss: Option<std::path::PathBuf>,
+    /// Blocks when the EPSS probability is strictly above it.
+    pub epss_threshold: Option<f64>,
 }
 
 impl Default for Policy {
     fn default() -> Self {
         Policy {
+            exploits: ExploitRules::default(),
             source: "platform default".into(),
             defaults: Rules::default(),
             scanners: BTreeMap::new(),
@@ -233,7 +256,17 @@ impl Policy {
             path: path.display().to_string(),
             source,
         })?;
-        Policy::parse(&text, &path.display().to_string())
+        let mut policy = Policy::parse(&text, &path.display().to_string())?;
+        let dir = path.parent().unwrap_or(Path::new(""));
+        for feed in [&mut policy.exploits.kev_catalog, &mut policy.exploits.epss]
+            .into_iter()
+            .flatten()
+        {
+            if feed.is_relative() {
+                *feed = dir.join(&*feed);
+            }
+        }
+        Ok(policy)
     }
 
     pub fn parse(text: &str, source: &str) -> Result<Policy, PolicyError> {
@@ -275,7 +308,31 @@ impl Policy {
                 expires: Some(expires),
             });
         }
+        if file.block_kev && file.kev_catalog.is_none() {
+            return Err(invalid(
+                "block_kev = true needs kev_catalog = FILE (CISA's KEV JSON feed)".into(),
+            ));
+        }
+        match (file.epss_threshold, &file.epss) {
+            (Some(t), _) if !(0.0..=1.0).contains(&t) => {
+                return Err(invalid(format!(
+                    "epss_threshold = {t}: a probability, from 0 to 1"
+                )))
+            }
+            (Some(_), None) => {
+                return Err(invalid(
+                    "epss_threshold needs epss = FILE (FIRST's EPSS CSV or JSON)".into(),
+                ))
+            }
+            _ => {}
+        }
         Ok(Policy {
+            exploits: ExploitRules {
+                kev_catalog: file.kev_catalog,
+                block_kev: file.block_kev,
+                epss: file.epss,
+                epss_threshold: file.epss_threshold,
+            },
             source: source.to_string(),
             defaults: file.defaults,
             scanners: file.scanners,
@@ -373,6 +430,27 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("threshold"), "{e}");
+    }
+
+    #[test]
+    fn exploit_keys_are_checked() {
+        let p = Policy::parse(
+            "kev_catalog = \"kev.json\"\nblock_kev = true\nepss = \"epss.csv\"\nepss_threshold = 0.2\n",
+            "p.toml",
+        )
+        .unwrap();
+        assert!(p.exploits.block_kev);
+        assert_eq!(p.exploits.epss_threshold, Some(0.2));
+        for (text, want) in [
+            ("block_kev = true\n", "needs kev_catalog"),
+            ("epss_threshold = 0.2\n", "needs epss"),
+            ("epss = \"e.csv\"\nepss_threshold = 1.5\n", "from 0 to 1"),
+            ("block_kev = \"yes\"\n", "invalid type"),
+            ("[[waivers]]\nid = \"CVE-1\"\nreason = \"r\"\nexpires = 2030-01-01\njustification = \"trust me\"\n", "unknown variant"),
+        ] {
+            let e = Policy::parse(text, "p.toml").unwrap_err().to_string();
+            assert!(e.contains(want), "{text}: {e}");
+        }
     }
 
     #[test]

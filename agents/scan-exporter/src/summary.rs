@@ -134,6 +134,10 @@ pub struct BlockingFinding {
     pub title: Option<String>,
     pub new: Option<bool>,
     pub why: String,
+    /// The rules that block it: `severity` (the class threshold), `kev`
+    /// (block_kev), `epss` (epss_threshold).
+    #[serde(default)]
+    pub rules: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -2,6 +2,7 @@
 //! against the real scanner outputs in ../shared/fixtures.
 
 mod broken_reports;
+mod exploit;
 mod exporter;
 mod exporter_daemon;
 mod exporter_safety;
