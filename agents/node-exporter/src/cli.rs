@@ -88,6 +88,30 @@ pub struct Cli {
     #[arg(long = "collector.vmstat.fields", default_value = defaults::VMSTAT_FIELDS)]
     pub vmstat_fields: String,
 
+    /// Regexp of ARP devices to include (default: all).
+    #[arg(long = "collector.arp.device-include")]
+    pub arp_device_include: Option<String>,
+
+    /// Regexp of ARP devices to exclude (default: none).
+    #[arg(long = "collector.arp.device-exclude")]
+    pub arp_device_exclude: Option<String>,
+
+    /// Export softirq calls per vector (node_softirqs_total).
+    #[arg(long = "collector.stat.softirq")]
+    pub stat_softirq: bool,
+
+    /// Export node_cpu_info from /proc/cpuinfo.
+    #[arg(long = "collector.cpu.info")]
+    pub cpu_info: bool,
+
+    /// With --collector.cpu.info: regexp of the first CPU's flags to export as node_cpu_flag_info.
+    #[arg(long = "collector.cpu.info.flags-include")]
+    pub cpu_info_flags_include: Option<String>,
+
+    /// With --collector.cpu.info: regexp of the first CPU's bugs to export as node_cpu_bug_info.
+    #[arg(long = "collector.cpu.info.bugs-include")]
+    pub cpu_info_bugs_include: Option<String>,
+
     /// Directory of *.prom files for the textfile collector (unset: none read).
     #[arg(long = "collector.textfile.directory", value_name = "DIR")]
     pub textfile_directory: Option<PathBuf>,
@@ -335,6 +359,18 @@ impl Cli {
             netstat_fields: regex("collector.netstat.fields", &self.netstat_fields)?,
             vmstat_fields: regex("collector.vmstat.fields", &self.vmstat_fields)?,
             textfile_directory: self.textfile_directory.clone(),
+            arp_device_include: opt("collector.arp.device-include", &self.arp_device_include)?,
+            arp_device_exclude: opt("collector.arp.device-exclude", &self.arp_device_exclude)?,
+            stat_softirq: self.stat_softirq,
+            cpu_info: self.cpu_info,
+            cpu_info_flags_include: opt(
+                "collector.cpu.info.flags-include",
+                &self.cpu_info_flags_include,
+            )?,
+            cpu_info_bugs_include: opt(
+                "collector.cpu.info.bugs-include",
+                &self.cpu_info_bugs_include,
+            )?,
         })
     }
 }
@@ -387,7 +423,8 @@ mod tests {
             "--collector.textfile.directory=/var/lib/prometheus/node-exporter",
         ]);
         assert_eq!(c.listen_addr().unwrap(), "0.0.0.0:9101".parse().unwrap());
-        assert_eq!(c.ignored.len(), 4, "{:?}", c.ignored);
+        assert_eq!(c.ignored.len(), 3, "{:?}", c.ignored);
+        assert!(c.cpu_info);
         assert!(c
             .ignored
             .contains(&"--collector.hwmon.chip-include ^x$".to_string()));

@@ -30,13 +30,15 @@ const EXPECTED_TOTAL: usize = 2429;
 
 /// Overall series matched exactly (name, labels and value text) today. A
 /// change that lowers it is a regression; raise it as collectors are added.
-const MATCHED_FLOOR: usize = 1110;
+const MATCHED_FLOOR: usize = 1147;
 
 /// Collectors whose series are identical to upstream's on the suite: no
 /// missing, extra or different series allowed.
 const COMPLETE: &[&str] = &[
+    "arp",
     "bonding",
     "conntrack",
+    "cpu",
     "cpufreq",
     "dmi",
     "edac",
@@ -58,6 +60,7 @@ const COMPLETE: &[&str] = &[
     "selinux",
     "sockstat",
     "softnet",
+    "stat",
     "textfile",
     "thermal_zone",
     "time",

@@ -1,6 +1,6 @@
 //! `node_arp_entries{device}`: ARP table entries per device, /proc/net/arp.
 
-use super::{read, CollectError, Collector, Paths};
+use super::{read, CollectError, Collector, FieldFilter, Settings};
 use crate::exposition::{Exposition, MetricType::Gauge};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,13 +17,22 @@ pub fn count(text: &str) -> BTreeMap<String, u64> {
 
 pub struct Arp {
     path: PathBuf,
+    include: Option<FieldFilter>,
+    exclude: Option<FieldFilter>,
 }
 
 impl Arp {
-    pub fn new(paths: &Paths) -> Self {
+    pub fn new(s: &Settings) -> Self {
         Self {
-            path: paths.proc("net/arp"),
+            path: s.paths.proc("net/arp"),
+            include: s.arp_device_include.clone().map(FieldFilter::new),
+            exclude: s.arp_device_exclude.clone().map(FieldFilter::new),
         }
+    }
+
+    fn wanted(&self, dev: &str) -> bool {
+        self.include.as_ref().is_none_or(|r| r.is_match(dev))
+            && !self.exclude.as_ref().is_some_and(|r| r.is_match(dev))
     }
 }
 
@@ -33,7 +42,8 @@ impl Collector for Arp {
     }
 
     fn collect(&self, out: &mut Exposition) -> Result<(), CollectError> {
-        let entries = count(&read(&self.path)?);
+        let mut entries = count(&read(&self.path)?);
+        entries.retain(|dev, _| self.wanted(dev));
         let name = "node_arp_entries";
         out.family(name, "ARP entries by device", Gauge);
         for (dev, n) in &entries {
@@ -46,6 +56,7 @@ impl Collector for Arp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{fake_paths, render};
 
     #[test]
     fn counts_per_device() {
@@ -57,5 +68,27 @@ mod tests {
         );
         assert_eq!(m.get("eth0"), Some(&2));
         assert_eq!(m.get("eth1"), Some(&1));
+    }
+
+    #[test]
+    fn entries_per_device_with_exclude() {
+        let d = tempfile::tempdir().unwrap();
+        let paths = fake_paths(
+            d.path(),
+            &[(
+                "proc/net/arp",
+                "IP address       HW type     Flags       HW address            Mask     Device\n\
+                 192.168.1.1      0x1         0x2         cc:aa:dd:ee:aa:bb     *        eth0\n\
+                 10.0.0.1         0x1         0x2         cc:aa:dd:ee:aa:bb     *        nope\n",
+            )],
+        );
+        let s = Settings {
+            paths,
+            arp_device_exclude: Some(regex::Regex::new("nope").unwrap()),
+            ..Settings::default()
+        };
+        let t = render(&Arp::new(&s));
+        assert!(t.contains("node_arp_entries{device=\"eth0\"} 1\n"), "{t}");
+        assert!(!t.contains("nope"), "{t}");
     }
 }

@@ -5,8 +5,12 @@
 //! (node_exporter's procfs library hard-codes it too). Some kernels let
 //! idle/iowait step backwards by a tick; a counter must not, so each value is
 //! held at its previous maximum (node_exporter does the same since 1.4).
+//!
+//! Also, as upstream: `node_cpu_isolated`, the thermal throttle counters
+//! (see `cpu_sysfs`) and, with `--collector.cpu.info`, `node_cpu_info` and
+//! the flag/bug info series (see `cpuinfo`).
 
-use super::{num, read, CollectError, Collector, Paths};
+use super::{cpu_sysfs, cpuinfo, num, read, CollectError, Collector, FieldFilter, Settings};
 use crate::exposition::{Exposition, MetricType::Counter};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -48,13 +52,30 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<(String, CpuTimes)>, Collect
 pub struct Cpu {
     path: PathBuf,
     last: Mutex<Vec<(String, CpuTimes)>>,
+    cpu_dir: PathBuf,
+    isolated: Vec<u32>,
+    /// With --collector.cpu.info: /proc/cpuinfo and the flag/bug filters.
+    info: Option<(PathBuf, Option<FieldFilter>, Option<FieldFilter>)>,
 }
 
 impl Cpu {
-    pub fn new(paths: &Paths) -> Self {
+    pub fn new(s: &Settings) -> Self {
+        let cpu_dir = s.paths.sys("devices/system/cpu");
+        let isolated = super::attr(&cpu_dir.join("isolated"))
+            .map(|l| cpu_sysfs::parse_cpu_list(&l))
+            .unwrap_or_default();
         Self {
-            path: paths.proc("stat"),
+            path: s.paths.proc("stat"),
             last: Mutex::new(Vec::new()),
+            cpu_dir,
+            isolated,
+            info: s.cpu_info.then(|| {
+                (
+                    s.paths.proc("cpuinfo"),
+                    s.cpu_info_flags_include.clone().map(FieldFilter::new),
+                    s.cpu_info_bugs_include.clone().map(FieldFilter::new),
+                )
+            }),
         }
     }
 
@@ -83,6 +104,12 @@ impl Collector for Cpu {
     fn collect(&self, out: &mut Exposition) -> Result<(), CollectError> {
         let mut cpus = parse(&self.path, &read(&self.path)?)?;
         self.monotonic(&mut cpus);
+        if let Some((path, flags, bugs)) = &self.info {
+            let info = cpuinfo::parse(&read(path)?);
+            cpuinfo::write(out, &info, flags.as_ref(), bugs.as_ref());
+        }
+        cpu_sysfs::write_throttles(out, &self.cpu_dir);
+        cpu_sysfs::write_isolated(out, &self.isolated);
         let name = "node_cpu_guest_seconds_total";
         out.family(
             name,
@@ -108,6 +135,41 @@ impl Collector for Cpu {
 mod tests {
     use super::*;
     use crate::collector::testutil::{fake_paths, render};
+    use crate::collector::Paths;
+
+    fn settings(paths: Paths) -> Settings {
+        Settings {
+            paths,
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn isolated_cpus_and_info_when_asked() {
+        let d = tempfile::tempdir().unwrap();
+        let p = fake_paths(
+            d.path(),
+            &[
+                ("proc/stat", STAT),
+                (
+                    "proc/cpuinfo",
+                    "processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu aes\n",
+                ),
+                ("sys/devices/system/cpu/isolated", "1,3-4\n"),
+            ],
+        );
+        let t = render(&Cpu::new(&settings(p.clone())));
+        assert!(t.contains("node_cpu_isolated{cpu=\"4\"} 1\n"), "{t}");
+        assert!(!t.contains("node_cpu_info"), "{t}");
+        let s = Settings {
+            cpu_info: true,
+            cpu_info_flags_include: Some(regex::Regex::new("^aes$").unwrap()),
+            ..settings(p)
+        };
+        let t = render(&Cpu::new(&s));
+        assert!(t.contains("vendor=\"AuthenticAMD\"} 1\n"), "{t}");
+        assert!(t.contains("node_cpu_flag_info{flag=\"aes\"} 1\n"), "{t}");
+    }
 
     const STAT: &str = "cpu  23544 0 9556 45354 386 0 89 26 0 0\n\
 cpu0 12146 0 4380 22853 65 0 12 12 7 3\n\
@@ -127,7 +189,7 @@ intr 1 2 3\nctxt 5\nbtime 6\n";
     fn writes_modes_and_guest() {
         let d = tempfile::tempdir().unwrap();
         let p = fake_paths(d.path(), &[("proc/stat", STAT)]);
-        let t = render(&Cpu::new(&p));
+        let t = render(&Cpu::new(&settings(p)));
         assert!(
             t.contains("node_cpu_seconds_total{cpu=\"0\",mode=\"user\"} 121.46\n"),
             "{t}"
@@ -152,7 +214,7 @@ intr 1 2 3\nctxt 5\nbtime 6\n";
     fn counters_never_step_back() {
         let d = tempfile::tempdir().unwrap();
         let p = fake_paths(d.path(), &[("proc/stat", "cpu0 10 0 0 500 0 0 0 0 0 0\n")]);
-        let c = Cpu::new(&p);
+        let c = Cpu::new(&settings(p.clone()));
         render(&c);
         std::fs::write(p.proc("stat"), "cpu0 11 0 0 499 0 0 0 0 0 0\n").unwrap();
         let t = render(&c);

@@ -98,6 +98,15 @@ pub struct Settings {
     pub netstat_fields: Regex,
     pub vmstat_fields: Regex,
     pub textfile_directory: Option<PathBuf>,
+    /// `--collector.arp.device-include` / `-exclude`.
+    pub arp_device_include: Option<Regex>,
+    pub arp_device_exclude: Option<Regex>,
+    /// `--collector.stat.softirq`: add `node_softirqs_total{vector}`.
+    pub stat_softirq: bool,
+    /// `--collector.cpu.info` and its flag and bug filters.
+    pub cpu_info: bool,
+    pub cpu_info_flags_include: Option<Regex>,
+    pub cpu_info_bugs_include: Option<Regex>,
 }
 
 impl Default for Settings {
@@ -116,6 +125,12 @@ impl Default for Settings {
             netstat_fields: Regex::new(defaults::NETSTAT_FIELDS).unwrap(),
             vmstat_fields: Regex::new(defaults::VMSTAT_FIELDS).unwrap(),
             textfile_directory: None,
+            arp_device_include: None,
+            arp_device_exclude: None,
+            stat_softirq: false,
+            cpu_info: false,
+            cpu_info_flags_include: None,
+            cpu_info_bugs_include: None,
         }
     }
 }

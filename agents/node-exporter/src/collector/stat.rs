@@ -1,6 +1,7 @@
-//! Boot time, context switches, forks, interrupts and process states from /proc/stat.
+//! Boot time, context switches, forks, interrupts and process states from
+//! /proc/stat, and with `--collector.stat.softirq` the softirq calls per vector.
 
-use super::{num, read, CollectError, Collector, Paths};
+use super::{num, read, CollectError, Collector, Settings};
 use crate::exposition::{
     Exposition,
     MetricType::{Counter, Gauge},
@@ -9,7 +10,22 @@ use std::path::{Path, PathBuf};
 
 pub struct Stat {
     path: PathBuf,
+    softirq: bool,
 }
+
+/// The `softirq` line's vectors after its total, in kernel order.
+const SOFTIRQ_VECTORS: [&str; 10] = [
+    "hi",
+    "timer",
+    "net_tx",
+    "net_rx",
+    "block",
+    "block_iopoll",
+    "tasklet",
+    "sched",
+    "hrtimer",
+    "rcu",
+];
 
 #[derive(Debug, Default, PartialEq)]
 pub struct Totals {
@@ -19,6 +35,8 @@ pub struct Totals {
     pub intr: f64,
     pub procs_running: f64,
     pub procs_blocked: f64,
+    /// Per vector, in [`SOFTIRQ_VECTORS`] order (empty without the line).
+    pub softirq: Vec<f64>,
 }
 
 pub fn parse(path: &Path, text: &str) -> Result<Totals, CollectError> {
@@ -29,6 +47,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Totals, CollectError> {
         let (Some(key), Some(first)) = (parts.next(), parts.next()) else {
             continue;
         };
+        if key == "softirq" {
+            t.softirq = parts
+                .map(|v| num(path, v))
+                .collect::<Result<Vec<f64>, _>>()?;
+            continue;
+        }
         let slot = match key {
             "btime" => {
                 seen_btime = true;
@@ -51,9 +75,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Totals, CollectError> {
 }
 
 impl Stat {
-    pub fn new(paths: &Paths) -> Self {
+    pub fn new(s: &Settings) -> Self {
         Self {
-            path: paths.proc("stat"),
+            path: s.paths.proc("stat"),
+            softirq: s.stat_softirq,
         }
     }
 }
@@ -101,6 +126,13 @@ impl Collector for Stat {
             Gauge,
             t.procs_running,
         );
+        if self.softirq && !t.softirq.is_empty() {
+            let name = "node_softirqs_total";
+            out.family(name, "Number of softirq calls.", Counter);
+            for (vector, v) in SOFTIRQ_VECTORS.iter().zip(&t.softirq) {
+                out.sample(name, &[("vector", vector)], *v);
+            }
+        }
         Ok(())
     }
 }
@@ -130,8 +162,34 @@ softirq 1 2 3\n";
                 processes: 17215.0,
                 intr: 416216.0,
                 procs_running: 3.0,
-                procs_blocked: 1.0
+                procs_blocked: 1.0,
+                softirq: vec![2.0, 3.0],
             }
+        );
+    }
+
+    #[test]
+    fn softirq_vectors_when_asked() {
+        let d = tempfile::tempdir().unwrap();
+        let paths = crate::collector::testutil::fake_paths(
+            d.path(),
+            &[("proc/stat", "btime 1\nsoftirq 30 1 2 3 4 5 6 7 8 9 10\n")],
+        );
+        let s = Settings {
+            paths,
+            ..Settings::default()
+        };
+        let t = crate::collector::testutil::render(&Stat::new(&s));
+        assert!(!t.contains("node_softirqs_total"), "{t}");
+        let s = Settings {
+            stat_softirq: true,
+            ..s
+        };
+        let t = crate::collector::testutil::render(&Stat::new(&s));
+        assert!(t.contains("node_softirqs_total{vector=\"hi\"} 1\n"), "{t}");
+        assert!(
+            t.contains("node_softirqs_total{vector=\"rcu\"} 10\n"),
+            "{t}"
         );
     }
 

@@ -18,7 +18,7 @@ pub const ALL: &[Spec] = &[
         name: "arp",
         default_enabled: true,
         about: "ARP entries per device (/proc/net/arp)",
-        build: |s| Box::new(arp::Arp::new(&s.paths)),
+        build: |s| Box::new(arp::Arp::new(s)),
     },
     Spec {
         name: "bonding",
@@ -36,7 +36,7 @@ pub const ALL: &[Spec] = &[
         name: "cpu",
         default_enabled: true,
         about: "CPU seconds per mode, and guest seconds (/proc/stat)",
-        build: |s| Box::new(cpu::Cpu::new(&s.paths)),
+        build: |s| Box::new(cpu::Cpu::new(s)),
     },
     Spec {
         name: "cpufreq",
@@ -186,7 +186,7 @@ pub const ALL: &[Spec] = &[
         name: "stat",
         default_enabled: true,
         about: "boot time, context switches, forks, interrupts, running/blocked processes",
-        build: |s| Box::new(stat::Stat::new(&s.paths)),
+        build: |s| Box::new(stat::Stat::new(s)),
     },
     Spec {
         name: "textfile",
