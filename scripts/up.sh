@@ -32,8 +32,34 @@ DISK_MOUNTS="${SRP_DISK_MOUNTS:-/}"
 
 say() { printf 'srp: %s\n' "$*"; }
 
+# Only what the local platform runs: Prometheus and Alertmanager (and
+# postgres_exporter when asked for), from Debian. Not the test tool chain
+# (scripts/setup.sh installs that for scripts/test.sh).
 if [[ "${SRP_SKIP_SETUP:-}" != 1 ]]; then
-  bash scripts/setup.sh
+  want=(prometheus prometheus-alertmanager curl)
+  [[ -n "${SRP_POSTGRES_DSN:-}" ]] && want+=(prometheus-postgres-exporter)
+  missing=()
+  for p in "${want[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    if [[ $(id -u) -ne 0 ]]; then
+      say "missing ${missing[*]}: install them with: sudo apt-get install -y --no-install-recommends ${missing[*]}"
+      exit 1
+    fi
+    say "installing ${missing[*]} (Debian packages)"
+    # Their postinst would start them on the default ports: this script starts
+    # its own on loopback instead.
+    policy_created=0
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+      printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+      chmod +x /usr/sbin/policy-rc.d
+      policy_created=1
+    fi
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+    if ((policy_created)); then rm -f /usr/sbin/policy-rc.d; fi
+  fi
 fi
 
 BINARIES=(srp-api srp-node-exporter srp-scan-exporter srp-disk-guard srp-slack-relay)
@@ -78,7 +104,23 @@ ports_sed=(
   -e "s/127\.0\.0\.1:9093/127.0.0.1:$AM_PORT/g"
   -e "s/127\.0\.0\.1:9187/127.0.0.1:$PGEXP_PORT/g"
 )
-sed "${ports_sed[@]}" rules/prometheus.yml >"$CONF/prometheus.yml"
+# Prometheus scrapes only what this script starts, so every target is up:
+# Jenkins is never here, postgres_exporter only with SRP_POSTGRES_DSN.
+started_jobs=" srp-api srp-node-exporter srp-scan-exporter srp-disk-guard srp-slack-relay alertmanager prometheus "
+[[ -n "${SRP_POSTGRES_DSN:-}" ]] && started_jobs+="postgres "
+# Each job's block starts at its "  - job_name:" line; the comments above a
+# job go (or stay) with it.
+only_started_jobs() {
+  awk -v keep="$started_jobs" '
+    /^scrape_configs:/ { in_sc = 1; print; next }
+    in_sc && /^[^ #]/ { in_sc = 0; printf "%s", buf; buf = "" }
+    !in_sc { print; next }
+    /^  - job_name:/ { emit = index(keep, " " $3 " ") > 0; if (emit) printf "%s", buf; buf = ""; if (emit) print; next }
+    /^  #/ || /^$/ { buf = buf $0 "\n"; next }
+    { if (emit) print }
+    END { if (emit) printf "%s", buf }'
+}
+sed "${ports_sed[@]}" rules/prometheus.yml | only_started_jobs >"$CONF/prometheus.yml"
 cp rules/alerts.yml "$CONF/alerts.yml"
 sed "${ports_sed[@]}" -e "s#credentials_file: .*#credentials_file: $TOKEN_FILE#" \
   rules/alertmanager.yml >"$CONF/alertmanager.yml"
