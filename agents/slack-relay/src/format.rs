@@ -14,8 +14,8 @@ pub const MAX_SECTION_CHARS: usize = 3000;
 const MAX_HEADER_CHARS: usize = 150;
 /// Slack rejects long messages (`msg_blocks_too_long`) well before
 /// 50 × 3000 characters; staying under this total has been safe.
-const MAX_TOTAL_CHARS: usize = 12_000;
-/// Blocks that are not alerts: header, labels, links, "+N more".
+pub const MAX_TOTAL_CHARS: usize = 12_000;
+/// Blocks that are not alerts: header, labels, links, Alertmanager's cut.
 const FIXED_BLOCKS: usize = 4;
 
 pub const COLOR_CRITICAL: &str = "#E01E5A";
@@ -30,6 +30,9 @@ pub const COLOR_NEUTRAL: &str = "#9E9EA6";
 pub struct Rendered {
     pub title: String,
     pub message: Value,
+    /// Thread replies (title, body) listing the alerts of a group too large
+    /// for one message; empty when the message holds them all.
+    pub thread: Vec<(String, Value)>,
 }
 
 /// Slack mrkdwn needs only these three escaped.
@@ -190,27 +193,32 @@ fn alert_section(a: &Alert, common: &crate::payload::Labels) -> String {
         ),
     };
     links.push(when);
+    if !a.fingerprint.is_empty() {
+        // Identifies the alert in Alertmanager (and in the thread of a
+        // large group) without repeating its labels.
+        links.push(format!("`{}`", escape(&truncate(&a.fingerprint, 64))));
+    }
     text.push('\n');
     text.push_str(&links.join(" · "));
     truncate(&text, MAX_SECTION_CHARS)
 }
 
-fn wrap(color: &str, fallback: &str, blocks: Vec<Value>) -> Value {
+pub(crate) fn wrap(color: &str, fallback: &str, blocks: Vec<Value>) -> Value {
     json!({
         "text": truncate(fallback, MAX_SECTION_CHARS),
         "attachments": [{ "color": color, "blocks": blocks }],
     })
 }
 
-fn header(title: &str) -> Value {
+pub(crate) fn header(title: &str) -> Value {
     json!({"type": "header", "text": {"type": "plain_text", "text": truncate(title, MAX_HEADER_CHARS), "emoji": true}})
 }
 
-fn context(text: &str) -> Value {
+pub(crate) fn context(text: &str) -> Value {
     json!({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(text, MAX_SECTION_CHARS)}]})
 }
 
-fn section(text: &str) -> Value {
+pub(crate) fn section(text: &str) -> Value {
     json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, MAX_SECTION_CHARS)}})
 }
 
@@ -245,21 +253,20 @@ pub fn alertmanager(p: &AlertmanagerPayload) -> Rendered {
     // Firing first: that is what someone has to act on.
     let mut ordered: Vec<&Alert> = p.alerts.iter().collect();
     ordered.sort_by_key(|a| a.status != Status::Firing);
-    let budget = MAX_BLOCKS - FIXED_BLOCKS;
-    let mut used_chars = title.len();
-    let mut shown = 0usize;
-    for a in &ordered {
-        if shown >= budget {
-            break;
-        }
-        let text = alert_section(a, &p.common_labels);
-        if shown > 0 && used_chars + text.len() > MAX_TOTAL_CHARS {
-            break;
-        }
-        used_chars += text.len();
-        blocks.push(section(&text));
-        shown += 1;
-    }
+    let sections: Vec<String> = ordered
+        .iter()
+        .map(|a| alert_section(a, &p.common_labels))
+        .collect();
+    let fits = sections.len() <= MAX_BLOCKS - FIXED_BLOCKS
+        && title.len() + sections.iter().map(String::len).sum::<usize>() <= MAX_TOTAL_CHARS;
+    let thread = if fits {
+        blocks.extend(sections.iter().map(|s| section(s)));
+        Vec::new()
+    } else {
+        let replies = crate::thread::replies(&title, color, &sections);
+        blocks.push(section(&crate::thread::summary(&ordered, replies.len())));
+        replies
+    };
 
     let mut links = Vec::new();
     if p.status == Status::Firing {
@@ -272,11 +279,7 @@ pub fn alertmanager(p: &AlertmanagerPayload) -> Rendered {
         blocks.push(context(&links.join(" · ")));
     }
 
-    let hidden = ordered.len() - shown;
     let mut notes = Vec::new();
-    if hidden > 0 {
-        notes.push(format!("+{hidden} more alerts"));
-    }
     if p.truncated_alerts > 0 {
         notes.push(format!(
             "Alertmanager truncated {} more alerts from this notification (receiver max_alerts)",
@@ -298,6 +301,7 @@ pub fn alertmanager(p: &AlertmanagerPayload) -> Rendered {
     Rendered {
         message: wrap(color, &fallback, blocks),
         title,
+        thread,
     }
 }
 
@@ -345,6 +349,7 @@ pub fn jenkins(p: &JenkinsPayload) -> Rendered {
     Rendered {
         message: wrap(color, &title, blocks),
         title,
+        thread: Vec::new(),
     }
 }
 
@@ -443,11 +448,27 @@ mod tests {
             assert!(t.chars().count() <= MAX_SECTION_CHARS);
         }
         let text = plain_text(&r.message);
-        assert!(text.contains("more alerts"), "{text}");
+        assert!(text.contains("*200 alerts*: 200 warning"), "{text}");
         assert!(text.contains("truncated 7 more alerts"), "{text}");
         assert_eq!(r.title, "[FIRING:207] DiskSpaceWarning");
         let total: usize = text.len();
         assert!(total < MAX_TOTAL_CHARS + 4000, "{total}");
+        // Every alert is in the thread, each reply within the limits.
+        let mut listed = 0;
+        for (_, reply) in &r.thread {
+            let b = blocks(&Rendered {
+                title: String::new(),
+                message: reply.clone(),
+                thread: Vec::new(),
+            });
+            assert!(b.len() <= MAX_BLOCKS);
+            let text = plain_text(reply);
+            assert!(text.len() <= MAX_TOTAL_CHARS + 200, "{}", text.len());
+            listed += (0..200)
+                .filter(|i| text.contains(&format!("`instance=web-{i}`")))
+                .count();
+        }
+        assert_eq!(listed, 200);
     }
 
     #[test]

@@ -184,6 +184,17 @@ fn messages_for(
                 message: body.clone(),
             });
         }
+        // After the parent in the route's order, so they thread under it
+        // (a webhook has no threads: they follow it as messages).
+        for (title, reply) in &rendered.thread {
+            out.push(NewMessage {
+                route: route.clone(),
+                kind: Kind::Reply,
+                group_key: group_key.to_string(),
+                title: title.clone(),
+                message: reply.to_string(),
+            });
+        }
     }
     out
 }

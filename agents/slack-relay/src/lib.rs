@@ -16,3 +16,4 @@ pub mod metrics;
 pub mod payload;
 pub mod routes;
 pub mod store;
+pub mod thread;
