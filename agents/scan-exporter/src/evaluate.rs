@@ -340,6 +340,7 @@ pub fn evaluate_detailed(inputs: &[Input], opts: &Options) -> (Summary, Vec<Deci
                 title: f.title.clone(),
                 new: is_new,
                 why,
+                fingerprint: f.fingerprints.first().cloned(),
                 rules,
             });
         }

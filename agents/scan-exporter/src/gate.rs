@@ -2,6 +2,7 @@
 //! outputs, and return the exit status (0 pass, 1 block, 2 error).
 
 use crate::evaluate::{evaluate_detailed, Baseline, Decision, Input, Options, Outcome};
+use crate::fingerprint;
 use crate::formats::{self, Parsed};
 use crate::ignorefile;
 use crate::input::{self, DEFAULT_MAX_REPORT_BYTES};
@@ -61,6 +62,13 @@ pub struct GateArgs {
     #[arg(long, value_name = "FILE")]
     pub gitleaksignore: Option<PathBuf>,
 
+    /// Key for stable secret fingerprints (`file:rule:hmac-…`, an HMAC of
+    /// the matched secret): with it, baselines and .gitleaksignore entries
+    /// survive squashes, rebases and moved lines. Keep it like a credential
+    /// and keep it the same across builds.
+    #[arg(long, env = "SRP_GATE_FINGERPRINT_KEY_FILE", value_name = "FILE")]
+    pub fingerprint_key_file: Option<PathBuf>,
+
     /// Refuse (exit 2) any report larger than this many bytes, before
     /// reading it.
     #[arg(long, default_value_t = DEFAULT_MAX_REPORT_BYTES, value_name = "BYTES")]
@@ -108,10 +116,18 @@ pub enum VexFormat {
 }
 
 /// Read and parse one report file; the error text is what the operator sees.
-pub fn load_report(path: &Path, max_bytes: u64) -> Result<crate::model::Report, String> {
+/// With a fingerprint key, secrets get their stable fingerprints.
+pub fn load_report(
+    path: &Path,
+    max_bytes: u64,
+    key: Option<&[u8]>,
+) -> Result<crate::model::Report, String> {
     let bytes = input::read_report_file(path, max_bytes).map_err(|e| e.to_string())?;
     match formats::parse(&bytes) {
-        Ok(Parsed::Report(r)) => Ok(r),
+        Ok(Parsed::Report(mut r)) => {
+            fingerprint::apply(&mut r, key);
+            Ok(r)
+        }
         Ok(Parsed::Summary(_)) => {
             Err("this is an srp-gate summary, not a scanner report (use it with --baseline)".into())
         }
@@ -119,17 +135,35 @@ pub fn load_report(path: &Path, max_bytes: u64) -> Result<crate::model::Report, 
     }
 }
 
-fn load_baseline(path: &Path, max_bytes: u64) -> Result<Baseline, String> {
+fn load_baseline(path: &Path, max_bytes: u64, key: Option<&[u8]>) -> Result<Baseline, String> {
     let source = path.display().to_string();
     let bytes = input::read_report_file(path, max_bytes).map_err(|e| e.to_string())?;
     match formats::parse(&bytes).map_err(|e| e.to_string())? {
-        Parsed::Report(r) => Ok(Baseline::from_report(&source, &r)),
+        Parsed::Report(mut r) => {
+            fingerprint::apply(&mut r, key);
+            Ok(Baseline::from_report(&source, &r))
+        }
         Parsed::Summary(s) => Ok(Baseline::from_summary(&source, &s)),
     }
 }
 
 /// Build the options from the flags; errors here are exit 2.
-fn options(args: &GateArgs, errors: &mut Vec<String>) -> Options {
+/// The fingerprint key: the file's content without its final newline;
+/// empty is refused (a keyless HMAC is a plain hash of the secret).
+fn fingerprint_key(args: &GateArgs) -> Result<Option<Vec<u8>>, String> {
+    let Some(p) = &args.fingerprint_key_file else {
+        return Ok(None);
+    };
+    let text =
+        input::read_text_file(p).map_err(|e| format!("fingerprint key {}: {e}", p.display()))?;
+    let key = text.trim_end_matches(['\n', '\r']);
+    if key.trim().is_empty() {
+        return Err(format!("fingerprint key {}: empty", p.display()));
+    }
+    Ok(Some(key.as_bytes().to_vec()))
+}
+
+fn options(args: &GateArgs, key: Option<&[u8]>, errors: &mut Vec<String>) -> Options {
     let today = args
         .today
         .unwrap_or_else(|| chrono::Utc::now().date_naive());
@@ -166,7 +200,7 @@ fn options(args: &GateArgs, errors: &mut Vec<String>) -> Options {
         }
     }
     if let Some(b) = &args.baseline {
-        match load_baseline(b, args.max_report_bytes) {
+        match load_baseline(b, args.max_report_bytes, key) {
             Ok(base) => opts.baseline = Some(base),
             Err(e) => errors.push(format!("baseline {}: {e}", b.display())),
         }
@@ -267,13 +301,17 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> std::io::Result<()> {
 /// Run the gate; returns the summary (for tests) and the exit status.
 pub fn run(args: &GateArgs) -> (Summary, i32) {
     let mut setup_errors = Vec::new();
-    let opts = options(args, &mut setup_errors);
+    let key = fingerprint_key(args).unwrap_or_else(|e| {
+        setup_errors.push(e);
+        None
+    });
+    let opts = options(args, key.as_deref(), &mut setup_errors);
     let inputs: Vec<Input> = args
         .reports
         .iter()
         .map(|p| Input {
             path: p.display().to_string(),
-            report: load_report(p, args.max_report_bytes),
+            report: load_report(p, args.max_report_bytes, key.as_deref()),
         })
         .collect();
     let (mut summary, decisions) = evaluate_detailed(&inputs, &opts);

@@ -4,8 +4,9 @@
 //!   other fields are ignored; a bad date is a warning and the line is skipped
 //!   (Trivy's behaviour). An expired entry stops applying.
 //! - `.gitleaksignore`: one fingerprint per line, the commit form
-//!   `commit:file:rule:line` or the global form `file:rule:line`; any other
-//!   shape is a warning and is skipped (Gitleaks' behaviour).
+//!   `commit:file:rule:line` or the global form `file:rule:line`, or
+//!   srp-gate's stable form `file:rule:hmac-HEX`; any other shape is a
+//!   warning and is skipped (Gitleaks' behaviour).
 
 use crate::policy::Waiver;
 use chrono::NaiveDate;
@@ -123,10 +124,11 @@ pub fn parse_gitleaksignore(text: &str, name: &str) -> Parsed {
             continue;
         }
         let parts = line.split(':').count();
-        let line_no_ok = line
-            .rsplit(':')
-            .next()
-            .is_some_and(|n| n.parse::<u64>().is_ok());
+        // Gitleaks' forms end in a line number; srp-gate's stable form
+        // (`file:rule:hmac-…`, see `fingerprint`) in the secret's keyed hash.
+        let line_no_ok = line.rsplit(':').next().is_some_and(|n| {
+            n.parse::<u64>().is_ok() || (parts == 3 && crate::fingerprint::is_stable_hash(n))
+        });
         if !(parts == 3 || parts == 4) || !line_no_ok {
             out.warnings.push(format!(
                 "{name}:{}: invalid .gitleaksignore entry, skipped: {line}",

@@ -8,6 +8,7 @@
 pub mod evaluate;
 pub mod exploit;
 pub mod exporter;
+pub mod fingerprint;
 pub mod formats;
 pub mod gate;
 pub mod glob;

@@ -138,8 +138,14 @@ pub struct Finding {
     /// The file the finding is in (PkgPath, secret file, config file).
     pub path: Option<String>,
     pub line: Option<u64>,
-    /// Gitleaks fingerprints: the commit form and the global form.
+    /// Gitleaks fingerprints: the stable form (see `fingerprint`) when a
+    /// key is given, the commit form and the global form.
     pub fingerprints: Vec<String>,
+    /// `file:rule:hmac-…`: rule, file and a keyed hash of the secret; the
+    /// same across commits, rebases and moved lines.
+    pub stable_fingerprint: Option<String>,
+    /// The matched secret, held only until `fingerprint::apply` hashes it.
+    pub secret: Option<SecretValue>,
     pub title: Option<String>,
 }
 
@@ -160,8 +166,11 @@ impl Finding {
         } else {
             &self.target
         };
-        let line = match (self.class(), self.line) {
-            (Class::Secret, Some(l)) => l.to_string(),
+        // A secret is the same secret wherever its line moves: with a
+        // stable fingerprint the keyed hash replaces the line.
+        let line = match (self.class(), &self.stable_fingerprint, self.line) {
+            (Class::Secret, Some(fp), _) => fp.rsplit(':').next().unwrap_or(fp).to_string(),
+            (Class::Secret, None, Some(l)) => l.to_string(),
             _ => String::new(),
         };
         format!(
@@ -185,6 +194,17 @@ impl Finding {
             Some(_) => false,
             None => self.fixed.as_deref().unwrap_or("").is_empty(),
         }
+    }
+}
+
+/// A matched secret: never printed (its Debug is redacted), dropped once
+/// hashed.
+#[derive(Clone, Default)]
+pub struct SecretValue(pub String);
+
+impl fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretValue([redacted])")
     }
 }
 

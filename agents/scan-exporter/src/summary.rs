@@ -134,6 +134,10 @@ pub struct BlockingFinding {
     pub title: Option<String>,
     pub new: Option<bool>,
     pub why: String,
+    /// A secret's fingerprint for `.gitleaksignore` or a waiver: the stable
+    /// form when a fingerprint key is set, else Gitleaks' commit form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
     /// The rules that block it: `severity` (the class threshold), `kev`
     /// (block_kev), `epss` (epss_threshold).
     #[serde(default)]

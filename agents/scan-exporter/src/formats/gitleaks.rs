@@ -20,6 +20,9 @@ pub(crate) struct GitleaksFinding {
     fingerprint: String,
     #[serde(default)]
     description: String,
+    /// What matched (`REDACTED` under `--redact`); hashed, never kept.
+    #[serde(default)]
+    secret: String,
 }
 
 /// `file:rule:line` (the global form) and `commit:file:rule:line`, as
@@ -51,6 +54,9 @@ pub(crate) fn to_report(list: Vec<GitleaksFinding>) -> Result<Report, ParseError
                 line: Some(g.start_line),
                 fingerprints: fps,
                 title: Some(g.description).filter(|d| !d.is_empty()),
+                secret: Some(g.secret)
+                    .filter(|s| !s.is_empty() && s != "REDACTED")
+                    .map(crate::model::SecretValue),
                 ..Finding::default()
             }
         })

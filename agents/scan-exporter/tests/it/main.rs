@@ -6,6 +6,7 @@ mod exploit;
 mod exporter;
 mod exporter_daemon;
 mod exporter_safety;
+mod fingerprints;
 mod fixtures;
 mod malformed;
 mod parser_props;
