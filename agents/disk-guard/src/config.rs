@@ -55,6 +55,52 @@ pub struct Config {
     /// Take this host's Jenkins agent offline before the disk fills.
     #[serde(default)]
     pub drain: Option<DrainConfig>,
+    /// Last resort, off by default: grow the EBS volume behind a mount point.
+    #[serde(default)]
+    pub grow: Option<GrowConfig>,
+}
+
+/// Growing the EBS volume (ModifyVolume, then the partition and filesystem).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GrowConfig {
+    /// Must be true: the section alone does not turn growing on.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Never grow a volume beyond this size (GiB).
+    pub max_size_gib: u64,
+    /// Each grow adds this many GiB (capped at `max_size_gib`).
+    pub step_gib: u64,
+    /// At most this many grows per mount point in 24 hours.
+    #[serde(default = "default_max_per_day")]
+    pub max_per_day: u32,
+    /// At least this long between two grows of a mount point.
+    #[serde(default = "default_grow_cooldown")]
+    pub cooldown: Dur,
+    /// How long to wait for the modification to reach `optimizing` and for
+    /// the kernel to see the new size.
+    #[serde(default = "default_grow_wait")]
+    pub wait: Dur,
+    /// The instance metadata service (IMDSv2 only).
+    #[serde(default = "default_imds_url")]
+    pub imds_url: String,
+    /// The EC2 API endpoint; default `https://ec2.REGION.amazonaws.com`.
+    pub ec2_endpoint: Option<String>,
+    /// For a device without an NVMe serial (Xen `xvd*`): the volume id.
+    pub volume_id: Option<String>,
+}
+
+fn default_max_per_day() -> u32 {
+    2
+}
+fn default_grow_cooldown() -> Dur {
+    Dur::secs(6 * 3600)
+}
+fn default_grow_wait() -> Dur {
+    Dur::secs(10 * 60)
+}
+fn default_imds_url() -> String {
+    "http://169.254.169.254".into()
 }
 
 /// Drain before full: the agent goes temporarily offline when the disk is
@@ -353,6 +399,31 @@ impl Config {
         }
         if let Some(j) = &self.jenkins {
             validate_jenkins(j)?;
+        }
+        if let Some(g) = &self.grow {
+            if g.step_gib == 0 || g.max_size_gib == 0 {
+                return Err("grow: step_gib and max_size_gib must be at least 1".into());
+            }
+            if g.max_per_day == 0 {
+                return Err("grow.max_per_day must be at least 1 (or set enabled = false)".into());
+            }
+            for (k, u) in [
+                ("imds_url", Some(&g.imds_url)),
+                ("ec2_endpoint", g.ec2_endpoint.as_ref()),
+            ] {
+                if let Some(u) = u {
+                    if !(u.starts_with("http://") || u.starts_with("https://")) {
+                        return Err(format!("grow.{k} {u:?} must be an http:// or https:// URL"));
+                    }
+                }
+            }
+            if let Some(v) = &g.volume_id {
+                if !v.starts_with("vol-") || !v[4..].chars().all(|c| c.is_ascii_hexdigit()) {
+                    return Err(format!(
+                        "grow.volume_id {v:?} is not an EBS volume id (vol-…)"
+                    ));
+                }
+            }
         }
         if let Some(d) = &self.drain {
             if self.jenkins.is_none() {

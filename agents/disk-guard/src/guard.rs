@@ -5,11 +5,12 @@
 //! `--once` calls it once and turns the [`PassReport`] into an exit status.
 
 use crate::cleanup::{Action, JenkinsView, Pass, PolicyError};
-use crate::config::{Config, DrainConfig, JenkinsApiConfig, PolicyConfig};
+use crate::config::{Config, DrainConfig, GrowConfig, JenkinsApiConfig, PolicyConfig};
 use crate::drain::{Drainer, MountState, Step};
 use crate::escalate::{self, Figures, Outcome};
 use crate::escape;
 use crate::fs_usage::{self, Usage};
+use crate::grow::{GrowError, Grower, Grown};
 use crate::in_use::{LocalUse, RunningJobs};
 use crate::jenkins_api::JenkinsApi;
 use crate::journal::Journal;
@@ -57,6 +58,8 @@ pub struct MountReport {
     /// What draining did for this mount point: not_needed | drained |
     /// would_drain | already_offline (by someone else) | held | failed
     pub drain: String,
+    /// not_needed | grown | would_grow | limited | refused | failed
+    pub grow: String,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -208,6 +211,11 @@ impl Guard {
                     r.drain = step_label(&step).into();
                 }
             }
+            if let Some(g) = cfg.grow.as_ref().filter(|g| g.enabled) {
+                if r.free_ratio_after < r.critical {
+                    self.grow(g, m, &mut r, dry_run);
+                }
+            }
             if r.free_ratio_after < r.critical {
                 self.escalate(&cfg, &mut r, dry_run);
             }
@@ -312,6 +320,7 @@ impl Guard {
             errors: Vec::new(),
             escalation: "not_needed".into(),
             drain: "not_needed".into(),
+            grow: "not_needed".into(),
         };
         let before = match self.sample(cfg, &m.path, &label) {
             Ok(u) => u,
@@ -482,6 +491,63 @@ impl Guard {
         );
 
         r
+    }
+
+    /// Still under critical after cleaning and draining: grow the volume,
+    /// then measure again (the new figures decide escalation and undrain).
+    fn grow(
+        &mut self,
+        g: &GrowConfig,
+        m: &crate::config::MountConfig,
+        r: &mut MountReport,
+        dry_run: bool,
+    ) {
+        let grower = Grower {
+            cfg: g,
+            journal: &self.journal,
+            rt: &self.rt,
+            dry_run,
+        };
+        let result = match grower.grow(&m.path) {
+            Ok(grown) => {
+                match &grown {
+                    Grown::Grown {
+                        volume,
+                        from_gib,
+                        to_gib,
+                    } => {
+                        tracing::warn!(mountpoint = %r.mountpoint, volume, from_gib, to_gib, "grew the volume and the filesystem")
+                    }
+                    Grown::Limited(why) => {
+                        tracing::warn!(mountpoint = %r.mountpoint, "not growing the volume: {why}")
+                    }
+                    Grown::WouldGrow(_) => {}
+                }
+                grown.label()
+            }
+            Err(e) => {
+                tracing::error!(mountpoint = %r.mountpoint, "cannot grow the volume: {}", escape::line(&e.to_string()));
+                r.errors.push(format!("grow: {e}"));
+                if matches!(e, GrowError::Refused(_) | GrowError::NoVolumeId(_)) {
+                    "refused"
+                } else {
+                    "failed"
+                }
+            }
+        };
+        r.grow = result.into();
+        self.metrics
+            .volume_grows
+            .with_label_values(&[&r.mountpoint, result])
+            .inc();
+        if result == "grown" {
+            let label = r.mountpoint.clone();
+            if let Ok(u) = self.sample(&self.config.clone(), &m.path, &label) {
+                r.size_bytes = u.size_bytes;
+                r.free_bytes_after = u.free_bytes;
+                r.free_ratio_after = u.ratio();
+            }
+        }
     }
 
     /// Still under critical after cleaning (and draining, and growing): run

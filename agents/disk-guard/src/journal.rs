@@ -64,6 +64,18 @@ pub const MIGRATIONS: &[&str] = &[
          detail TEXT NOT NULL
      );
      CREATE INDEX drains_agent ON drains(agent, id);",
+    // 2: every volume grow, written before ModifyVolume is called (so a
+    // crash mid-grow still counts toward the cooldown and the daily limit).
+    "CREATE TABLE grows (
+         id INTEGER PRIMARY KEY,
+         time_ms INTEGER NOT NULL,
+         mountpoint TEXT NOT NULL,
+         volume_id TEXT NOT NULL,
+         from_gib INTEGER NOT NULL,
+         to_gib INTEGER NOT NULL,
+         outcome TEXT NOT NULL
+     );
+     CREATE INDEX grows_mount ON grows(mountpoint, time_ms);",
 ];
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -240,6 +252,53 @@ impl Journal {
                 outcome: r.get(4)?,
                 detail: r.get(5)?,
             })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn begin_grow(
+        &self,
+        mountpoint: &str,
+        volume_id: &str,
+        from_gib: u64,
+        to_gib: u64,
+    ) -> Result<i64, JournalError> {
+        self.conn.execute(
+            "INSERT INTO grows (time_ms, mountpoint, volume_id, from_gib, to_gib, outcome) VALUES (?1, ?2, ?3, ?4, ?5, 'pending')",
+            params![now_ms(), mountpoint, volume_id, from_gib as i64, to_gib as i64],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    pub fn finish_grow(&self, id: i64, outcome: &str) -> Result<(), JournalError> {
+        self.conn.execute(
+            "UPDATE grows SET outcome = ?2 WHERE id = ?1",
+            params![id, outcome],
+        )?;
+        Ok(())
+    }
+
+    /// Times (ms) of the grows of `mountpoint` since `since_ms`, newest first.
+    pub fn grows_since(&self, mountpoint: &str, since_ms: i64) -> Result<Vec<i64>, JournalError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT time_ms FROM grows WHERE mountpoint = ?1 AND time_ms >= ?2 ORDER BY time_ms DESC",
+        )?;
+        let rows = stmt.query_map(params![mountpoint, since_ms], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Grow rows, newest first: (volume, from, to, outcome).
+    pub fn grows(&self, limit: usize) -> Result<Vec<(String, u64, u64, String)>, JournalError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT volume_id, from_gib, to_gib, outcome FROM grows ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok((
+                r.get(0)?,
+                r.get::<_, i64>(1)? as u64,
+                r.get::<_, i64>(2)? as u64,
+                r.get(3)?,
+            ))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

@@ -19,6 +19,7 @@ pub struct Metrics {
     pub config_reload_ok: IntGauge,
     pub config_reload_time: Gauge,
     pub agent_drained: IntGaugeVec,
+    pub volume_grows: IntCounterVec,
 }
 
 impl Metrics {
@@ -96,6 +97,13 @@ impl Metrics {
                 ),
                 &["agent"],
             )?,
+            volume_grows: IntCounterVec::new(
+                Opts::new(
+                    "srp_disk_volume_grows_total",
+                    "EBS volume grows by result (grown, failed, refused, limited, would_grow).",
+                ),
+                &["mountpoint", "result"],
+            )?,
         };
         registry.register(Box::new(m.free_bytes.clone()))?;
         registry.register(Box::new(m.free_ratio.clone()))?;
@@ -109,6 +117,7 @@ impl Metrics {
         registry.register(Box::new(m.config_reload_ok.clone()))?;
         registry.register(Box::new(m.config_reload_time.clone()))?;
         registry.register(Box::new(m.agent_drained.clone()))?;
+        registry.register(Box::new(m.volume_grows.clone()))?;
         Ok(m)
     }
 

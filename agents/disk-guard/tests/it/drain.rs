@@ -14,14 +14,14 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 const MIB: usize = 1 << 20;
-const RELAY_TOKEN: &str = "relay-secret-token";
+pub const RELAY_TOKEN: &str = "relay-secret-token";
 
 /// What the relay was sent: (authorization header, body).
-type Seen = Arc<Mutex<Vec<(String, serde_json::Value)>>>;
+pub type Seen = Arc<Mutex<Vec<(String, serde_json::Value)>>>;
 
 /// A stand-in for srp-slack-relay's `/jenkins`: the fields it requires
 /// (job, build, result in its vocabulary) or 400, and its bearer token.
-async fn relay() -> (String, Seen, tokio::task::JoinHandle<()>) {
+pub async fn relay() -> (String, Seen, tokio::task::JoinHandle<()>) {
     let seen: Seen = Arc::default();
     let s = seen.clone();
     let app = Router::new().route(

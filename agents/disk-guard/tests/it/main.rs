@@ -6,6 +6,7 @@ mod build_aware;
 mod daemon;
 mod docker;
 mod drain;
+mod grow;
 mod jenkins;
 mod lru;
 mod mock_jenkins;
