@@ -10,10 +10,12 @@ mkdir -p "$LOCAL"
 say() { printf 'setup: %s\n' "$*" >&2; }
 
 # Debian packages: the real Prometheus, promtool, Alertmanager, amtool, node_exporter
-# (parity peer), postgres_exporter, and the linters and load tools.
+# (parity peer), postgres_exporter, the linters and load tools, and xfsprogs (the disk
+# guard grows a loop-device XFS online in its tests).
 APT_PKGS=(
   prometheus prometheus-alertmanager prometheus-node-exporter prometheus-postgres-exporter
   shellcheck yamllint debootstrap wrk hyperfine time python3-venv jq curl
+  xfsprogs
 )
 missing=()
 for p in "${APT_PKGS[@]}"; do
