@@ -119,6 +119,26 @@ check(instance.get("associate_public_ip_address") is False, "no public address")
 check(unwrap(instance.get("vpc_security_group_ids")) == "['aws_security_group.scanner.id']", "only the module's security group")
 check("user_data.sh.tftpl" in str(instance.get("user_data_base64", "")), "user data from user_data.sh.tftpl")
 
+data_sources = blocks(mod, "data")
+grow = data_sources.get("aws_iam_policy_document.grow_own_volumes", {})
+statements = grow.get("statement", [])
+statements = statements if isinstance(statements, list) else [statements]
+actions = sorted(a for st in statements for a in st.get("actions", []))
+check(actions == ["ec2:DescribeVolumes", "ec2:DescribeVolumesModifications", "ec2:ModifyVolume"],
+      f"the instance role may describe and modify volumes, nothing else (found {actions})")
+modify = [st for st in statements if "ec2:ModifyVolume" in st.get("actions", [])]
+check(len(modify) == 1 and modify[0].get("actions") == ["ec2:ModifyVolume"]
+      and modify[0].get("resources") == ["arn:aws:ec2:*:*:volume/*"],
+      "ModifyVolume alone in its statement, on volume ARNs only")
+conds = modify[0].get("condition", []) if modify else []
+conds = conds if isinstance(conds, list) else [conds]
+check({c.get("variable") for c in conds} >= {"aws:ResourceTag/Name", "aws:ResourceTag/Component"},
+      "ModifyVolume only on volumes tagged by this module")
+check(unwrap(instance.get("volume_tags")) == "local.tags", "the instance's volumes carry the module's tags")
+role_policies = {k: v for k, v in resources.items() if k.startswith("aws_iam_role_policy")}
+check(set(role_policies) == {"aws_iam_role_policy.grow_own_volumes"},
+      f"the role has exactly the volume-grow policy (found {sorted(role_policies)})")
+
 sg = resources.get("aws_security_group.scanner", {})
 check(bool(sg) and "ingress" not in sg and "egress" not in sg, "security group has no inline rules (every rule is a resource below)")
 ingress = {k: v for k, v in resources.items() if k.startswith("aws_vpc_security_group_ingress_rule.")}

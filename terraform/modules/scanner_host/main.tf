@@ -81,8 +81,8 @@ resource "aws_vpc_security_group_egress_rule" "http" {
   tags              = local.tags
 }
 
-# An instance role with no policies: the host needs no AWS API, and a role
-# keeps IMDS credentials scoped (nothing) rather than absent by accident.
+# The instance role: the host's only AWS API use is srp-disk-guard growing
+# its own EBS volume (off by default, see agents/disk-guard/README.md).
 data "aws_iam_policy_document" "assume_ec2" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -97,6 +97,48 @@ resource "aws_iam_role" "scanner" {
   name_prefix        = "${var.name}-"
   assume_role_policy = data.aws_iam_policy_document.assume_ec2.json
   tags               = local.tags
+}
+
+# Nothing broader than growing this host's volumes: the Describe calls are
+# read-only and take no resource-level scope in IAM; ModifyVolume only on
+# volumes carrying this module's tags (volume_tags below), and only when the
+# call comes from an EC2 instance's role credentials.
+data "aws_iam_policy_document" "grow_own_volumes" {
+  statement {
+    sid       = "DescribeVolumes"
+    actions   = ["ec2:DescribeVolumes", "ec2:DescribeVolumesModifications"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "ModifyOwnVolumes"
+    actions   = ["ec2:ModifyVolume"]
+    resources = ["arn:aws:ec2:*:*:volume/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Name"
+      values   = [var.name]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Component"
+      values   = ["srp-scanner"]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "ec2:SourceInstanceARN"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "grow_own_volumes" {
+  name   = "srp-disk-guard-grow-own-volumes"
+  role   = aws_iam_role.scanner.id
+  policy = data.aws_iam_policy_document.grow_own_volumes.json
 }
 
 resource "aws_iam_instance_profile" "scanner" {
