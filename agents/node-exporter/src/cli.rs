@@ -386,9 +386,20 @@ mod tests {
     }
 
     #[test]
-    fn defaults_enable_every_collector() {
+    fn defaults_enable_upstreams_default_collectors() {
         let c = parse(&[]);
-        assert_eq!(c.enabled.len(), collector::ALL.len());
+        let defaults: Vec<&str> = collector::ALL
+            .iter()
+            .filter(|s| s.default_enabled)
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(c.enabled, defaults);
+        assert!(
+            !c.enabled.contains(&"interrupts"),
+            "off by default upstream"
+        );
+        let c = parse(&["--collector.interrupts"]);
+        assert!(c.enabled.contains(&"interrupts"));
         assert_eq!(c.listen_addr().unwrap(), "127.0.0.1:9100".parse().unwrap());
     }
 

@@ -30,7 +30,7 @@ const EXPECTED_TOTAL: usize = 2429;
 
 /// Overall series matched exactly (name, labels and value text) today. A
 /// change that lowers it is a regression; raise it as collectors are added.
-const MATCHED_FLOOR: usize = 1147;
+const MATCHED_FLOOR: usize = 1366;
 
 /// Collectors whose series are identical to upstream's on the suite: no
 /// missing, extra or different series allowed.
@@ -45,9 +45,11 @@ const COMPLETE: &[&str] = &[
     "entropy",
     "filefd",
     "hwmon",
+    "interrupts",
     "loadavg",
     "mdadm",
     "meminfo",
+    "meminfo_numa",
     "netclass",
     "netstat",
     "nfs",

@@ -34,10 +34,13 @@ fn peer_args(textfile_dir: &str, only_ours: bool) -> Vec<String> {
     // Debian's build excludes `lo`; upstream (and we) do not.
     a.push("--collector.netdev.device-exclude=".into());
     if only_ours {
+        // Ours runs with its defaults, which are upstream's: the peer gets
+        // the same set (collectors off by default upstream stay off).
         a.push("--collector.disable-defaults".into());
         a.extend(
             collector::ALL
                 .iter()
+                .filter(|s| s.default_enabled)
                 .map(|s| format!("--collector.{}", s.name)),
         );
     }

@@ -87,6 +87,12 @@ pub const ALL: &[Spec] = &[
         build: |s| Box::new(hwmon::Hwmon::new(&s.paths)),
     },
     Spec {
+        name: "interrupts",
+        default_enabled: false,
+        about: "interrupt counts per IRQ and CPU (/proc/interrupts)",
+        build: |s| Box::new(interrupts::Interrupts::new(&s.paths)),
+    },
+    Spec {
         name: "loadavg",
         default_enabled: true,
         about: "1, 5 and 15 minute load averages",
@@ -103,6 +109,12 @@ pub const ALL: &[Spec] = &[
         default_enabled: true,
         about: "every /proc/meminfo field as node_memory_<Field>[_bytes]",
         build: |s| Box::new(meminfo::Meminfo::new(&s.paths)),
+    },
+    Spec {
+        name: "meminfo_numa",
+        default_enabled: false,
+        about: "memory statistics per NUMA node (/sys/devices/system/node)",
+        build: |s| Box::new(meminfo_numa::MeminfoNuma::new(&s.paths)),
     },
     Spec {
         name: "netclass",
@@ -252,12 +264,10 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "ethtool",
     "fibrechannel",
     "infiniband",
-    "interrupts",
     "ipvs",
     "ksmd",
     "lnstat",
     "logind",
-    "meminfo_numa",
     "mountstats",
     "network_route",
     "ntp",
