@@ -454,6 +454,7 @@ pub fn evaluate_detailed(inputs: &[Input], opts: &Options) -> (Summary, Vec<Deci
         errors,
         finding_keys: keys,
         vex,
+        sbom_diff: None,
     };
     (summary, decisions)
 }

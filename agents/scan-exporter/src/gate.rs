@@ -25,8 +25,15 @@ use std::path::{Path, PathBuf};
 pub struct GateArgs {
     /// Reports to judge; each one's format is recognised by its content
     /// (Trivy JSON, Gitleaks JSON, SARIF 2.1.0, CycloneDX JSON).
-    #[arg(required = true, value_name = "REPORT")]
+    #[arg(required_unless_present = "sbom_diff", value_name = "REPORT")]
     pub reports: Vec<PathBuf>,
+
+    /// List the components added, removed, upgraded and downgraded between
+    /// two releases' CycloneDX SBOMs (Trivy's or syft's). Alone, it only
+    /// reports (exit 0, or 2 on a broken SBOM); with reports, the gate runs
+    /// too and the diff goes into --summary-json as `sbom_diff`.
+    #[arg(long, num_args = 2, value_names = ["OLD", "NEW"])]
+    pub sbom_diff: Option<Vec<PathBuf>>,
 
     /// Policy file (TOML): thresholds per scanner and class, ignore_unfixed,
     /// waivers. Without it the platform default applies: block any secret
@@ -315,6 +322,12 @@ pub fn run(args: &GateArgs) -> (Summary, i32) {
         })
         .collect();
     let (mut summary, decisions) = evaluate_detailed(&inputs, &opts);
+    if let Some([old, new]) = args.sbom_diff.as_deref() {
+        match crate::sbom_diff::diff(old, new, args.max_report_bytes) {
+            Ok(d) => summary.sbom_diff = Some(d),
+            Err(e) => setup_errors.push(format!("--sbom-diff {e}")),
+        }
+    }
     if !setup_errors.is_empty() {
         for e in &setup_errors {
             summary.checks.insert(
@@ -333,7 +346,12 @@ pub fn run(args: &GateArgs) -> (Summary, i32) {
         eprintln!("error: {e}");
     }
     if !args.quiet {
-        print!("{}", output::table::render(&summary));
+        if !inputs.is_empty() || !summary.errors.is_empty() {
+            print!("{}", output::table::render(&summary));
+        }
+        if let Some(d) = &summary.sbom_diff {
+            print!("{}", crate::sbom_diff::render(d));
+        }
     }
     let mut code = summary.verdict.exit_code();
     if let Some(p) = &args.junit {

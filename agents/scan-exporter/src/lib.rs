@@ -17,6 +17,7 @@ pub mod input;
 pub mod model;
 pub mod output;
 pub mod policy;
+pub mod sbom_diff;
 pub mod summary;
 pub mod vex;
 

@@ -65,6 +65,9 @@ pub struct Summary {
     /// What the `--vex` statements did (absent in summaries of older gates).
     #[serde(default)]
     pub vex: VexSummary,
+    /// `--sbom-diff OLD NEW`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sbom_diff: Option<crate::sbom_diff::SbomDiff>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -11,6 +11,7 @@ mod fixtures;
 mod malformed;
 mod parser_props;
 mod policy;
+mod syft;
 mod vex;
 
 use serde_json::Value;
