@@ -611,6 +611,40 @@ mod tests {
         assert!(c.escalation.is_some());
     }
 
+    #[test]
+    fn the_examples_commented_drain_and_grow_sections_are_valid_too() {
+        let text: String = EXAMPLE
+            .lines()
+            .map(|l| l.strip_prefix("#: ").unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let c = Config::parse(&text).unwrap();
+        assert_eq!(
+            c.jenkins.unwrap().token_credential.as_deref(),
+            Some("jenkins-token")
+        );
+        assert_eq!(c.drain.unwrap().horizon.get().as_secs(), 7200);
+        let g = c.grow.unwrap();
+        assert!(!g.enabled, "growing is off by default");
+        assert_eq!(g.imds_url, "http://169.254.169.254");
+        assert!(Config::parse(EXAMPLE).unwrap().grow.is_none());
+    }
+
+    #[test]
+    fn drain_needs_jenkins_and_grow_refuses_what_it_cannot_use() {
+        let base = "[[mount]]\npath = \"/\"\n";
+        assert!(err(&format!("{base}[drain]\nnode = \"a\"\n")).contains("needs a [jenkins]"));
+        let j = "[jenkins]\nurl = \"http://j\"\nuser = \"u\"\n";
+        assert!(err(&format!("{base}{j}")).contains("token_file or token_credential"));
+        assert!(
+            err(&format!("{base}[grow]\nmax_size_gib = 8\nstep_gib = 0\n")).contains("step_gib")
+        );
+        assert!(err(&format!(
+            "{base}[grow]\nmax_size_gib = 8\nstep_gib = 1\nvolume_id = \"/dev/xvdf\"\n"
+        ))
+        .contains("not an EBS volume id"));
+    }
+
     fn err(text: &str) -> String {
         Config::parse(text).unwrap_err().to_string()
     }
