@@ -60,7 +60,9 @@ boot() {
   local start=$SECONDS
   while ((SECONDS - start < deadline)); do
     our_pid >/dev/null || { say "QEMU ($accel) exited"; return 1; }
-    if guest_ssh true 2>/dev/null; then return 0; fi
+    # ConnectTimeout covers only the TCP connect, which QEMU's forward accepts
+    # at once: bound the whole probe.
+    if timeout 20 bash -c "$(declare -f ssh_opts guest_ssh); state='$state'; guest_ssh true" 2>/dev/null; then return 0; fi
     sleep 2
   done
   say "no ssh after ${deadline}s with $accel"
