@@ -5,6 +5,8 @@
 set -euo pipefail
 # shellcheck source=jenkins/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+# shellcheck source=jenkins/lib/ledger.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/ledger.sh"
 stage_begin Build
 
 commit="$(built_commit)"
@@ -42,4 +44,20 @@ else
     die "cargo build failed"
   printf 'SRP_IMAGE_REF=%s\nSRP_IMAGE_BUILT=0\nSRP_BIN_DIR=%s\n' \
     "$image:$BUILD_NUMBER" "$(cargo_profile_dir "$profile")" >"$SRP_REPORTS_DIR/image.env"
+fi
+
+# The release in the ledger: this build, its commit and the image. The digest
+# is the local image id when an image was built (the registry digest exists
+# only after a push).
+if ledger_enabled; then
+  digest=null
+  if grep -q '^SRP_IMAGE_BUILT=1' "$SRP_REPORTS_DIR/image.env"; then
+    id="$(docker image inspect --format '{{.Id}}' "$image:$BUILD_NUMBER" 2>/dev/null || true)"
+    [[ -n $id ]] && digest="$(jq -n --arg d "$id" '$d')"
+  fi
+  commit_time="$(git -C "$SRP_ROOT" show -s --format=%cI "$commit" 2>/dev/null || date -u +%FT%TZ)"
+  release="$(jq -n --argjson build "$BUILD_NUMBER" --arg sha "$commit" --arg time "$commit_time" \
+    --arg image "$image:$BUILD_NUMBER" --argjson digest "$digest" \
+    '{build: $build, commit_sha: $sha, commit_time: $time, image: $image, digest: $digest}')"
+  ledger_queue "release $BUILD_NUMBER" POST /releases "$release" || true
 fi

@@ -5,6 +5,8 @@
 set -euo pipefail
 # shellcheck source=jenkins/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+# shellcheck source=jenkins/lib/ledger.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/ledger.sh"
 
 # Reports of a previous build in a reused workspace must not be mistaken for this one's.
 for f in stages.log build-info.json gitleaks.json gitleaks.sarif trivy.json sbom.cdx.json \
@@ -37,3 +39,5 @@ jq -n --arg build "$BUILD_NUMBER" --arg commit "$commit" --arg short "${commit:0
   '{build: $build, commit: $commit, short_commit: $short, branch: $branch, mode: $mode, dirty: $dirty}' \
   >"$SRP_REPORTS_DIR/build-info.json"
 log "building commit $commit (branch $branch) as build $BUILD_NUMBER"
+# A new build starts a new ledger queue (what an earlier one left is dropped).
+ledger_reset

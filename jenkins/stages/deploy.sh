@@ -6,6 +6,8 @@
 set -euo pipefail
 # shellcheck source=jenkins/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+# shellcheck source=jenkins/lib/ledger.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/ledger.sh"
 stage_begin Deploy
 
 default_target=local
@@ -75,11 +77,25 @@ deploy_local() {
   printf 'SRP_SMOKE_URL=http://%s\nSRP_LOCAL_API_PID=%s\n' "$addr" "$pid" >"$SRP_REPORTS_DIR/deploy.env"
 }
 
+started_at="$(date -u +%FT%TZ)"
+rc=0
+# In a subshell, so that a deploy that dies is still recorded as a failed
+# deployment before this stage fails.
 case $target in
-  ansible) deploy_ansible ;;
+  ansible) (deploy_ansible) || rc=$? ;;
   local)
     is_jenkins && die "the local deploy target is for local runs only"
-    deploy_local
+    (deploy_local) || rc=$?
     ;;
   *) die "SRP_DEPLOY_TARGET must be ansible or local, not '$target'" ;;
 esac
+finished_at="$(date -u +%FT%TZ)"
+if ((rc == 0)); then
+  # The Smoke Test records the deployment with its result.
+  printf 'SRP_DEPLOY_STARTED_AT=%s\nSRP_DEPLOY_FINISHED_AT=%s\n' "$started_at" "$finished_at" \
+    >>"$SRP_REPORTS_DIR/deploy.env"
+else
+  ledger_deployment "$started_at" "$finished_at" failed skipped || true
+  ledger_finish || true
+fi
+exit "$rc"

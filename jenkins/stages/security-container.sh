@@ -7,6 +7,8 @@
 set -euo pipefail
 # shellcheck source=jenkins/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+# shellcheck source=jenkins/lib/ledger.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/ledger.sh"
 stage_begin "Security Container"
 
 [[ -f $SRP_REPORTS_DIR/image.env ]] || die "no image.env from the Build stage: run Build first"
@@ -44,6 +46,7 @@ run_gate container "${gate_reports[@]}" || rc=$?
 # The gate's own verdict, so the exporter's srp_scan_gate_passed (and the
 # SecurityScanFailed alert) sees the block too.
 [[ -f $SRP_REPORTS_DIR/gate-container.summary.json ]] && push_report "$SRP_REPORTS_DIR/gate-container.summary.json" "$SRP_IMAGE_REF"
+ledger_verdict security-container "$SRP_REPORTS_DIR/gate-container.summary.json" || true
 ((rc == 0)) || exit "$rc"
 
 # With a registry, the image that passed is pushed there for the hosts to pull;

@@ -6,6 +6,8 @@
 set -euo pipefail
 # shellcheck source=jenkins/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+# shellcheck source=jenkins/lib/ledger.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/ledger.sh"
 stage_begin "Security Secrets"
 
 json="$SRP_REPORTS_DIR/gitleaks.json"
@@ -32,4 +34,6 @@ run_gate secrets "$json" || rc=$?
 # The gate's own verdict, so the exporter's srp_scan_gate_passed (and the
 # SecurityScanFailed alert) sees the block too.
 [[ -f $SRP_REPORTS_DIR/gate-secrets.summary.json ]] && push_report "$SRP_REPORTS_DIR/gate-secrets.summary.json" repository
+# Queued until Build records the release (the ledger never changes the result).
+ledger_verdict security-secrets "$SRP_REPORTS_DIR/gate-secrets.summary.json" || true
 exit "$rc"

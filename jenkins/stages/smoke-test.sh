@@ -5,6 +5,8 @@
 set -euo pipefail
 # shellcheck source=jenkins/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+# shellcheck source=jenkins/lib/ledger.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/ledger.sh"
 stage_begin "Smoke Test"
 need curl jq
 
@@ -17,6 +19,18 @@ url="${url%/}"
 attempts="${SRP_SMOKE_ATTEMPTS:-30}"
 interval="${SRP_SMOKE_INTERVAL:-2}"
 [[ $attempts =~ ^[1-9][0-9]*$ ]] || die "SRP_SMOKE_ATTEMPTS must be a positive integer"
+
+# The deployment, with the smoke test's result, then the end-of-pipeline
+# retry of every ledger write still queued. Never changes the result.
+record_deployment() {
+  local started finished
+  started="$(sed -n 's/^SRP_DEPLOY_STARTED_AT=//p' "$SRP_REPORTS_DIR/deploy.env" 2>/dev/null || true)"
+  finished="$(sed -n 's/^SRP_DEPLOY_FINISHED_AT=//p' "$SRP_REPORTS_DIR/deploy.env" 2>/dev/null || true)"
+  if [[ -n $started && -n $finished ]]; then
+    ledger_deployment "$started" "$finished" succeeded "$1" || true
+  fi
+  ledger_finish || true
+}
 
 expected_commit="$(built_commit 2>/dev/null || true)"
 health="" version="" why=""
@@ -39,6 +53,7 @@ for ((i = 1; i <= attempts; i++)); do
         --argjson version "$version" \
         '{url: $url, attempts: $attempts, health: $health, version: $version, passed: true}' \
         >"$SRP_REPORTS_DIR/smoke.json"
+      record_deployment passed
       exit 0
     fi
     why="/version reports build '$seen', expected '$BUILD_NUMBER' (old release still serving?)"
@@ -48,4 +63,5 @@ for ((i = 1; i <= attempts; i++)); do
 done
 jq -n --arg url "$url" --arg why "$why" --argjson attempts "$attempts" \
   '{url: $url, attempts: $attempts, passed: false, reason: $why}' >"$SRP_REPORTS_DIR/smoke.json"
+record_deployment failed
 die "smoke test failed after $attempts attempts: $why"

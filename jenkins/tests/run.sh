@@ -156,7 +156,26 @@ else
   notok "srp-scan-exporter builds"
   tail -20 "$TMP/exporter-build.log" | sed 's/^/    | /'
 fi
-SRP_SCAN_EXPORTER_URL="${xaddr:+http://$xaddr}" JOB_NAME=srp run blocked --build-number 12 --gitleaks-report "$TMP/gitleaks-clean.json" \
+# The release ledger (issue 20): a real srp-api with a releases:write and
+# projects:write token, which the runs below record into.
+laddr="" ltoken=""
+if cargo build --quiet --locked -p srp-api --bin srp-api >"$TMP/ledger-build.log" 2>&1; then
+  mkdir -p "$TMP/ledger"
+  ltoken="$("$(bin_of srp-api)" --database-url "sqlite:$TMP/ledger/srp.db" --log-level warn \
+    token create --name jenkins --scope releases:write,projects:write | tail -n 1)"
+  start_daemon ledger "$(bin_of srp-api)" --database-url "sqlite:$TMP/ledger/srp.db"
+  laddr=$DAEMON_ADDR
+  [[ -n $laddr && $ltoken == srp_* ]] || notok "the ledger (srp-api) started with a token"
+else
+  notok "srp-api builds"
+  tail -20 "$TMP/ledger-build.log" | sed 's/^/    | /'
+fi
+lurl="${laddr:+http://$laddr}"
+ledger_get() { curl -fsS "http://$laddr$1"; }
+ledger_pid() { ledger_get "/projects?name=srp-api" | jq -r '.items[0].id'; }
+
+SRP_LEDGER_URL="$lurl" SRP_LEDGER_TOKEN="$ltoken" \
+  SRP_SCAN_EXPORTER_URL="${xaddr:+http://$xaddr}" JOB_NAME=srp run blocked --build-number 12 --gitleaks-report "$TMP/gitleaks-clean.json" \
   --trivy-report "$FIX/trivy/photon-30.json.golden" --sbom "$FIX/sbom/fluentd-multiple-lockfiles.cdx.json.golden"
 B="$TMP/blocked"
 check "blocked run: exits 1 (the gate's block)" test "$(cat "$B/rc")" = 1 || show blocked
@@ -196,9 +215,17 @@ if [[ -n $xaddr ]]; then
   check "blocked run: no push failed" bash -c "! grep -q 'WARNING: could not push' '$B/out'"
 fi
 
+if [[ -n $laddr ]]; then
+  check "blocked run: the ledger holds release 12 with the blocking container verdict" \
+    test "$(ledger_get "/projects/$(ledger_pid)/releases/12" | jq -c '[.build, ([.verdicts[] | "\(.stage)=\(.passed)"])]')" \
+    = '[12,["security-container=false","security-secrets=true"]]'
+  check "blocked run: ... and no deployment of it" \
+    test "$(ledger_get "/projects/$(ledger_pid)/deployments" | jq '[.items[] | select(.build == 12)] | length')" = 0
+fi
+
 # 2. A clean run through all six stages against the local stack.
 BN=$((RANDOM % 9000 + 1000))
-run clean --build-number "$BN" --gitleaks-report "$TMP/gitleaks-clean.json" \
+SRP_LEDGER_URL="$lurl" SRP_LEDGER_TOKEN="$ltoken" run clean --build-number "$BN" --gitleaks-report "$TMP/gitleaks-clean.json" \
   --trivy-report "$FIX/trivy/centos-7.json.golden" --sbom "$FIX/sbom/fluentd-multiple-lockfiles.cdx.json.golden"
 C="$TMP/clean"
 check "clean run: exits 0" test "$(cat "$C/rc")" = 0 || show clean
@@ -220,6 +247,41 @@ api_pid="$(sed -n 's/^SRP_LOCAL_API_PID=//p' "$C/reports/deploy.env" 2>/dev/null
 # does not always reap (containers).
 gone() { [[ -n $1 ]] && { ! kill -0 "$1" 2>/dev/null || [[ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" == Z ]]; }; }
 check "clean run: the locally deployed srp-api was stopped at the end" gone "$api_pid"
+if [[ -n $laddr ]]; then
+  L="$(ledger_pid)"
+  check "clean run: the ledger holds release $BN of the commit Checkout recorded" \
+    test "$(ledger_get "/projects/$L/releases/$BN" | jq -r '.commit_sha')" = "$(jq -r .commit "$C/reports/build-info.json")"
+  check "clean run: ... with both gates' verdicts, passed" \
+    test "$(ledger_get "/projects/$L/releases/$BN" | jq -c '[.verdicts[] | "\(.stage)=\(.passed)"]')" \
+    = '["security-container=true","security-secrets=true"]'
+  check "clean run: ... and its deployment to local, succeeded with the smoke test passed" \
+    test "$(ledger_get "/projects/$L/deployments?environment=local" | jq -r --argjson b "$BN" \
+      '.items[] | select(.build == $b) | "\(.result) \(.smoke)"')" = "succeeded passed"
+  check "clean run: the ledger says build $BN runs in local" \
+    test "$(ledger_get "/projects/$L/environments/local" | jq -r .release.build)" = "$BN"
+  check "clean run: the DORA metrics count the deployment" \
+    bash -c "curl -fsS 'http://$laddr/metrics' | grep -Eq '^srp_dora_deployments_total\{environment=\"local\",project=\"srp-api\",result=\"succeeded\"\} 1$'"
+  check "clean run: no ledger warning, and the token is in no output" \
+    bash -c "! grep -q 'WARNING: ledger' '$C/out' && ! grep -qF '$ltoken' '$C/out'"
+  # The ledger down: the pipeline still passes, warns, retries at the end.
+  dead="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  SRP_LEDGER_URL="http://127.0.0.1:$dead" SRP_LEDGER_TOKEN="$ltoken" SRP_LEDGER_RETRIES=1 SRP_LEDGER_RETRY_DELAY=0 \
+    run ledgerdown --build-number "$((BN + 1))" --gitleaks-report "$TMP/gitleaks-clean.json" \
+    --trivy-report "$FIX/trivy/centos-7.json.golden"
+  check "ledger down: the pipeline still passes all six stages" \
+    bash -c "[[ \$(cat '$TMP/ledgerdown/rc') == 0 && '$(stages_of ledgerdown ok)' == '$six' ]]" || show ledgerdown
+  check "ledger down: ... warning that it goes on, then what was not recorded after the retry" \
+    bash -c "grep -q 'WARNING: ledger unavailable' '$TMP/ledgerdown/out' && grep -q 'not recorded after 1 retries' '$TMP/ledgerdown/out'"
+  # The queue it left goes through, in order, once the ledger answers.
+  env SRP_LEDGER_URL="$lurl" SRP_LEDGER_TOKEN="$ltoken" BUILD_NUMBER="$((BN + 1))" SRP_PIPELINE_MODE=local \
+    SRP_REPORTS_DIR="$TMP/ledgerdown/reports" SRP_WORK_DIR="$TMP/ledgerdown/work" \
+    bash -c 'source jenkins/lib/common.sh && source jenkins/lib/ledger.sh && ledger_finish' >"$TMP/ledgerdown/flush.out" 2>&1
+  check "ledger back: the queued release, verdicts and deployment are recorded by the retry" \
+    test "$(ledger_get "/projects/$L/releases/$((BN + 1))" | jq -c '[.build, (.verdicts | length)]'),$(ledger_get "/projects/$L/deployments?environment=local" |
+      jq --argjson b "$((BN + 1))" '[.items[] | select(.build == $b)] | length')" = "[$((BN + 1)),2],1"
+  check "ledger back: ... and nothing is left queued" \
+    bash -c "[[ -z \$(find '$TMP/ledgerdown/work/ledger' -name '*.json' ! -name '.*' 2>/dev/null) ]]"
+fi
 
 # 3. A leak stops the pipeline at Security Secrets, before anything is built.
 run leak --build-number 7 --gitleaks-report "$FIX/gitleaks/json_simple.json" --trivy-report "$FIX/trivy/centos-7.json.golden"
