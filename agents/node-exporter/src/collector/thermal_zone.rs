@@ -23,8 +23,18 @@ impl Collector for ThermalZone {
     }
 
     fn collect(&self, out: &mut Exposition) -> Result<(), CollectError> {
+        // No thermal class: nothing to report, not a failure (upstream globs).
+        let all = match entries(&self.dir, "") {
+            Err(e) if e.is_no_data() => return Ok(()),
+            r => r?,
+        };
+        let of = |prefix: &str| -> Vec<(String, std::path::PathBuf)> {
+            all.iter()
+                .filter_map(|(n, p)| Some((n.strip_prefix(prefix)?.to_string(), p.clone())))
+                .collect()
+        };
         let mut zones = Vec::new();
-        for (n, p) in entries(&self.dir, "thermal_zone")? {
+        for (n, p) in of("thermal_zone") {
             let kind = attr(&p.join("type")).unwrap_or_default();
             let temp_path = p.join("temp");
             // A zone whose sensor cannot be read makes upstream's read fail
@@ -41,7 +51,7 @@ impl Collector for ThermalZone {
             }
         }
         let mut devices = Vec::new();
-        for (n, p) in entries(&self.dir, "cooling_device")? {
+        for (n, p) in of("cooling_device") {
             let kind = attr(&p.join("type")).unwrap_or_default();
             let cur: Option<f64> = attr(&p.join("cur_state")).and_then(|s| s.parse().ok());
             let max: Option<f64> = attr(&p.join("max_state")).and_then(|s| s.parse().ok());
@@ -69,6 +79,12 @@ impl Collector for ThermalZone {
 mod tests {
     use super::*;
     use crate::collector::testutil::{fake_paths, render};
+
+    #[test]
+    fn no_thermal_class_is_empty() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(render(&ThermalZone::new(&fake_paths(d.path(), &[]))), "");
+    }
 
     #[test]
     fn zones_and_cooling_devices() {
