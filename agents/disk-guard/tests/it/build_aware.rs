@@ -212,3 +212,34 @@ async fn a_wrong_token_is_jenkins_not_asked_not_a_blind_delete() {
     );
     assert_eq!(jenkins.state.lock().unwrap().refused.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_process_keeps_its_workspace_without_jenkins_configured() {
+    let t = tempfile::tempdir().unwrap();
+    let home = t.path().join("jenkins");
+    workspace(&home, "held", 10);
+    workspace(&home, "idle", 10);
+    let held = home.join("workspace/held/src");
+    let sleeper = Proc(
+        Command::new("sleep")
+            .arg("60")
+            .current_dir(&held)
+            .spawn()
+            .unwrap(),
+    );
+    wait_cwd(&sleeper.0, &held);
+    let data = t.path().join("data");
+    let (g, report) = pass(guard(&config(&home, t.path(), ""), &data)).await;
+    assert!(
+        report.mounts[0].errors.is_empty(),
+        "{:?}",
+        report.mounts[0].errors
+    );
+    assert!(
+        home.join("workspace/held").exists(),
+        "a process is inside it"
+    );
+    assert!(!home.join("workspace/idle").exists());
+    assert_eq!(skipped(&g, "jenkins", "in_use"), 1);
+    drop(sleeper);
+}
