@@ -86,6 +86,12 @@ pub struct GateArgs {
     #[arg(long, value_name = "DATE")]
     pub today: Option<NaiveDate>,
 
+    /// Write every finding of every report here as one SARIF 2.1.0 log;
+    /// waived and VEX-suppressed ones carry SARIF `suppressions` (kind
+    /// external, justification, expiry), so they stay visible.
+    #[arg(long, value_name = "OUT")]
+    pub sarif_out: Option<PathBuf>,
+
     /// VEX statements (OpenVEX, or CycloneDX VEX) to apply: a matching
     /// finding that is not_affected or fixed (or a risk an srp-gate waiver
     /// accepted) is suppressed and listed as such; statements matching
@@ -363,6 +369,13 @@ pub fn run(args: &GateArgs) -> (Summary, i32) {
     if let Some(p) = &args.summary_json {
         let json = serde_json::to_vec_pretty(&summary).expect("summary serializes");
         if let Err(e) = write_atomic(p, &json) {
+            eprintln!("error: cannot write {}: {e}", p.display());
+            code = 2;
+        }
+    }
+    if let Some(p) = &args.sarif_out {
+        let log = output::sarif::render(&inputs, &decisions, &opts);
+        if let Err(e) = write_atomic(p, &log) {
             eprintln!("error: cannot write {}: {e}", p.display());
             code = 2;
         }

@@ -11,6 +11,7 @@ mod fixtures;
 mod malformed;
 mod parser_props;
 mod policy;
+mod sarif_out;
 mod syft;
 mod vex;
 
