@@ -41,8 +41,17 @@ if [[ -f $sbom ]]; then
   push_report "$sbom" "$SRP_IMAGE_REF"
   gate_reports+=("$sbom")
 fi
+# SARIF of every finding (waived ones carried as suppressions) for warnings-ng,
+# and the waivers that applied as OpenVEX for Trivy/Grype/Dependency-Track;
+# both land in the reports dir, which the Jenkinsfile archives. VEX statements
+# from elsewhere (a vendor's, a previous release's) come in via SRP_GATE_VEX.
+gate_outputs=(--sarif-out "$SRP_REPORTS_DIR/gate-container.sarif"
+  --vex-out "$SRP_REPORTS_DIR/gate-container.vex.json")
+if [[ -n ${SRP_GATE_VEX:-} ]]; then
+  gate_outputs+=(--vex "$SRP_GATE_VEX")
+fi
 rc=0
-run_gate container "${gate_reports[@]}" || rc=$?
+run_gate container "${gate_outputs[@]}" "${gate_reports[@]}" || rc=$?
 # The gate's own verdict, so the exporter's srp_scan_gate_passed (and the
 # SecurityScanFailed alert) sees the block too.
 [[ -f $SRP_REPORTS_DIR/gate-container.summary.json ]] && push_report "$SRP_REPORTS_DIR/gate-container.summary.json" "$SRP_IMAGE_REF"

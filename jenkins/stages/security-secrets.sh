@@ -29,8 +29,9 @@ else
 fi
 
 push_report "$json" repository
+# SARIF of every finding, waived ones carried as suppressions, for warnings-ng.
 rc=0
-run_gate secrets "$json" || rc=$?
+run_gate secrets --sarif-out "$SRP_REPORTS_DIR/gate-secrets.sarif" "$json" || rc=$?
 # The gate's own verdict, so the exporter's srp_scan_gate_passed (and the
 # SecurityScanFailed alert) sees the block too.
 [[ -f $SRP_REPORTS_DIR/gate-secrets.summary.json ]] && push_report "$SRP_REPORTS_DIR/gate-secrets.summary.json" repository

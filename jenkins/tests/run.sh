@@ -193,6 +193,10 @@ check "blocked run: gate summary counts 1 HIGH and 2 CRITICAL" \
   test "$(jq -c '[.totals.HIGH, .totals.CRITICAL]' "$S" 2>&1)" = "[1,2]"
 check "blocked run: gate summary names CVE-2019-18276 (HIGH) and CVE-2019-5481 (CRITICAL) as blocking" \
   test "$(jq -c '[.blocking[] | "\(.severity) \(.id)"] | unique' "$S" 2>&1)" = '["CRITICAL CVE-2019-5481","HIGH CVE-2019-18276"]'
+check "blocked run: gate SARIF (for warnings-ng) has every finding, the 3 blocking ones marked" \
+  test "$(jq -c '[([.runs[].results[]] | length), ([.runs[].results[] | select(.properties.blocking)] | length)]' "$B/reports/gate-container.sarif" 2>&1)" = "[3,3]"
+check "blocked run: no waiver applied, so no OpenVEX file (an empty one would be invalid)" \
+  test ! -e "$B/reports/gate-container.vex.json"
 check "blocked run: gate JUnit has a failing test case per blocking finding, saying why" python3 - "$B/reports/gate-container.junit.xml" <<'PY'
 import sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
