@@ -231,7 +231,7 @@ fn print_report(report: &PassReport, json: bool) -> anyhow::Result<()> {
             );
         }
         println!(
-            "mount {}: free {:.1}% -> {:.1}%{} (act below {:.0}%, target {:.0}%, critical {:.0}%); reclaimed {} bytes; {} skipped; escalation {}{}",
+            "mount {}: free {:.1}% -> {:.1}%{} (act below {:.0}%, target {:.0}%, critical {:.0}%); reclaimed {} bytes; {} skipped; drain {}; grow {}; escalation {}{}",
             line(&m.mountpoint),
             m.free_ratio_before * 100.0,
             m.free_ratio_after * 100.0,
@@ -241,9 +241,14 @@ fn print_report(report: &PassReport, json: bool) -> anyhow::Result<()> {
             m.critical * 100.0,
             m.reclaimed_bytes,
             m.skipped,
+            m.drain,
+            m.grow,
             m.escalation,
             if m.errors.is_empty() { String::new() } else { format!("; errors: {}", line(&m.errors.join("; "))) },
         );
+    }
+    if !report.undrain.is_empty() {
+        println!("agent: {}", line(&report.undrain));
     }
     Ok(())
 }
