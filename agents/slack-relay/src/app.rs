@@ -7,8 +7,10 @@ use crate::cli::ServeArgs;
 use crate::deliver::Sender;
 use crate::dispatch::{Dispatcher, Policy};
 use crate::http::{self, AppState, Auth};
+use crate::interactions::Interactions;
 use crate::metrics::Metrics;
 use crate::routes::{Destination, Routes};
+use crate::silences::Alertmanagers;
 use crate::store::pg::PgStore;
 use crate::store::{DbHealth, Ingest, Outbox};
 use anyhow::{bail, Context};
@@ -33,6 +35,8 @@ fn nonempty(s: Option<String>) -> Option<String> {
 }
 
 pub struct Config {
+    /// The Slack signing secret, when interactive messages are on.
+    pub signing_secret: Option<String>,
     pub routes: Routes,
     pub token: Option<String>,
     pub auth: Auth,
@@ -99,7 +103,20 @@ pub fn configure(a: &ServeArgs) -> anyhow::Result<Config> {
         (Some(u), Some(f)) => Some((u.clone(), read_secret(f, "basic-auth password")?)),
         _ => None,
     };
+    let signing_secret = match &a.slack_signing_secret_file {
+        Some(f) => {
+            if token.is_none() {
+                bail!("--slack-signing-secret-file needs --slack-token: buttons exist in bot-token mode only");
+            }
+            if a.alertmanager_urls.is_empty() {
+                bail!("--slack-signing-secret-file needs --alertmanager-url: silences are created there");
+            }
+            Some(read_secret(f, "Slack signing secret")?)
+        }
+        None => None,
+    };
     Ok(Config {
+        signing_secret,
         routes,
         token,
         auth: Auth { bearer, basic },
@@ -166,10 +183,20 @@ pub async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     };
     let routes = Arc::new(cfg.routes);
 
+    let sender = Arc::new(sender);
+    let interactions = cfg.signing_secret.as_ref().map(|secret| {
+        Arc::new(Interactions {
+            signing_secret: secret.as_bytes().to_vec(),
+            alertmanagers: Alertmanagers::new(a.alertmanager_urls.clone()),
+            outbox: outbox.clone(),
+            sender: sender.clone(),
+            metrics: metrics.clone(),
+        })
+    });
     let dispatcher = Dispatcher {
         outbox,
         routes: routes.clone(),
-        sender: Arc::new(sender),
+        sender,
         metrics: metrics.clone(),
         policy: Policy {
             interval: a.per_destination_interval,
@@ -207,10 +234,15 @@ pub async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         routes,
         metrics,
         auth: cfg.auth,
+        interactive: interactions.is_some(),
     });
+    let mut app = http::router(state, a.max_body_bytes);
+    if let Some(i) = interactions {
+        // Outside the bearer check: Slack signs its requests instead.
+        app = app.merge(crate::interactions::router(i));
+    }
     let router = srp_daemon::layers::finish(
-        http::router(state, a.max_body_bytes)
-            .merge(srp_daemon::standard_routes(registry, health_fn)),
+        app.merge(srp_daemon::standard_routes(registry, health_fn)),
         red,
         a.request_timeout,
     );

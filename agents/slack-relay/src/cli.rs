@@ -34,6 +34,35 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Inspect and replay the dead-letter table.
     Dlq(DlqArgs),
+    /// Actions taken from Slack (silences, acknowledgements).
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Directory holding the relay's database (as given to serve).
+    #[arg(
+        long,
+        env = "SRP_DATA_DIR",
+        default_value = "/var/lib/srp-slack-relay",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// The shared outbox, when the relays use one (as given to serve).
+    #[arg(long, env = "SRP_DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
+    #[command(subcommand)]
+    pub action: AuditAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditAction {
+    /// List every action: when, who, what, silence id.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -60,6 +89,23 @@ pub struct ServeArgs {
     /// taken over and posted twice.
     #[arg(long, env = "SRP_LEASE_DURATION", default_value = "30s", value_parser = parse_flag)]
     pub lease_duration: Duration,
+
+    /// File holding the Slack app's signing secret (a systemd credential:
+    /// $CREDENTIALS_DIRECTORY/slack-signing-secret). With it, firing
+    /// messages in bot-token mode get silence/acknowledge buttons and
+    /// POST /slack/interactions is served; requests not signed with it,
+    /// older than 5 minutes or re-played are refused.
+    #[arg(long, env = "SRP_SLACK_SIGNING_SECRET_FILE")]
+    pub slack_signing_secret_file: Option<PathBuf>,
+
+    /// Alertmanager base URL for silences made from Slack (API v2);
+    /// repeat it once per cluster member, they are tried in turn.
+    #[arg(
+        long = "alertmanager-url",
+        env = "SRP_ALERTMANAGER_URLS",
+        value_delimiter = ','
+    )]
+    pub alertmanager_urls: Vec<url::Url>,
 
     /// Slack incoming-webhook URL for the default destination.
     #[arg(

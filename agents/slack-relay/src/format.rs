@@ -15,8 +15,9 @@ const MAX_HEADER_CHARS: usize = 150;
 /// Slack rejects long messages (`msg_blocks_too_long`) well before
 /// 50 × 3000 characters; staying under this total has been safe.
 pub const MAX_TOTAL_CHARS: usize = 12_000;
-/// Blocks that are not alerts: header, labels, links, Alertmanager's cut.
-const FIXED_BLOCKS: usize = 4;
+/// Blocks that are not alerts: header, labels, links, Alertmanager's cut,
+/// and the silence matchers and buttons.
+const FIXED_BLOCKS: usize = 6;
 
 pub const COLOR_CRITICAL: &str = "#E01E5A";
 pub const COLOR_WARNING: &str = "#ECB22E";

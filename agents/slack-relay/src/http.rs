@@ -71,6 +71,9 @@ pub struct AppState {
     pub routes: Arc<Routes>,
     pub metrics: Metrics,
     pub auth: Auth,
+    /// Firing messages to bot-token destinations get silence and
+    /// acknowledge buttons (a signing secret is configured).
+    pub interactive: bool,
 }
 
 pub fn router(state: Arc<AppState>, max_body: usize) -> Router {
@@ -165,11 +168,22 @@ fn messages_for(
     group_key: &str,
     ends_thread: bool,
     rendered: &format::Rendered,
+    buttons: Option<&crate::payload::Labels>,
 ) -> Vec<NewMessage> {
-    let body = rendered.message.to_string();
+    let plain = rendered.message.to_string();
+    let with_buttons = buttons.map(|m| {
+        let mut v = rendered.message.clone();
+        crate::buttons::add(&mut v, m);
+        v.to_string()
+    });
     let mut out = Vec::new();
     for route in routes.select(labels) {
         let threads = routes.destination(&route).threads();
+        // Buttons need a message that can be edited: bot-token mode.
+        let body = match (&with_buttons, threads) {
+            (Some(b), true) => b.clone(),
+            _ => plain.clone(),
+        };
         let kinds: &[Kind] = if ends_thread && threads {
             &[Kind::Reply, Kind::Update]
         } else {
@@ -212,12 +226,15 @@ async fn alertmanager(
         Err(e) => return bad_request(e),
     };
     let rendered = format::alertmanager(&p);
+    let matchers = crate::buttons::matchers(&p.group_labels, &p.common_labels);
+    let firing = p.status == Status::Firing;
     let messages = messages_for(
         &s.routes,
         &p.routing_labels(),
         &p.group_key,
-        p.status == Status::Resolved,
+        !firing,
         &rendered,
+        (s.interactive && firing).then_some(&matchers),
     );
     let n = NewNotification {
         source: "alertmanager",
@@ -244,6 +261,7 @@ async fn jenkins(State(s): State<Arc<AppState>>, body: Result<Bytes, BytesReject
         &p.group_key(),
         ends,
         &rendered,
+        None,
     );
     let n = NewNotification {
         source: "jenkins",

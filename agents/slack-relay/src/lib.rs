@@ -6,14 +6,19 @@
 //! through `deliver` with pacing, retries and dead letters.
 
 pub mod app;
+pub mod audit;
+pub mod buttons;
 pub mod cli;
 pub mod deliver;
 pub mod dispatch;
 pub mod dlq;
 pub mod format;
 pub mod http;
+pub mod interactions;
 pub mod metrics;
 pub mod payload;
 pub mod routes;
+pub mod signature;
+pub mod silences;
 pub mod store;
 pub mod thread;

@@ -6,6 +6,7 @@ fn main() -> std::process::ExitCode {
         let cli = Cli::parse();
         match cli.command {
             Some(Command::Dlq(d)) => srp_slack_relay::dlq::run(d),
+            Some(Command::Audit(a)) => srp_slack_relay::audit::run(a),
             Some(Command::Serve(s)) => run_serve(*s),
             None => run_serve(cli.serve),
         }

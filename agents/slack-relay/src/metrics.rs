@@ -17,6 +17,7 @@ pub struct Metrics {
     pub queue_depth: IntGauge,
     pub oldest_pending: Gauge,
     pub latency: Histogram,
+    pub interactions: IntCounterVec,
 }
 
 /// Reasons a delivery attempt failed (the `reason` label).
@@ -54,7 +55,12 @@ impl Metrics {
                 HistogramOpts::new("srp_relay_delivery_latency_seconds", "Time from receipt to delivery to Slack.")
                     .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0]),
             )?,
+            interactions: IntCounterVec::new(
+                Opts::new("srp_relay_interactions_total", "Requests to /slack/interactions, by action and result (done, unsigned, stale, bad_signature, replayed, malformed, failed)."),
+                &["action", "result"],
+            )?,
         };
+        registry.register(Box::new(m.interactions.clone()))?;
         registry.register(Box::new(m.received.clone()))?;
         registry.register(Box::new(m.delivered.clone()))?;
         registry.register(Box::new(m.failed.clone()))?;

@@ -89,6 +89,7 @@ impl Relay {
             routes: Arc::new(routes),
             metrics,
             auth: Auth::default(),
+            interactive: false,
         });
         let router = http::router(state, MAX_BODY);
         let db = store::open(dir.path()).unwrap();

@@ -6,11 +6,13 @@
 //! - [`ingest`]: the writer that group-commits inbound notifications before
 //!   they are acknowledged;
 //! - [`outbox`]: the dispatcher's side (heads, outcomes, pruning, stats);
+//! - [`audit`]: actions taken from Slack and used request signatures;
 //! - [`dead_letters`]: the dead-letter table, for the CLI;
 //! - [`health`]: the last failure of each side, for `/health`;
 //! - [`pg`]: the same outbox shared by several relays in PostgreSQL
 //!   (`--database-url`), with delivery leases and shared pacing.
 
+pub mod audit;
 pub mod dead_letters;
 pub mod health;
 pub mod ingest;
@@ -19,6 +21,7 @@ pub mod outbox;
 pub mod pg;
 pub mod schema;
 
+pub use audit::AuditEntry;
 pub use dead_letters::{dead_letters, replay, DeadRow};
 pub use health::DbHealth;
 pub use ingest::{Ingest, OpenRequest};

@@ -285,6 +285,23 @@ impl Outbox {
         .await
     }
 
+    /// Whether a Slack request signature is new (and now used).
+    pub async fn first_use(&self, signature: String) -> Result<bool, StoreError> {
+        if let Some(pg) = &self.shared {
+            return self.noted(pg.first_use(&signature, now()).await);
+        }
+        self.run_write(move |c| super::audit::first_use(c, &signature, now()))
+            .await
+    }
+
+    /// Record an action taken from Slack.
+    pub async fn record_action(&self, e: super::AuditEntry) -> Result<(), StoreError> {
+        if let Some(pg) = &self.shared {
+            return self.noted(pg.record_action(&e).await);
+        }
+        self.run_write(move |c| super::audit::record(c, &e)).await
+    }
+
     /// Copy what the WAL holds into the database without blocking writers.
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
         if self.shared.is_some() {

@@ -15,7 +15,8 @@ pub const DB_FILE: &str = "relay.db";
 /// with `CREATE TABLE IF NOT EXISTS`, so their files (user_version 0)
 /// upgrade in place. Add new versions at the end; never edit one that
 /// shipped.
-pub const MIGRATIONS: &[&str] = &[r#"
+pub const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE IF NOT EXISTS dedupe (
     key      TEXT PRIMARY KEY,
     seen_at  REAL NOT NULL
@@ -45,7 +46,22 @@ CREATE TABLE IF NOT EXISTS message_refs (
     updated_at REAL NOT NULL,
     PRIMARY KEY (target, group_key)
 ) WITHOUT ROWID;
-"#];
+"#,
+    r#"
+CREATE TABLE audit (
+    id         INTEGER PRIMARY KEY,
+    at         REAL NOT NULL,
+    user       TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    detail     TEXT NOT NULL,
+    silence_id TEXT
+);
+CREATE TABLE interactions_seen (
+    signature TEXT PRIMARY KEY,
+    seen_at   REAL NOT NULL
+) WITHOUT ROWID;
+"#,
+];
 
 pub fn db_path(dir: &Path) -> PathBuf {
     dir.join(DB_FILE)

@@ -40,10 +40,24 @@ impl Alertmanager {
     /// Start one member with `config` (YAML) in `dir/name`, peering with
     /// `peers` (their cluster addresses); ready when `/-/ready` answers.
     pub async fn start(dir: &Path, name: &str, config: &str, peers: &[&str]) -> Alertmanager {
+        Self::start_full(dir, name, config, peers, free_port()).await
+    }
+
+    /// One member on a chosen web port, not clustered.
+    pub async fn start_on(dir: &Path, name: &str, config: &str, port: u16) -> Alertmanager {
+        Self::start_full(dir, name, config, &[], port).await
+    }
+
+    async fn start_full(
+        dir: &Path,
+        name: &str,
+        config: &str,
+        peers: &[&str],
+        port: u16,
+    ) -> Alertmanager {
         let home = dir.join(name);
         std::fs::create_dir_all(home.join("data")).unwrap();
         let cfg = write_file(&home, "alertmanager.yml", config);
-        let port = free_port();
         let cluster_addr = format!("127.0.0.1:{}", free_port());
         let log = home.join("am.log");
         let mut cmd = Command::new(alertmanager_bin());

@@ -8,6 +8,7 @@
 //! - [`outbox`]: leases (`FOR UPDATE SKIP LOCKED` with an expiry), outcomes
 //!   held to the lease, shared message references and pacing, statistics.
 
+pub mod audit;
 pub mod ingest;
 pub mod outbox;
 
@@ -18,7 +19,8 @@ use std::time::Duration;
 /// Schema versions, applied in order and recorded in
 /// `srp_relay_schema_migrations`. Add new versions at the end; never edit
 /// one that shipped.
-pub const MIGRATIONS: &[&str] = &[r#"
+pub const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE dedupe (
     key      TEXT PRIMARY KEY,
     seen_at  DOUBLE PRECISION NOT NULL
@@ -55,7 +57,22 @@ CREATE TABLE pacing (
     rate_key TEXT PRIMARY KEY,
     next_at  DOUBLE PRECISION NOT NULL
 );
-"#];
+"#,
+    r#"
+CREATE TABLE audit (
+    id         BIGSERIAL PRIMARY KEY,
+    at         DOUBLE PRECISION NOT NULL,
+    actor      TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    detail     TEXT NOT NULL,
+    silence_id TEXT
+);
+CREATE TABLE interactions_seen (
+    signature TEXT PRIMARY KEY,
+    seen_at   DOUBLE PRECISION NOT NULL
+);
+"#,
+];
 
 /// Serialises migrations when several relays start at once.
 const MIGRATION_LOCK_KEY: i64 = 0x0053_5250_5f72_6c79; // "SRP_rly"
