@@ -97,6 +97,8 @@ impl Image {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct BuildCacheRecord {
+    #[serde(rename = "ID", default)]
+    pub id: String,
     #[serde(rename = "InUse", default)]
     pub in_use: bool,
     #[serde(rename = "Size", default)]
@@ -230,17 +232,24 @@ impl DockerClient {
         .await
     }
 
-    pub async fn build_cache_unused_bytes(&self) -> Result<u64, DockerError> {
+    /// Bytes of build cache not in use, and the ids of the records a
+    /// running build holds (the prune leaves those; the guard counts them).
+    pub async fn build_cache_usage(&self) -> Result<(u64, Vec<String>), DockerError> {
         let df: SystemDf = self
             .json(Method::GET, "/system/df?type=build-cache")
             .await?;
-        Ok(df
-            .build_cache
-            .unwrap_or_default()
+        let records = df.build_cache.unwrap_or_default();
+        let unused = records
             .iter()
             .filter(|r| !r.in_use)
             .map(|r| r.size.max(0) as u64)
-            .sum())
+            .sum();
+        let in_use = records
+            .iter()
+            .filter(|r| r.in_use)
+            .map(|r| r.id.clone())
+            .collect();
+        Ok((unused, in_use))
     }
 
     pub async fn prune_build_cache(&self, older_than: Duration) -> Result<u64, DockerError> {

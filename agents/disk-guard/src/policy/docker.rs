@@ -80,8 +80,20 @@ pub fn run(name: &str, cfg: &DockerPolicy, pass: &mut Pass) -> Result<(), Policy
     }
 
     if cfg.build_cache && !pass.done() {
-        let estimate = match rt.block_on(client.build_cache_unused_bytes()) {
-            Ok(b) => b,
+        let estimate = match rt.block_on(client.build_cache_usage()) {
+            Ok((unused, in_use)) => {
+                for id in in_use {
+                    pass.skip(
+                        name,
+                        Skip::new(
+                            format!("docker build cache {id}"),
+                            SkipReason::InUse,
+                            "held by a running build; the prune leaves it",
+                        ),
+                    );
+                }
+                unused
+            }
             Err(e) => {
                 tracing::warn!(policy = name, "cannot size the build cache: {e}");
                 0

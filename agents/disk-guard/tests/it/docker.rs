@@ -304,7 +304,11 @@ async fn removes_only_dangling_old_and_unused_images_and_prunes_the_build_cache(
         g.metrics.reclaimed.with_label_values(&["docker"]).get(),
         16_500
     );
-    assert_eq!(skipped(&g, "docker", "in_use"), 2, "d2 and app:2");
+    assert_eq!(
+        skipped(&g, "docker", "in_use"),
+        3,
+        "d2, app:2 and build-cache record b (held by a running build)"
+    );
     assert_eq!(
         g.metrics
             .cleanup_runs
