@@ -30,13 +30,14 @@ const EXPECTED_TOTAL: usize = 2429;
 
 /// Overall series matched exactly (name, labels and value text) today. A
 /// change that lowers it is a regression; raise it as collectors are added.
-const MATCHED_FLOOR: usize = 1366;
+const MATCHED_FLOOR: usize = 1400;
 
 /// Collectors whose series are identical to upstream's on the suite: no
 /// missing, extra or different series allowed.
 const COMPLETE: &[&str] = &[
     "arp",
     "bonding",
+    "buddyinfo",
     "conntrack",
     "cpu",
     "cpufreq",

@@ -8,6 +8,7 @@
 
 pub mod arp;
 pub mod bonding;
+pub mod buddyinfo;
 pub mod conntrack;
 pub mod cpu;
 mod cpu_sysfs;

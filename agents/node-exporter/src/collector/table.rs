@@ -27,6 +27,12 @@ pub const ALL: &[Spec] = &[
         build: |s| Box::new(bonding::Bonding::new(&s.paths)),
     },
     Spec {
+        name: "buddyinfo",
+        default_enabled: false,
+        about: "free memory blocks per node, zone and order (/proc/buddyinfo)",
+        build: |s| Box::new(buddyinfo::Buddyinfo::new(&s.paths)),
+    },
+    Spec {
         name: "conntrack",
         default_enabled: true,
         about: "netfilter connection tracking table and statistics",
@@ -256,7 +262,6 @@ pub const ALL: &[Spec] = &[
 pub const NOT_IMPLEMENTED: &[&str] = &[
     "bcache",
     "btrfs",
-    "buddyinfo",
     "cgroups",
     "devstat",
     "drbd",
