@@ -186,9 +186,13 @@ else
     notok "make the Debian root"
   else
     ok "Debian 12 root at $root"
+    # A copy of the binaries: a rebuild in the shared target directory between
+    # the two runs would otherwise make the second one copy new binaries.
+    mkdir -p "$WORK/converge-bin"
+    for a in "${AGENTS[@]}"; do cp "$bin_dir/srp-$a" "$WORK/converge-bin/"; done
     converge() {
       ansible-playbook -i "$root," -c community.general.chroot "$HERE/converge.yml" \
-        -e "srp_agents_binary_src_dir=$bin_dir" >"$WORK/converge-$1.log" 2>&1
+        -e "srp_agents_binary_src_dir=$WORK/converge-bin" >"$WORK/converge-$1.log" 2>&1
     }
     recap() { grep -A1 '^PLAY RECAP' "$WORK/converge-$1.log" | tail -1 | sed 's/^[^:]*: *//; s/  */ /g'; }
     if converge 1; then ok "first run: $(recap 1)"; else notok "first run"; tail -40 "$WORK/converge-1.log"; fi
@@ -243,7 +247,7 @@ else
       notok "first run queues restarts of: '$first_items'"
     fi
     if ansible-playbook -i "$root," -c community.general.chroot "$HERE/converge.yml" \
-      -e "srp_agents_binary_src_dir=$bin_dir" -e srp_agents_slack_relay_auth_token=converge-test-token-rotated \
+      -e "srp_agents_binary_src_dir=$WORK/converge-bin" -e srp_agents_slack_relay_auth_token=converge-test-token-rotated \
       >"$WORK/converge-3.log" 2>&1; then
       items=$(handler_items "$WORK/converge-3.log")
       if [[ $items == "slack-relay " ]]; then
