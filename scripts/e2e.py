@@ -12,10 +12,18 @@ ext4 filesystem, then:
   2. pushes a blocking Trivy report and waits for SecurityScanFailed in Slack;
   3. points postgres_exporter at a dead server and waits for PostgreSQLDown;
   4. fills the small filesystem and waits for DiskSpaceWarning;
-  5. evaluates every PromQL expression of every dashboard panel and alert rule
+  5. the platform watching itself (alerts of group srp-self, their `for:`,
+     windows and the backlog threshold shortened in the stack's own copy of
+     alerts.yml): a node exporter collector fails (sysfs pointed at an empty
+     directory) and Slack goes down (the mock answers 503) with a message
+     queued; NodeCollectorFailing, RelayBacklogStale and RelayDeliveryFailing
+     fire in Prometheus, reach Slack once it is back, and a message Slack
+     refuses for good (400) raises RelayDeadLetters;
+  6. evaluates every PromQL expression of every dashboard panel and alert rule
      against the live Prometheus; any error or empty result fails.
 
-Needs root (loop mount). Uses binaries already built (SRP_PROFILE, default
+Writes to the API use a token made with `srp-api token create` on the stack's
+database. Needs root (loop mount). Uses binaries already built (SRP_PROFILE, default
 debug). Everything it starts is stopped by pid at the end, pass or fail.
 """
 
@@ -24,6 +32,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -67,20 +76,33 @@ class MockSlack:
     """An incoming-webhook endpoint: records each JSON body with its arrival
     time and answers `ok`, as Slack does."""
 
+    # Slack's answer to a webhook post it refuses for good (a revoked or
+    # invalid payload): final, the relay dead-letters the message.
+    REFUSE_MARKER = "E2E-REFUSED-BY-SLACK"
+
     def __init__(self) -> None:
         self.messages: list[tuple[float, str]] = []
         self.lock = threading.Lock()
+        # While down, every post gets a 503, as during a Slack outage.
+        self.down = False
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                with outer.lock:
-                    outer.messages.append((time.monotonic(), body.decode("utf-8", "replace")))
-                self.send_response(200)
+                text = body.decode("utf-8", "replace")
+                if outer.down:
+                    status, answer = 503, b"service unavailable"
+                elif outer.REFUSE_MARKER in text:
+                    status, answer = 400, b"invalid_payload"
+                else:
+                    status, answer = 200, b"ok"
+                    with outer.lock:
+                        outer.messages.append((time.monotonic(), text))
+                self.send_response(status)
                 self.send_header("Content-Type", "text/plain")
                 self.end_headers()
-                self.wfile.write(b"ok")
+                self.wfile.write(answer)
 
             def log_message(self, *args) -> None:
                 pass
@@ -224,6 +246,7 @@ def main() -> int:
         if up.poll() is not None:
             raise RuntimeError("scripts/up.sh exited:\n" + (tmp / "up.log").read_text())
         log(f"stack up in {state}")
+        shorten_self_alerts(state, prom)
         run(state, prom, api, slack, fs, env, ports, own_pids)
     except Exception as e:  # report, then clean up
         check("e2e run", False, repr(e))
@@ -257,7 +280,14 @@ def run(state: Path, prom: str, api: str, slack: MockSlack, fs: LoopFs, env: dic
     check("all targets up", bool(wait_until(all_up, 90)), ", ".join(jobs))
 
     # Traffic for the HTTP panels, and a project so list queries return rows.
-    req = urllib.request.Request(f"{api}/projects", data=json.dumps({"name": "e2e-project", "description": "made by e2e"}).encode(), headers={"Content-Type": "application/json"}, method="POST")
+    # Writes need a token (srp-api token create against the stack's database).
+    api_cmd = (state / "run/srp-api.cmd").read_text().splitlines()
+    db_url = api_cmd[api_cmd.index("--database-url") + 1]
+    made = subprocess.run([api_cmd[0], "token", "create", "--name", "e2e", "--scope", "projects:write", "--database-url", db_url],
+                          capture_output=True, text=True, check=True)
+    token = made.stdout.strip().splitlines()[-1]
+    req = urllib.request.Request(f"{api}/projects", data=json.dumps({"name": "e2e-project", "description": "made by e2e"}).encode(),
+                                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"}, method="POST")
     urllib.request.urlopen(req, timeout=5).read()
     for _ in range(20):
         http_get(f"{api}/projects?limit=5")
@@ -334,8 +364,169 @@ def run(state: Path, prom: str, api: str, slack: MockSlack, fs: LoopFs, env: dic
     state_now = prom_alert_state(prom, "DiskSpaceWarning")
     check("DiskSpaceWarning reaches Slack", got is not None, f"{got - disk_filled:.1f} s after the fill" if got else f"Prometheus state: {state_now}")
 
-    # 5. Every dashboard and rule expression evaluates against live data.
+    # 5. The platform watching itself.
+    self_monitoring(state, prom, slack, env, ports, own_pids)
+
+    # 6. Every dashboard and rule expression evaluates against live data.
     evaluate_all_exprs(prom)
+
+
+# The stack's copy of the srp-self group gets e2e timings: every `for:` 15 s,
+# 2-minute rate windows, a 30-second backlog. The expressions are otherwise
+# those shipped; their thresholds and `for:` are proven by the promtool tests.
+# The eight alerts above the group are left exactly as shipped.
+SELF_GROUP_MARK = "  - name: srp-self\n"
+SELF_TIMINGS = [
+    (re.compile(r"^(\s+for: )\S+$", re.M), r"\g<1>15s"),
+    (re.compile(r"\[5m\]"), "[2m]"),
+    (re.compile(r"srp_relay_oldest_pending_seconds(\{[^}]*\}) > 300"), r"srp_relay_oldest_pending_seconds\1 > 30"),
+]
+
+
+def shorten_self_alerts(state: Path, prom: str) -> None:
+    path = state / "conf" / "alerts.yml"
+    text = path.read_text()
+    head, mark, group = text.partition(SELF_GROUP_MARK)
+    if not mark:
+        raise RuntimeError("alerts.yml has no srp-self group")
+    for pattern, repl in SELF_TIMINGS:
+        group = pattern.sub(repl, group)
+    path.write_text(head + mark + group)
+    req = urllib.request.Request(f"{prom}/-/reload", data=b"", method="POST")
+    urllib.request.urlopen(req, timeout=10).read()
+
+    def reloaded():
+        _, body = http_get(f"{prom}/api/v1/rules")
+        rules = {r["name"]: r for g in json.loads(body)["data"]["groups"] for r in g["rules"]}
+        return rules.get("RelayBacklogStale", {}).get("duration") == 15
+    if not wait_until(reloaded, 30):
+        raise RuntimeError("Prometheus did not load the shortened srp-self group")
+    log("srp-self alerts shortened for the test (for: 15s, [2m] windows, backlog > 30 s)")
+
+
+def post_to_relay(state: Path, ports: dict, alertname: str, summary: str) -> int:
+    """A webhook v4 notification straight to the relay, as Alertmanager sends it."""
+    token = (state / "conf" / "relay.token").read_text().strip()
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    labels = {"alertname": alertname, "severity": "warning", "instance": "e2e"}
+    payload = {
+        "version": "4", "groupKey": f'{{}}:{{alertname="{alertname}"}}', "truncatedAlerts": 0,
+        "status": "firing", "receiver": "srp-slack-relay-warning", "groupLabels": {"alertname": alertname},
+        "commonLabels": labels, "commonAnnotations": {"summary": summary}, "externalURL": "http://127.0.0.1:9093",
+        "alerts": [{"status": "firing", "labels": labels, "annotations": {"summary": summary}, "startsAt": now,
+                    "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://127.0.0.1:9090/graph",
+                    "fingerprint": f"{abs(hash(alertname + now)):016x}"[:16]}],
+    }
+    req = urllib.request.Request(f"http://127.0.0.1:{ports['RELAY']}/alertmanager", data=json.dumps(payload).encode(),
+                                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"}, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def restart_service(state: Path, env: dict, name: str, extra_args: list[str], own_pids: list[int], log_name: str) -> int:
+    """Stops a service of the stack and starts it again with extra flags and
+    the stack's environment (the relay's Slack settings come from it)."""
+    pid = int((state / f"run/{name}.pid").read_text())
+    cmd = (state / f"run/{name}.cmd").read_text().splitlines()
+    stop_pid(pid)
+    p = subprocess.Popen(cmd + extra_args, env=env, stdout=open(state / f"log/{log_name}.log", "w"), stderr=subprocess.STDOUT)
+    own_pids.append(p.pid)
+    (state / f"run/{name}.pid").write_text(f"{p.pid}\n")
+    return p.pid
+
+
+def _reachable(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def self_monitoring(state: Path, prom: str, slack: MockSlack, env: dict, ports: dict, own_pids: list[int]) -> None:
+    started = time.monotonic()
+    # A collector that fails on every scrape: sysfs is an empty directory, so
+    # netclass (and the other sysfs readers) error while procfs ones work.
+    empty_sysfs = state / "empty-sysfs"
+    empty_sysfs.mkdir(exist_ok=True)
+    node_cmd = (state / "run/srp-node-exporter.cmd").read_text().splitlines()
+    restart_service(state, env, "srp-node-exporter", ["--path.sysfs", str(empty_sysfs)], own_pids, "srp-node-exporter.broken")
+    broken = time.monotonic()
+    # Retries capped at 10 s (default 5 min), so that the relay tries again
+    # within seconds of Slack's return and keeps failing while it is down;
+    # more attempts than the default 12, which 10-second retries use up
+    # during a two-minute outage (dead letters come from Slack's 400 below).
+    restart_service(state, env, "srp-slack-relay", ["--retry-max", "10s", "--max-attempts", "1000"], own_pids, "srp-slack-relay.fast-retry")
+    if not wait_until(lambda: http_get(f"http://127.0.0.1:{ports['RELAY']}/health")[0] == 200 if _reachable(ports['RELAY']) else False, 30):
+        raise RuntimeError("srp-slack-relay did not come back after its restart")
+    # Slack goes down with a message in the relay's outbox.
+    slack.down = True
+    outage = time.monotonic()
+    status = post_to_relay(state, ports, "E2EBacklogProbe", "queued while Slack is down")
+    check("relay accepts a notification while Slack is down", 200 <= status < 300, f"HTTP {status}")
+
+    want = ["NodeCollectorFailing", "RelayBacklogStale", "RelayDeliveryFailing"]
+    fired: dict[str, float] = {}
+
+    def all_fired():
+        for name in want:
+            if name not in fired and prom_alert_state(prom, name) == "firing":
+                since, what = (broken, "the collector broke") if name == "NodeCollectorFailing" else (outage, "Slack went down")
+                fired[name] = time.monotonic() - since
+                log(f"{name} firing in Prometheus {fired[name]:.1f} s after {what}")
+        return len(fired) == len(want)
+
+    wait_until(all_fired, 240, step=2)
+    for name in want:
+        check(f"{name} fires (Slack down / collector failing)", name in fired,
+              f"{fired[name]:.1f} s" if name in fired else f"state: {prom_alert_state(prom, name)}")
+
+    # Slack stays down until Alertmanager has handed the relay the three
+    # alerts (warning group_wait: 30 s): restored at once, the backlog would
+    # drain and resolve RelayBacklogStale before its notification was sent.
+    def relay_queue() -> float:
+        _, body = http_get(f"http://127.0.0.1:{ports['RELAY']}/metrics")
+        for line in body.decode().splitlines():
+            if line.startswith("srp_relay_queue_depth "):
+                return float(line.split()[1])
+        return 0.0
+    queued = wait_until(lambda: relay_queue() >= 1 + len(want), 120, step=2)
+    log(f"relay queue while Slack is down: {relay_queue():g} message(s){'' if queued else ' (expected more)'}")
+    # Slack is back: the relay drains its outbox, the alerts about the outage
+    # arrive; and a message Slack refuses for good becomes a dead letter.
+    slack.down = False
+    back = time.monotonic()
+    status = post_to_relay(state, ports, "E2EDeadLetterProbe", f"{MockSlack.REFUSE_MARKER}: Slack answers 400")
+    check("relay accepts the notification Slack will refuse", 200 <= status < 300, f"HTTP {status}")
+    got = slack.wait_for(outage, 60, "E2EBacklogProbe")
+    check("the message queued during the outage reaches Slack once it is back", got is not None,
+          f"{got - back:.1f} s after Slack came back" if got else "not within 60 s")
+    for name in ["RelayBacklogStale", "NodeCollectorFailing", "RelayDeliveryFailing", "RelayDeadLetters"]:
+        got = slack.wait_for(outage, max(30.0, 150 - (time.monotonic() - back)), name, "FIRING")
+        check(f"{name} reaches Slack", got is not None,
+              f"{got - back:.1f} s after Slack came back" if got else f"Prometheus state: {prom_alert_state(prom, name)}")
+
+    # The node exporter as shipped again, for the expression check.
+    pid = int((state / "run/srp-node-exporter.pid").read_text())
+    stop_pid(pid)
+    p = subprocess.Popen(node_cmd, env=env, stdout=open(state / "log/srp-node-exporter.restored.log", "w"), stderr=subprocess.STDOUT)
+    own_pids.append(p.pid)
+    (state / "run/srp-node-exporter.pid").write_text(f"{p.pid}\n")
+    # The stopped exporter's series went stale: wait for a scrape of the
+    # restored one before the expressions are evaluated.
+    restored = time.time()
+
+    def scraped_again():
+        # A successful scrape that started after the restore.
+        res = prom_query(prom, 'timestamp(up{job="srp-node-exporter"} == 1)')["data"]["result"]
+        return bool(res) and float(res[0]["value"][1]) > restored + 1
+    check("srp-node-exporter scraped again after its restore", bool(wait_until(scraped_again, 60)))
+    state_now = prom_alert_state(prom, "DiskFullPredicted")
+    log(f"DiskFullPredicted in Prometheus: {state_now} (the small filesystem was filled at once early in the run)")
+    log(f"self-monitoring scenario took {time.monotonic() - started:.0f} s")
 
 
 def evaluate_all_exprs(prom: str) -> None:
