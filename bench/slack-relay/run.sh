@@ -127,7 +127,7 @@ for f in sys.argv[1:3]:
     p99 = max(p99, g("p99_ms")); p50 = max(p50, g("p50_ms"))
 print(f"pg2    accepted/s {rate:8.0f} | ack p50 {p50:6.2f} ms  p99 {p99:6.2f} ms (worse relay) | requests {reqs} non-2xx {bad} | stored rows {sys.argv[3]} | two relays, one PostgreSQL outbox")
 PY
-  psql -q "$base" -c "DROP SCHEMA $schema CASCADE" || true
+  PGOPTIONS="-c client_min_messages=warning" psql -q "$base" -c "DROP SCHEMA $schema CASCADE" || true
 }
 
 run_pg2
