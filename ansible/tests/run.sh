@@ -148,7 +148,7 @@ else
   notok "Grafana's data source URL"
 fi
 if out=$(python3 "$HERE/check_jenkins.py" "$WORK/render/staging/jenkins.yaml" "$ROOT" \
-  render-test-admin-password render-test-ssh-key render-test-registry-password render-test-token 2>&1); then
+  render-test-admin-password render-test-ssh-key render-test-registry-password render-test-token render-test-ledger-token 2>&1); then
   printf '%s\n' "$out"; ok "Jenkins configuration as code"
 else
   printf '%s\n' "$out"; notok "Jenkins configuration as code (above)"
