@@ -14,6 +14,8 @@ pub mod error;
 pub mod health;
 pub mod layers;
 pub mod metrics;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod red;
 pub mod request_timeout;
 pub mod runtime_metrics;

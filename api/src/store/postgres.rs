@@ -117,38 +117,15 @@ impl PgStore {
 
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(unavailable)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])
-            .await
-            .map_err(unavailable)?;
-        tx.batch_execute(
-            "CREATE TABLE IF NOT EXISTS srp_schema_migrations (
-                version    INTEGER PRIMARY KEY,
-                applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
-            )",
+        srp_daemon::postgres::migrate(
+            &mut client,
+            "srp_schema_migrations",
+            MIGRATION_LOCK_KEY,
+            MIGRATIONS,
         )
         .await
-        .map_err(unavailable)?;
-        let current: i32 = tx
-            .query_one(
-                "SELECT COALESCE(MAX(version), 0) FROM srp_schema_migrations",
-                &[],
-            )
-            .await
-            .map_err(unavailable)?
-            .get(0);
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-            let version = i as i32 + 1;
-            tx.batch_execute(sql).await.map_err(unavailable)?;
-            tx.execute(
-                "INSERT INTO srp_schema_migrations (version) VALUES ($1)",
-                &[&version],
-            )
-            .await
-            .map_err(unavailable)?;
-            tracing::info!(version, "applied PostgreSQL migration");
-        }
-        tx.commit().await.map_err(unavailable)
+        .map(drop)
+        .map_err(unavailable)
     }
 }
 

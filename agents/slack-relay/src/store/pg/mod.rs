@@ -173,44 +173,18 @@ impl PgStore {
 
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg_error)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])
-            .await
-            .map_err(pg_error)?;
-        tx.batch_execute(
-            "CREATE TABLE IF NOT EXISTS srp_relay_schema_migrations (
-                version    INTEGER PRIMARY KEY,
-                applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
-            )",
+        srp_daemon::postgres::migrate(
+            &mut client,
+            "srp_relay_schema_migrations",
+            MIGRATION_LOCK_KEY,
+            MIGRATIONS,
         )
         .await
-        .map_err(pg_error)?;
-        let current: i32 = tx
-            .query_one(
-                "SELECT COALESCE(MAX(version), 0) FROM srp_relay_schema_migrations",
-                &[],
-            )
-            .await
-            .map_err(pg_error)?
-            .get(0);
-        if current as usize > MIGRATIONS.len() {
-            return Err(StoreError::Postgres(format!(
-                "the database's relay schema is version {current}, newer than this release knows ({}); upgrade the relay",
-                MIGRATIONS.len()
-            )));
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-            let version = i as i32 + 1;
-            tx.batch_execute(sql).await.map_err(pg_error)?;
-            tx.execute(
-                "INSERT INTO srp_relay_schema_migrations (version) VALUES ($1)",
-                &[&version],
-            )
-            .await
-            .map_err(pg_error)?;
-            tracing::info!(version, "applied PostgreSQL migration");
-        }
-        tx.commit().await.map_err(pg_error)
+        .map(drop)
+        .map_err(|e| match e {
+            srp_daemon::postgres::MigrateError::Postgres(e) => pg_error(e),
+            too_new => StoreError::Postgres(format!("{too_new}; upgrade the relay")),
+        })
     }
 }
 
