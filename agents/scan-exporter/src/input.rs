@@ -73,6 +73,17 @@ fn read_regular_file(path: &Path, limit: u64) -> Result<Vec<u8>, InputError> {
     if !meta.is_file() {
         return Err(InputError::NotRegular(file_type_name(&meta.file_type())));
     }
+    read_open_file(file, &meta, limit)
+}
+
+/// Read an opened regular file whole: its size is checked before reading
+/// (a sparse 1 GB file costs nothing) and again while reading (a file that
+/// grows past the limit is refused too).
+pub fn read_open_file(
+    file: std::fs::File,
+    meta: &std::fs::Metadata,
+    limit: u64,
+) -> Result<Vec<u8>, InputError> {
     if meta.len() > limit {
         return Err(InputError::TooLarge {
             size: meta.len(),
@@ -97,8 +108,11 @@ fn open_nonblocking(path: &Path) -> std::io::Result<File> {
         .open(path)
 }
 
-fn file_type_name(t: &FileType) -> &'static str {
-    if t.is_dir() {
+/// What a non-regular file is, for the refusal message.
+pub fn file_type_name(t: &FileType) -> &'static str {
+    if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_dir() {
         "a directory"
     } else if t.is_fifo() {
         "a FIFO"

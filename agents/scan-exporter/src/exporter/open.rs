@@ -14,10 +14,8 @@ use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 use std::ffi::OsStr;
 use std::fs::{File, Metadata};
-use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::FileTypeExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -97,7 +95,7 @@ impl ReportsDir {
         } else if t.is_dir() {
             Ok(Opened::Dir(file.into()))
         } else {
-            Err(Refusal::NotRegular(type_name(&t)).into())
+            Err(Refusal::NotRegular(input::file_type_name(&t)).into())
         }
     }
 
@@ -256,40 +254,11 @@ fn is_symlink_at(at: &OwnedFd, name: &OsStr) -> bool {
         .unwrap_or(false)
 }
 
-fn type_name(t: &std::fs::FileType) -> &'static str {
-    if t.is_symlink() {
-        "a symbolic link"
-    } else if t.is_fifo() {
-        "a FIFO"
-    } else if t.is_socket() {
-        "a socket"
-    } else if t.is_char_device() {
-        "a character device"
-    } else if t.is_block_device() {
-        "a block device"
-    } else {
-        "not a regular file"
-    }
-}
-
 /// Read an opened regular file whole: its size is checked before reading
 /// (a sparse 1 GB file costs nothing) and again while reading (a file that
 /// grows past the limit is refused too), then the content as `input` does.
 pub fn read_bounded(file: File, meta: &Metadata, limit: u64) -> Result<Vec<u8>, InputError> {
-    if meta.len() > limit {
-        return Err(InputError::TooLarge {
-            size: meta.len(),
-            limit,
-        });
-    }
-    let mut buf = Vec::with_capacity(meta.len() as usize);
-    file.take(limit + 1).read_to_end(&mut buf)?;
-    if buf.len() as u64 > limit {
-        return Err(InputError::TooLarge {
-            size: buf.len() as u64,
-            limit,
-        });
-    }
+    let buf = input::read_open_file(file, meta, limit)?;
     input::check_bytes(&buf)?;
     Ok(buf)
 }
