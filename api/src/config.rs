@@ -20,7 +20,7 @@ pub struct Config {
     pub database_url: Option<String>,
 
     /// Longest a request may take, body upload included, before it is
-    /// answered 408 (e.g. `10s`, `500ms`; a bare number means seconds).
+    /// answered 408 (e.g. `10s`, `500ms`: srp-daemon's duration grammar).
     #[arg(long, env = "SRP_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub request_timeout: Duration,
 
@@ -129,31 +129,14 @@ impl FromStr for DatabaseUrl {
     }
 }
 
-/// `10s`, `250ms`, `2m`, `1h` or a bare number of seconds (`1.5`).
+/// srp-daemon's duration grammar, refusing zero: a zero timeout or window
+/// would refuse every request or count nothing.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration (try 10s or 500ms)"))?;
-    let seconds = match unit.trim() {
-        "" | "s" => value,
-        "ms" => value / 1000.0,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        other => {
-            return Err(format!(
-                "unknown unit {other:?} in {s:?} (use ms, s, m or h)"
-            ))
-        }
-    };
-    if !(seconds.is_finite() && seconds > 0.0) {
-        return Err(format!("{s:?} must be greater than zero"));
+    let d = srp_daemon::duration::parse_flag(s)?;
+    if d.is_zero() {
+        return Err(format!("duration {s:?} must be greater than zero"));
     }
-    Ok(Duration::from_secs_f64(seconds))
+    Ok(d)
 }
 
 #[cfg(test)]
@@ -245,10 +228,18 @@ mod tests {
         assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
-        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
-        assert!(parse_duration("0").is_err());
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        // The shared grammar: a bare number is refused, whatever it means.
+        assert!(parse_duration("10").unwrap_err().contains("needs a unit"));
+        assert!(parse_duration("0s")
+            .unwrap_err()
+            .contains("greater than zero"));
         assert!(parse_duration("ten").is_err());
         assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
-        assert!(parse_duration("3d").is_err());
+        assert_eq!(
+            parse_duration("3d").unwrap(),
+            Duration::from_secs(3 * 86_400)
+        );
+        assert!(parse_duration("3y").is_err());
     }
 }

@@ -57,7 +57,7 @@ pub struct Cli {
     /// How long a statfs may take before the mount is reported with
     /// node_filesystem_device_error=1 (e.g. 5s, 500ms). A mount still stuck
     /// from an earlier scrape is not called again until it answers.
-    #[arg(long = "collector.filesystem.mount-timeout", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long = "collector.filesystem.mount-timeout", default_value = "5s", value_parser = srp_daemon::duration::parse_flag)]
     pub mount_timeout: Duration,
 
     /// Regexp of block devices to exclude from diskstats (node_exporter's default).
@@ -275,22 +275,6 @@ fn enabled(m: &ArgMatches, disable_defaults: bool) -> Vec<&'static str> {
 }
 
 /// `5s`, `500ms`, `1m`, or plain seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .map(|i| s.split_at(i))
-        .unwrap_or((s, "s"));
-    let n: f64 = num.parse().map_err(|_| format!("not a duration: {s:?}"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        _ => return Err(format!("unknown unit in {s:?} (use ms, s or m)")),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|e| format!("{s:?}: {e}"))
-}
-
 fn regex(flag: &str, value: &str) -> anyhow::Result<Regex> {
     Regex::new(value).map_err(|e| anyhow::anyhow!("--{flag}: invalid regexp: {e}"))
 }
@@ -445,7 +429,7 @@ mod tests {
 
     #[test]
     fn bad_input_is_named() {
-        let e = try_parse_from(["x", "--collector.filesystem.mount-timeout=5h"])
+        let e = try_parse_from(["x", "--collector.filesystem.mount-timeout=5y"])
             .err()
             .unwrap();
         assert!(e.to_string().contains("unknown unit"), "{e}");
