@@ -1,7 +1,7 @@
 //! CycloneDX JSON SBOMs (Trivy `--format cyclonedx`): component counts, and
 //! the vulnerabilities if the SBOM carries any.
 
-use super::fields::{non_empty, non_null};
+use super::fields::{non_empty, non_null, objects};
 use super::ParseError;
 use crate::model::{Class, Finding, Format, Report, SbomCounts, Severity};
 use serde::Deserialize;
@@ -50,7 +50,7 @@ pub(crate) struct Component {
     #[serde(default, deserialize_with = "non_null")]
     purl: Option<String>,
     /// CycloneDX allows nesting; Trivy's output is flat.
-    #[serde(default, deserialize_with = "non_null")]
+    #[serde(default, deserialize_with = "objects")]
     components: Option<Vec<Component>>,
 }
 
@@ -100,9 +100,9 @@ pub(crate) struct Vulnerability {
     id: String,
     #[serde(default, deserialize_with = "non_null")]
     source: Option<Source>,
-    #[serde(default, deserialize_with = "non_null")]
+    #[serde(default, deserialize_with = "objects")]
     ratings: Option<Vec<Rating>>,
-    #[serde(default, deserialize_with = "non_null")]
+    #[serde(default, deserialize_with = "objects")]
     affects: Option<Vec<Affects>>,
 }
 

@@ -70,3 +70,37 @@ pub(crate) fn json_path(path: &serde_path_to_error::Path) -> String {
     }
     out
 }
+
+/// For `#[serde(default, deserialize_with = "objects")]` on an
+/// `Option<Vec<T>>` of records: like [`non_null`], and each element must be
+/// a JSON object. serde's derived structs also accept a JSON array (their
+/// fields by position), so `["x", "pass"]` in place of a SARIF result would
+/// read as a result of kind `pass`, skipped as no finding: a broken report
+/// read as a clean one.
+pub(crate) fn objects<'de, D, T>(d: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Vec::<ObjectOnly<T>>::deserialize(d).map(|v| Some(v.into_iter().map(|o| o.0).collect()))
+}
+
+/// A `T` read from a JSON object only.
+pub(crate) struct ObjectOnly<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ObjectOnly<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Only<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Only<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(Only(std::marker::PhantomData))
+            .map(ObjectOnly)
+    }
+}

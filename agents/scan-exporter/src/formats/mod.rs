@@ -15,7 +15,7 @@ mod sarif;
 mod trivy;
 
 use crate::model::Report;
-use fields::non_null;
+use fields::{non_null, objects};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -115,7 +115,7 @@ struct TopLevel {
     artifact_type: Option<String>,
     #[serde(rename = "CreatedAt", default, deserialize_with = "non_null")]
     created_at: Option<String>,
-    #[serde(rename = "Results", default, deserialize_with = "non_null")]
+    #[serde(rename = "Results", default, deserialize_with = "objects")]
     results: Option<Vec<trivy::TrivyResult>>,
     // CycloneDX
     #[serde(rename = "bomFormat", default, deserialize_with = "non_null")]
@@ -124,14 +124,14 @@ struct TopLevel {
     spec_version: Option<String>,
     #[serde(default, deserialize_with = "non_null")]
     metadata: Option<cyclonedx::Metadata>,
-    #[serde(default, deserialize_with = "non_null")]
+    #[serde(default, deserialize_with = "objects")]
     components: Option<Vec<cyclonedx::Component>>,
-    #[serde(default, deserialize_with = "non_null")]
+    #[serde(default, deserialize_with = "objects")]
     vulnerabilities: Option<Vec<cyclonedx::Vulnerability>>,
     // SARIF (CycloneDX and the summary also have a `version`, an integer, so
     // it tells no format apart)
     version: Option<serde_json::Value>,
-    #[serde(default, deserialize_with = "non_null")]
+    #[serde(default, deserialize_with = "objects")]
     runs: Option<Vec<sarif::Run>>,
     // srp-gate summary
     #[serde(default, deserialize_with = "non_null")]
@@ -184,8 +184,9 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
     match first {
         Some(b'[') => {
-            let findings: Vec<gitleaks::GitleaksFinding> = from_slice(bytes)?;
-            gitleaks::to_report(findings).map(Parsed::Report)
+            // Each finding an object: a derived struct would take an array too.
+            let findings: Vec<fields::ObjectOnly<gitleaks::GitleaksFinding>> = from_slice(bytes)?;
+            gitleaks::to_report(findings.into_iter().map(|f| f.0).collect()).map(Parsed::Report)
         }
         Some(b'{') => parse_object(bytes),
         Some(b'<') => Err(ParseError::Xml),
@@ -287,4 +288,26 @@ fn parse_sarif(top: TopLevel) -> Result<Parsed, ParseError> {
         });
     }
     sarif::to_report(top.runs.unwrap_or_default()).map(Parsed::Report)
+}
+
+#[cfg(test)]
+mod records_are_objects {
+    use super::*;
+
+    /// Found by the SARIF property test: a result given as an array read as
+    /// a result of kind `pass`, so one finding vanished from the count.
+    #[test]
+    fn a_record_given_as_an_array_is_a_broken_report() {
+        let sarif = br#"{"runs":[{"tool":{"driver":{"name":"x"}},
+            "invocations":[{"executionSuccessful":true}],
+            "results":[{"ruleId":"r1"},["", "pass"]]}]}"#;
+        let e = parse(sarif)
+            .err()
+            .expect("an array in place of a result is refused");
+        assert!(e.to_string().contains("results[1]"), "{e}");
+        let gitleaks = br#"[["aws", "AKIA"]]"#;
+        assert!(parse(gitleaks).is_err());
+        let trivy = br#"{"SchemaVersion":2,"ArtifactName":"a","Results":[["t", "pass"]]}"#;
+        assert!(parse(trivy).is_err());
+    }
 }

@@ -2,7 +2,7 @@
 //! tags (Trivy puts CRITICAL/HIGH/… there), else its `security-severity`
 //! score, else the result level (missing level = SARIF's default, warning).
 
-use super::fields::{non_empty, non_null};
+use super::fields::{non_empty, non_null, objects};
 use super::ParseError;
 use crate::model::{Class, Finding, Format, Report, Severity};
 use serde::Deserialize;
@@ -15,9 +15,9 @@ pub(crate) struct Run {
     tool: Tool,
     /// Absent means the tool did not report results (SARIF 3.14.23: it
     /// failed or was not asked to); an empty array is a clean run.
-    #[serde(default, deserialize_with = "non_null")]
+    #[serde(default, deserialize_with = "objects")]
     results: Option<Vec<SarifResult>>,
-    #[serde(default, deserialize_with = "non_null")]
+    #[serde(default, deserialize_with = "objects")]
     invocations: Option<Vec<Invocation>>,
 }
 
@@ -38,7 +38,7 @@ struct Driver {
     /// The scanner name of every finding, and whether it is Gitleaks.
     #[serde(deserialize_with = "non_empty")]
     name: String,
-    #[serde(default, deserialize_with = "non_null")]
+    #[serde(default, deserialize_with = "objects")]
     rules: Option<Vec<Rule>>,
 }
 
@@ -88,7 +88,7 @@ struct SarifResult {
     level: Option<Level>,
     #[serde(default, deserialize_with = "non_null")]
     message: Option<Text>,
-    #[serde(default, deserialize_with = "non_null")]
+    #[serde(default, deserialize_with = "objects")]
     locations: Option<Vec<Location>>,
     #[serde(rename = "partialFingerprints", default, deserialize_with = "non_null")]
     partial_fingerprints: Option<HashMap<String, String>>,

@@ -2,7 +2,7 @@
 //! Only the fields the gate uses are typed; the rest (descriptions, CVSS,
 //! references) are skipped without being allocated.
 
-use super::fields::{non_empty, non_null, trivy_severity};
+use super::fields::{non_empty, non_null, objects, trivy_severity};
 use super::ParseError;
 use crate::model::{Class, Finding, Format, Report, Severity};
 use serde::de::IgnoredAny;
@@ -17,13 +17,13 @@ pub(crate) struct TrivyResult {
     target: String,
     #[serde(default, deserialize_with = "non_null")]
     class: Option<ResultClass>,
-    #[serde(default, deserialize_with = "non_null")]
+    #[serde(default, deserialize_with = "objects")]
     vulnerabilities: Option<Vec<Vuln>>,
-    #[serde(default, deserialize_with = "non_null")]
+    #[serde(default, deserialize_with = "objects")]
     secrets: Option<Vec<Secret>>,
-    #[serde(default, deserialize_with = "non_null")]
+    #[serde(default, deserialize_with = "objects")]
     misconfigurations: Option<Vec<Misconf>>,
-    #[serde(default, deserialize_with = "non_null")]
+    #[serde(default, deserialize_with = "objects")]
     licenses: Option<Vec<License>>,
     #[serde(default, deserialize_with = "non_null")]
     experimental_modified_findings: Option<Vec<IgnoredAny>>,
