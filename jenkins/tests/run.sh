@@ -72,7 +72,9 @@ done
 # ---------------------------------------------------------------------------
 section "Jenkinsfile, offline"
 if command -v npm-groovy-lint >/dev/null 2>&1; then
-  printf '# npm-groovy-lint %s\n' "$(npm-groovy-lint --version 2>/dev/null | grep -o 'npm-groovy-lint version [0-9.]*' | awk '{print $3}')"
+  # The version from its package.json: `npm-groovy-lint --version` starts the
+  # CodeNarc Java server (even with --noserver) and leaves it running.
+  printf '# npm-groovy-lint %s\n' "$(jq -r .version "$(dirname "$(readlink -f "$(command -v npm-groovy-lint)")")/../package.json")"
   check "npm-groovy-lint parses jenkins/Jenkinsfile with no error" \
     npm-groovy-lint --noserver --failon error --output txt jenkins/Jenkinsfile
   head -n -2 jenkins/Jenkinsfile >"$TMP/Jenkinsfile.broken"
