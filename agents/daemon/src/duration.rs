@@ -17,9 +17,6 @@ impl Dur {
     pub const fn secs(s: u64) -> Self {
         Dur(Duration::from_secs(s))
     }
-    pub const fn millis(ms: u64) -> Self {
-        Dur(Duration::from_millis(ms))
-    }
     pub const fn get(self) -> Duration {
         self.0
     }

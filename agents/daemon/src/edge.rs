@@ -5,23 +5,15 @@
 
 use std::process::ExitCode;
 
-/// Exit code for a failure that reached the edge. Binaries with their own
-/// codes (srp-gate's 1 = blocked, 2 = error; the disk guard's `--once`) map
-/// their outcomes before returning.
-pub const FAILURE: u8 = 1;
-
-/// `fn main() -> ExitCode { srp_daemon::edge::run(real_main) }`
+/// `fn main() -> ExitCode { srp_daemon::edge::run(real_main) }`: exit 1 on
+/// failure. Binaries with their own codes (srp-gate's 1 = blocked,
+/// 2 = error; the disk guard's `--once`) map their outcomes themselves.
 pub fn run(main: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
-    run_with_code(FAILURE, main)
-}
-
-/// [`run`] with another exit code for failures.
-pub fn run_with_code(code: u8, main: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
     match main() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{}", describe(&e));
-            ExitCode::from(code)
+            ExitCode::FAILURE
         }
     }
 }

@@ -70,18 +70,6 @@ pub enum SqliteError {
     },
 }
 
-impl SqliteError {
-    /// The underlying SQLite error, when there is one.
-    pub fn sqlite(&self) -> Option<&rusqlite::Error> {
-        match self {
-            SqliteError::Sqlite { source, .. } | SqliteError::Migration { source, .. } => {
-                Some(source)
-            }
-            SqliteError::TooNew { .. } => None,
-        }
-    }
-}
-
 /// Open (creating unless read-only) `path` with SRP's pragmas.
 pub fn open(path: &Path, options: &Options) -> Result<Connection, SqliteError> {
     let err = |source| SqliteError::Sqlite {
