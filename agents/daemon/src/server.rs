@@ -14,7 +14,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
-use prometheus::Registry;
+use prometheus::{IntGaugeVec, Opts, Registry};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,18 +48,45 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
 struct StdState {
     registry: Registry,
     health: HealthFn,
+    health_checks: IntGaugeVec,
 }
 
 /// `/metrics` from `registry` and `/health` from `health`, to merge into a
-/// daemon's own router.
+/// daemon's own router. `/metrics` also exports the health checks as
+/// `srp_health_check_ok{check}` (1 passing, 0 failing), evaluated at each
+/// scrape, so a degraded `/health` can be alerted on without a prober.
 pub fn standard_routes(registry: Registry, health: HealthFn) -> Router {
+    let health_checks = IntGaugeVec::new(
+        Opts::new(
+            "srp_health_check_ok",
+            "Whether each of the daemon's /health checks passed at this scrape (1) or failed (0).",
+        ),
+        &["check"],
+    )
+    .expect("static metric options are valid");
+    registry
+        .register(Box::new(health_checks.clone()))
+        .expect("srp_health_check_ok is registered once, here");
     Router::new()
         .route("/metrics", get(metrics_handler))
         .route("/health", get(health_handler))
-        .with_state(StdState { registry, health })
+        .with_state(StdState {
+            registry,
+            health,
+            health_checks,
+        })
 }
 
 async fn metrics_handler(State(s): State<StdState>) -> Response {
+    let report = (s.health)().await;
+    // Reset first: a check that is no longer reported must not linger with
+    // its last value.
+    s.health_checks.reset();
+    for (name, check) in &report.checks {
+        s.health_checks
+            .with_label_values(&[name])
+            .set(i64::from(check.ok));
+    }
     (
         [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
         metrics::render(&s.registry),
@@ -275,6 +302,10 @@ mod tests {
         let text = m.text().await.unwrap();
         assert!(text.contains("srp_test_total 1"), "{text}");
         assert!(text.contains("process_resident_memory_bytes"), "{text}");
+        assert!(
+            text.contains("srp_health_check_ok{check=\"db\"} 0"),
+            "a failing check is exported as 0: {text}"
+        );
 
         let h = reqwest::get(format!("http://{addr}/health")).await.unwrap();
         assert_eq!(h.status(), 503);
