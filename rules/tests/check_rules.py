@@ -5,7 +5,7 @@
   names (the eight outside srp-self), each with severity
   warning|critical, a summary, a description naming the instance and the
   value, and a runbook_url on the one shared base whose anchor exists in
-  docs/runbooks.md;
+  rules/runbook.md;
 - every alert has promtool tests that show it firing and not firing
   (rules/tests/*.test.yml);
 - every copy of the shared filesystem selectors in alerts.yml is the same
@@ -38,13 +38,13 @@ EIGHT = [
 SELF_GROUP = "srp-self"
 SELF_ALERTS = [
     "RelayDeadLetters", "RelayBacklogStale", "RelayDeliveryFailing",
-    "DiskFullPredicted", "ScanReportStale", "NodeCollectorFailing",
+    "DiskFullPredicted", "ScanReportStale", "NodeCollectorFailing", "DaemonHealthDegraded",
 ]
 ALERTS = EIGHT + SELF_ALERTS
 # Selectors restated in several rules: every copy must be the same text, or a
 # fix to one (a new in-memory fstype) silently misses the others.
 SHARED_MATCHERS = re.compile(r'\b(fstype|mountpoint)!~"((?:[^"\\]|\\.)*)"')
-RUNBOOK_BASE = "https://github.com/srp-platform/srp/blob/main/docs/runbooks.md"
+RUNBOOK_BASE = "https://github.com/srp-platform/srp/blob/main/rules/runbook.md"
 JOBS = {
     "srp-api": 8000, "srp-node-exporter": 9100, "srp-scan-exporter": 9740,
     "srp-disk-guard": 9741, "srp-slack-relay": 9742, "postgres": 9187,
@@ -99,7 +99,7 @@ def check_alerts() -> dict:
     for label, values in sorted(copies.items()):
         check(len(values) == 1, f"every copy of the {label}!~ selector in alerts.yml is the same ({len(values)} distinct)")
     check_dashboard_selectors(copies)
-    runbook = (REPO / "docs" / "runbooks.md").read_text() if (REPO / "docs" / "runbooks.md").exists() else ""
+    runbook = (RULES / "runbook.md").read_text() if (RULES / "runbook.md").exists() else ""
     anchors = {github_anchor(m) for m in re.findall(r"^#{1,6}\s+(.+)$", runbook, re.M)}
     for name, r in sorted(rules.items()):
         labels, ann = r.get("labels", {}), r.get("annotations", {})
@@ -110,7 +110,7 @@ def check_alerts() -> dict:
         url = ann.get("runbook_url", "")
         base, _, anchor = url.partition("#")
         check(base == RUNBOOK_BASE, f"{name}: runbook_url uses the shared base ({url})")
-        check(anchor == name.lower() and anchor in anchors, f"{name}: docs/runbooks.md has the section #{anchor}")
+        check(anchor == name.lower() and anchor in anchors, f"{name}: rules/runbook.md has the section #{anchor}")
     return rules
 
 

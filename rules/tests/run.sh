@@ -128,7 +128,7 @@ print("exprs: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
 bad = [i for i in items if "$" in i["expr"] or "[[" in i["expr"]]
 for i in bad:
     print(f"exprs: FAILED: Grafana variable left in {i['source']}: {i['expr']}")
-ok = not bad and kinds.get("alert") == 14 and kinds.get("panel", 0) >= 20 and kinds.get("alert-selector", 0) >= 14
+ok = not bad and kinds.get("alert") == 15 and kinds.get("panel", 0) >= 20 and kinds.get("alert-selector", 0) >= 15
 sys.exit(0 if ok else 1)
 EOF
 }
