@@ -19,7 +19,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from dashboards.generator import http_metrics, release_security, rust_runtime, srp_agents  # noqa: E402
+from dashboards.generator import delivery, http_metrics, release_security, rust_runtime, srp_agents  # noqa: E402
 
 # file name -> builder; the uid inside each is pinned by dashboards/tests/lint.py.
 DASHBOARDS = {
@@ -27,6 +27,7 @@ DASHBOARDS = {
     "rust-runtime.json": rust_runtime.build,
     "release-security.json": release_security.build,
     "srp-agents.json": srp_agents.build,
+    "delivery.json": delivery.build,
 }
 
 

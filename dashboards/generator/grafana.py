@@ -143,10 +143,16 @@ def _variable(name: str, label: str, query: str, current_all: bool = True, curre
     }
 
 
-def templating(job_selector: str, default_job: str | None = None) -> dict:
+def label_variable(name: str, label: str, query: str) -> dict:
+    """A further multi-select variable (All = `.+`) from a label_values() query,
+    for dashboards that select more than job and instance."""
+    return _variable(name, label, query)
+
+
+def templating(job_selector: str, default_job: str | None = None, extra=()) -> dict:
     """datasource, job and instance: job from the label values of
     `job_selector` (a metric, or a metric{matchers}), instance within the jobs
-    chosen."""
+    chosen; then the `extra` variables (label_variable) in order."""
     metric, _, matchers = job_selector.partition("{")
     inner = matchers.rstrip("}")
     instance_sel = f'{metric}{{{inner + ", " if inner else ""}job=~"$job"}}'
@@ -156,6 +162,7 @@ def templating(job_selector: str, default_job: str | None = None) -> dict:
          "regex": "", "skipUrlSync": False},
         _variable("job", "Job", f"label_values({job_selector}, job)", current=default_job),
         _variable("instance", "Instance", f"label_values({instance_sel}, instance)"),
+        *extra,
     ]}
 
 
@@ -175,11 +182,11 @@ def _layout(panels: list[dict]) -> list[dict]:
 
 
 def dashboard(uid: str, title: str, description: str, job_selector: str, panels: list[dict],
-              default_job: str | None = None) -> dict:
+              default_job: str | None = None, extra_variables=(), time_from: str = "now-6h") -> dict:
     return {
         "id": None, "uid": uid, "title": title, "description": description, "tags": ["srp"],
         "editable": False, "graphTooltip": 1, "refresh": "30s", "schemaVersion": 39, "version": 1,
-        "time": {"from": "now-6h", "to": "now"}, "timepicker": {}, "timezone": "", "weekStart": "",
+        "time": {"from": time_from, "to": "now"}, "timepicker": {}, "timezone": "", "weekStart": "",
         "fiscalYearStartMonth": 0, "liveNow": False,
         "links": [{"type": "dashboards", "tags": ["srp"], "asDropdown": True, "title": "SRP dashboards",
                    "icon": "external link", "includeVars": True, "keepTime": True, "targetBlank": False,
@@ -187,6 +194,6 @@ def dashboard(uid: str, title: str, description: str, job_selector: str, panels:
         "annotations": {"list": [{"builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"},
                                   "enable": True, "hide": True, "iconColor": "rgba(0, 211, 255, 1)",
                                   "name": "Annotations & Alerts", "type": "dashboard"}]},
-        "templating": templating(job_selector, default_job),
+        "templating": templating(job_selector, default_job, extra_variables),
         "panels": _layout(panels),
     }

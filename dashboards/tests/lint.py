@@ -36,6 +36,7 @@ EXPECTED_UIDS = {
     "rust-runtime.json": "srp-rust-runtime",
     "release-security.json": "srp-release-security",
     "srp-agents.json": "srp-agents",
+    "delivery.json": "srp-delivery",
 }
 
 # Grafana's unit ids (packages/grafana-data/src/valueFormats/categories.ts), as
@@ -381,6 +382,11 @@ def main() -> int:
         print(f"lint: {fname}: {rule}: {msg}")
     for m in sorted(missing):
         print(f"lint: dashboards/{m} is missing")
+    # A new dashboard pins its uid here too (links and bookmarks use it).
+    unpinned = sorted({p.name for p in files} - set(EXPECTED_UIDS)) if not args.files else []
+    for m in unpinned:
+        print(f"lint: dashboards/{m}: uid not pinned in EXPECTED_UIDS")
+    missing |= set(unpinned)
     uids = [json.loads(p.read_text()).get("uid") for p in files]
     if len(uids) != len(set(uids)):
         print("lint: two dashboards share a uid")

@@ -15,8 +15,8 @@ kind:
              each series selector inside an alert rule (the metric it reads);
              should return series, or the alert is blind.
 
-Replacements: $__rate_interval, $__interval, $__range -> --rate-interval
-(default 1m); every other $var / ${var} / [[var]] -> --var-value (default
+Replacements: $__rate_interval, $__interval -> --rate-interval (default 1m);
+$__range, $__range_s -> --range-seconds (default: the rate interval); every other $var / ${var} / [[var]] -> --var-value (default
 ".+"), which is why variables may only appear in regex matchers (the
 dashboard linter enforces it).
 
@@ -106,7 +106,7 @@ def rule_exprs(path: Path):
             yield f"{rel}: {kind} {name}", kind, r["expr"]
 
 
-def collect(root: Path, rate_interval: str, var_value: str):
+def collect(root: Path, rate_interval: str, var_value: str, range_seconds: int | None = None):
     out = []
     for path in rule_files(root):
         for source, kind, expr in rule_exprs(path):
@@ -126,7 +126,7 @@ def collect(root: Path, rate_interval: str, var_value: str):
     for path in sorted((root / "dashboards").glob("*.json")):
         for source, kind, expr in dashboard_exprs(path):
             out.append({"source": source, "kind": kind,
-                        "expr": promqlscan.substitute(expr.strip(), rate_interval, var_value),
+                        "expr": promqlscan.substitute(expr.strip(), rate_interval, var_value, range_seconds),
                         "expect_series": True})
     return out
 
@@ -135,11 +135,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--list", action="store_true", help="print one JSON object per expression (the default action)")
     ap.add_argument("--root", type=Path, default=REPO, help="repository root (default: %(default)s)")
-    ap.add_argument("--rate-interval", default="1m", help="value for $__rate_interval, $__interval, $__range (default: %(default)s)")
+    ap.add_argument("--rate-interval", default="1m", help="value for $__rate_interval, $__interval (default: %(default)s)")
+    ap.add_argument("--range-seconds", type=int, default=None,
+                    help="the dashboard time range for $__range/$__range_s (default: the rate interval, 60 s); "
+                         "the end-to-end test passes the length of its run")
     ap.add_argument("--var-value", default=".+", help="value for every other dashboard variable (default: %(default)s)")
     args = ap.parse_args()
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `exprs.py | head` is fine
-    for item in collect(args.root.resolve(), args.rate_interval, args.var_value):
+    for item in collect(args.root.resolve(), args.rate_interval, args.var_value, args.range_seconds):
         print(json.dumps(item, ensure_ascii=False))
     return 0
 

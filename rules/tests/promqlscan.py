@@ -200,16 +200,24 @@ GRAFANA_VAR = re.compile(r"\$\{([A-Za-z0-9_]+)(?::[A-Za-z]+)?\}|\$([A-Za-z0-9_]+
 INTERVAL_VARS = {"__rate_interval", "__interval", "__range", "__range_s", "__range_ms", "__interval_ms"}
 
 
-def substitute(expr: str, rate_interval: str = "1m", var_value: str = ".+") -> str:
-    """Replace Grafana variables: interval ones by a duration, the others by a regex."""
+def substitute(expr: str, rate_interval: str = "1m", var_value: str = ".+", range_seconds: int | None = None) -> str:
+    """Replace Grafana variables: interval ones by a duration, the others by a
+    regex. $__range (and _s, _ms) is the dashboard's time range: `range_seconds`
+    when given, else the rate interval's 60 s."""
+    rng = f"{range_seconds}s" if range_seconds else rate_interval
+    rng_s = range_seconds or 60
 
     def repl(m: re.Match[str]) -> str:
         name = m.group(1) or m.group(2) or m.group(3)
-        if name in ("__rate_interval", "__interval", "__range"):
+        if name in ("__rate_interval", "__interval"):
             return rate_interval
+        if name == "__range":
+            return rng
         if name in ("__range_s",):
-            return "60"
-        if name in ("__range_ms", "__interval_ms"):
+            return str(rng_s)
+        if name == "__range_ms":
+            return str(rng_s * 1000)
+        if name == "__interval_ms":
             return "60000"
         return var_value
 
