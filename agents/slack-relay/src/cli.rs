@@ -1,4 +1,5 @@
-//! Command line: `serve` (the default) and `dlq list|replay`.
+//! Command line: `serve` (the default), `dlq list|replay|purge` and
+//! `audit list`.
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use srp_daemon::duration::parse_flag;
@@ -32,7 +33,7 @@ pub struct Cli {
 pub enum Command {
     /// Receive notifications and deliver them (the default).
     Serve(Box<ServeArgs>),
-    /// Inspect and replay the dead-letter table.
+    /// Inspect, replay and purge the dead-letter table.
     Dlq(DlqArgs),
     /// Actions taken from Slack (silences, acknowledgements).
     Audit(AuditArgs),
@@ -237,6 +238,9 @@ pub struct DlqArgs {
         global = true
     )]
     pub data_dir: PathBuf,
+    /// The shared outbox, when the relays use one (as given to serve).
+    #[arg(long, env = "SRP_DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
     #[command(subcommand)]
     pub action: DlqAction,
 }
@@ -256,6 +260,15 @@ pub enum DlqAction {
         /// Dead-letter IDs (from `dlq list`).
         ids: Vec<i64>,
         /// Replay every dead letter.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Delete dead letters for good (after reading them: nothing is kept).
+    #[command(group(ArgGroup::new("which").required(true).args(["ids", "all"])))]
+    Purge {
+        /// Dead-letter IDs (from `dlq list`).
+        ids: Vec<i64>,
+        /// Delete every dead letter.
         #[arg(long)]
         all: bool,
     },

@@ -427,32 +427,60 @@ async fn paces_each_destination_and_keeps_order() {
 }
 
 #[tokio::test]
-async fn dead_letters_are_listed_and_replayed_from_the_cli() {
+async fn dead_letters_are_listed_replayed_and_purged_from_the_cli() {
+    dead_letter_cli(None).await;
+}
+
+/// The same commands on the shared outbox (`--database-url`), on the real
+/// PostgreSQL.
+#[tokio::test]
+async fn dead_letters_on_the_shared_outbox_are_listed_replayed_and_purged() {
+    let Some(db) = common::pg::PgSchema::create("dlq").await else {
+        return;
+    };
+    dead_letter_cli(Some(&db)).await;
+}
+
+async fn dead_letter_cli(db: Option<&common::pg::PgSchema>) {
     let slack = MockSlack::start().await;
     slack.set_fallback(Some(Behaviour::ServerError));
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let relay = Relay::start(
-        &data,
-        &[
-            "--slack-webhook-url",
-            &slack.webhook_url(),
-            "--retry-base",
-            "50ms",
-            "--max-attempts",
-            "3",
-            "--per-destination-interval",
-            "10ms",
-        ],
-    );
+    let mut args = vec![
+        "--slack-webhook-url".to_string(),
+        slack.webhook_url(),
+        "--retry-base".into(),
+        "50ms".into(),
+        "--max-attempts".into(),
+        "3".into(),
+        "--per-destination-interval".into(),
+        "10ms".into(),
+    ];
+    // Where the CLI finds the outbox.
+    let data_s = data.to_str().unwrap().to_string();
+    let at: Vec<&str> = match db {
+        Some(db) => {
+            args.extend(["--database-url".into(), db.url.clone()]);
+            vec!["--database-url", db.url.as_str()]
+        }
+        None => vec!["--data-dir", data_s.as_str()],
+    };
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let relay = Relay::start(&data, &args);
+    let cli = |cmd: &[&str]| {
+        let mut all = cmd.to_vec();
+        all.extend(&at);
+        run_cli(&all)
+    };
     let p = am_payload("dl", "firing", "HighMemoryUsage", "memory");
     assert_eq!(post(&relay.url("/alertmanager"), None, &p).await.0, 200);
-    let data_s = data.to_str().unwrap();
+    let p = am_payload("dl2", "firing", "DiskFull", "disk");
+    assert_eq!(post(&relay.url("/alertmanager"), None, &p).await.0, 200);
     let end = std::time::Instant::now() + WAIT;
     let listing = loop {
-        let (ok, out, err) = run_cli(&["dlq", "list", "--data-dir", data_s]);
+        let (ok, out, err) = cli(&["dlq", "list"]);
         assert!(ok, "{err}");
-        if out.contains("HighMemoryUsage") {
+        if out.contains("HighMemoryUsage") && out.contains("DiskFull") {
             break out;
         }
         assert!(
@@ -463,33 +491,54 @@ async fn dead_letters_are_listed_and_replayed_from_the_cli() {
     };
     assert!(listing.contains("HTTP 500"), "{listing}");
     assert!(listing.contains("after 3 attempts"), "{listing}");
-    assert_eq!(slack.requests().len(), 3);
-    let (_, json_out, _) = run_cli(&["dlq", "list", "--json", "--data-dir", data_s]);
+    assert_eq!(slack.requests().len(), 6);
+    let (_, json_out, _) = cli(&["dlq", "list", "--json"]);
     let rows: Value = serde_json::from_str(&json_out).unwrap();
-    let id = rows[0]["id"].as_i64().unwrap();
+    let id_of = |title: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["title"].as_str().unwrap().contains(title))
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let (replayed, purged) = (id_of("HighMemoryUsage"), id_of("DiskFull"));
     let end = std::time::Instant::now() + WAIT;
-    while metric(&relay.metrics().await, "srp_relay_dead_letters") != Some(1.0) {
+    while metric(&relay.metrics().await, "srp_relay_dead_letters") != Some(2.0) {
         assert!(
             std::time::Instant::now() < end,
-            "srp_relay_dead_letters never became 1"
+            "srp_relay_dead_letters never became 2"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let (ok, _, err) = run_cli(&["dlq", "replay", "--data-dir", data_s]);
+    let (ok, _, err) = cli(&["dlq", "replay"]);
     assert!(!ok && err.contains("--all"), "needs ids or --all: {err}");
-    let (ok, _, err) = run_cli(&["dlq", "replay", "999999", "--data-dir", data_s]);
+    let (ok, _, err) = cli(&["dlq", "replay", "999999"]);
+    assert!(!ok && err.contains("999999"), "{err}");
+    let (ok, _, err) = cli(&["dlq", "purge"]);
+    assert!(!ok && err.contains("--all"), "needs ids or --all: {err}");
+    let (ok, _, err) = cli(&["dlq", "purge", "999999"]);
     assert!(!ok && err.contains("999999"), "{err}");
 
     slack.set_fallback(Some(Behaviour::Ok));
-    let (ok, out, err) = run_cli(&["dlq", "replay", &id.to_string(), "--data-dir", data_s]);
+    let (ok, out, err) = cli(&["dlq", "replay", &replayed.to_string()]);
     assert!(ok, "{err}");
     assert!(out.contains("requeued 1"), "{out}");
-    slack
+    let delivered = slack
         .wait_for("replayed delivery", WAIT, |d| d.len() == 1)
         .await;
-    let (_, out, _) = run_cli(&["dlq", "list", "--data-dir", data_s]);
+    assert!(delivered[0].body.to_string().contains("HighMemoryUsage"));
+    let (ok, out, err) = cli(&["dlq", "purge", &purged.to_string()]);
+    assert!(ok, "{err}");
+    assert!(out.contains("purged 1"), "{out}");
+    let (_, out, _) = cli(&["dlq", "list"]);
     assert!(out.contains("no dead letters"), "{out}");
+    // Purged is gone, not delivered.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(slack.delivered().len(), 1);
+    wait_metric(&relay, "srp_relay_dead_letters", 0.0).await;
 }
 
 #[tokio::test]

@@ -55,3 +55,16 @@ pub fn replay(c: &Connection, ids: &[i64]) -> Result<usize, StoreError> {
     }
     Ok(n)
 }
+
+/// Delete dead letters for good; `ids` empty means all. Returns how many.
+pub fn purge(c: &Connection, ids: &[i64]) -> Result<usize, StoreError> {
+    let sql = "DELETE FROM outbox WHERE state = 'dead'";
+    if ids.is_empty() {
+        return Ok(c.execute(sql, [])?);
+    }
+    let mut n = 0;
+    for id in ids {
+        n += c.execute(&format!("{sql} AND id = ?1"), params![id])?;
+    }
+    Ok(n)
+}

@@ -22,7 +22,7 @@ pub mod pg;
 pub mod schema;
 
 pub use audit::AuditEntry;
-pub use dead_letters::{dead_letters, replay, DeadRow};
+pub use dead_letters::{dead_letters, purge, replay, DeadRow};
 pub use health::DbHealth;
 pub use ingest::{Ingest, OpenRequest};
 pub use message::{Accepted, Kind, NewMessage, NewNotification};

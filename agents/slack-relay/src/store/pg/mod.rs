@@ -9,6 +9,7 @@
 //!   held to the lease, shared message references and pacing, statistics.
 
 pub mod audit;
+pub mod dead_letters;
 pub mod ingest;
 pub mod outbox;
 
