@@ -8,7 +8,7 @@
 //! purl's or `version`.
 
 use crate::formats::fields::non_null;
-use crate::formats::{self, from_slice, Parsed};
+use crate::formats::{self, from_slice, ParseError, Parsed};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
@@ -55,7 +55,9 @@ pub struct SbomDiff {
     pub downgraded: Vec<Change>,
 }
 
-type Versions = BTreeMap<String, BTreeSet<String>>;
+/// Component identity → the versions present (a package can be in an SBOM
+/// in several versions).
+pub type Versions = BTreeMap<String, BTreeSet<String>>;
 
 fn identity(c: &Component) -> Option<(String, String)> {
     if let Some(p) = c.purl.as_deref() {
@@ -84,6 +86,15 @@ fn collect(list: &[Component], out: &mut Versions) {
     }
 }
 
+/// The components of a CycloneDX document already recognised as an SBOM
+/// (by [`formats::parse`]), by identity, with their versions.
+pub fn components(bytes: &[u8]) -> Result<Versions, ParseError> {
+    let bom: Bom = from_slice(bytes)?;
+    let mut out = Versions::new();
+    collect(bom.components.as_deref().unwrap_or_default(), &mut out);
+    Ok(out)
+}
+
 fn load(path: &Path, max: u64) -> Result<Versions, String> {
     let name = path.display();
     let bytes = crate::input::read_report_file(path, max).map_err(|e| format!("{name}: {e}"))?;
@@ -91,10 +102,7 @@ fn load(path: &Path, max: u64) -> Result<Versions, String> {
         Parsed::Report(r) if r.sbom.is_some() => {}
         _ => return Err(format!("{name}: not a CycloneDX SBOM")),
     }
-    let bom: Bom = from_slice(&bytes).map_err(|e| format!("{name}: {e}"))?;
-    let mut out = Versions::new();
-    collect(bom.components.as_deref().unwrap_or_default(), &mut out);
-    Ok(out)
+    components(&bytes).map_err(|e| format!("{name}: {e}"))
 }
 
 /// Version order good enough for a release note: numeric runs compared as
@@ -127,9 +135,19 @@ fn some(v: &str) -> Option<String> {
 
 pub fn diff(old: &Path, new: &Path, max: u64) -> Result<SbomDiff, String> {
     let (a, b) = (load(old, max)?, load(new, max)?);
+    Ok(diff_versions(
+        &a,
+        &b,
+        old.display().to_string(),
+        new.display().to_string(),
+    ))
+}
+
+/// The changes from `a` (the older release) to `b`.
+pub fn diff_versions(a: &Versions, b: &Versions, old: String, new: String) -> SbomDiff {
     let mut d = SbomDiff {
-        old: old.display().to_string(),
-        new: new.display().to_string(),
+        old,
+        new,
         ..SbomDiff::default()
     };
     let empty = BTreeSet::new();
@@ -169,7 +187,7 @@ pub fn diff(old: &Path, new: &Path, max: u64) -> Result<SbomDiff, String> {
             });
         }
     }
-    Ok(d)
+    d
 }
 
 pub fn render(d: &SbomDiff) -> String {

@@ -15,7 +15,7 @@ pub const DB_FILE: &str = "scan-exporter.db";
 /// applied). The first is the schema releases before versioning created
 /// with `CREATE TABLE IF NOT EXISTS`, unchanged, so their files (version 0)
 /// take it as a no-op and are then versioned. Append; never edit one.
-pub const MIGRATIONS: &[&str] = &[V1];
+pub const MIGRATIONS: &[&str] = &[V1, V2];
 
 const V1: &str = r#"
 CREATE TABLE IF NOT EXISTS ingests (
@@ -73,6 +73,28 @@ CREATE TABLE IF NOT EXISTS files (
     ingest_id INTEGER,
     error TEXT
 );
+"#;
+
+/// Version 2: the components of each CycloneDX SBOM ingested (so the next
+/// SBOM of the target can be diffed against it), and the changes from the
+/// target's previous SBOM, counted at ingest (srp_scan_sbom_changes).
+const V2: &str = r#"
+CREATE TABLE sbom_components (
+    ingest_id INTEGER PRIMARY KEY,
+    target TEXT NOT NULL,
+    -- JSON object: component identity -> [versions]
+    components TEXT NOT NULL
+);
+CREATE INDEX sbom_components_by_target ON sbom_components (target, ingest_id);
+CREATE TABLE sbom_changes (
+    ingest_id INTEGER NOT NULL,
+    target TEXT NOT NULL,
+    -- added, removed, upgraded, downgraded
+    change TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (ingest_id, change)
+);
+CREATE INDEX sbom_changes_by_target ON sbom_changes (target, ingest_id);
 "#;
 
 #[derive(Debug, thiserror::Error)]

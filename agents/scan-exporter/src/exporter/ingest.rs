@@ -127,6 +127,13 @@ impl Exporter {
     ) -> Result<(i64, Summary), IngestError> {
         input::check_bytes(bytes.as_ref())?;
         let parsed = formats::parse(bytes.as_ref())?;
+        // An SBOM's components, for the diff with the target's next SBOM.
+        let components = match &parsed {
+            Parsed::Report(r) if r.sbom.is_some() => {
+                Some(crate::sbom_diff::components(bytes.as_ref())?)
+            }
+            _ => None,
+        };
         // The raw report is the largest thing in memory: free it before
         // judging and storing.
         drop(bytes);
@@ -184,7 +191,9 @@ impl Exporter {
             target,
             source: origin.source.clone(),
         };
-        let id = self.store.insert(&meta, &mut summary, now())?;
+        let id = self
+            .store
+            .insert(&meta, &mut summary, components.as_ref(), now())?;
         tracing::info!(
             pipeline = %meta.pipeline,
             build = %meta.build,

@@ -61,6 +61,7 @@ pub struct ScanMetrics {
     last_timestamp: Tracked,
     sbom_components: Tracked,
     waivers_expiring: Tracked,
+    sbom_changes: Tracked,
     pub ingest_errors: IntCounterVec,
 }
 
@@ -99,6 +100,11 @@ impl ScanMetrics {
                 "srp_scan_waivers_expiring",
                 "Waivers in force for the target's latest reports that expire within 7 days.",
                 &["target"],
+            )?,
+            sbom_changes: gauge(
+                "srp_scan_sbom_changes",
+                "Components added, removed, upgraded or downgraded between the target's latest two CycloneDX SBOMs.",
+                &["target", "change"],
             )?,
             ingest_errors: {
                 let c = IntCounterVec::new(
@@ -156,6 +162,12 @@ impl ScanMetrics {
             snap.sbom
                 .iter()
                 .map(|((t, ty), n)| (vec![t.clone(), ty.clone()], *n as f64))
+                .collect(),
+        );
+        self.sbom_changes.replace(
+            snap.sbom_changes
+                .iter()
+                .map(|((t, c), n)| (vec![t.clone(), c.clone()], *n as f64))
                 .collect(),
         );
         self.waivers_expiring.replace(

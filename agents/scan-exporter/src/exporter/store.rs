@@ -6,6 +6,7 @@
 
 use super::db::{Db, OpenError};
 use super::ledger::FileLedger;
+use crate::sbom_diff::Versions;
 use crate::summary::Summary;
 use rusqlite::{params, OptionalExtension, MAIN_DB};
 use srp_daemon::sqlite::SqliteError;
@@ -51,7 +52,13 @@ pub struct Snapshot {
     pub sbom: BTreeMap<(String, String), u64>,
     /// target → expiry dates of its waivers (deduplicated by waiver).
     pub waivers: BTreeMap<String, Vec<chrono::NaiveDate>>,
+    /// (target, change) → components added, removed, upgraded or
+    /// downgraded between the target's latest two SBOMs with components.
+    pub sbom_changes: BTreeMap<(String, String), u64>,
 }
+
+/// The `change` values of srp_scan_sbom_changes.
+pub const SBOM_CHANGES: [&str; 4] = ["added", "removed", "upgraded", "downgraded"];
 
 #[derive(Debug, serde::Serialize)]
 pub struct Diff {
@@ -135,10 +142,13 @@ impl Store {
 
     /// Record one accepted report; returns its id. The summary's
     /// `finding_keys` are moved into the database (they can be large).
+    /// `components` are a CycloneDX SBOM's (see [`crate::sbom_diff`]): kept,
+    /// and diffed with the target's previous SBOM.
     pub fn insert(
         &self,
         meta: &IngestMeta,
         summary: &mut Summary,
+        components: Option<&Versions>,
         now: f64,
     ) -> Result<i64, StoreError> {
         let mut scanners: BTreeMap<String, f64> = BTreeMap::new();
@@ -226,6 +236,9 @@ impl Store {
                     params![id, meta.target, format!("{} {}", e.source, e.selector), exp],
                 )?;
             }
+        }
+        if let Some(c) = components {
+            record_sbom_changes(&tx, id, &meta.target, c)?;
         }
         prune(&tx, &meta.pipeline, &meta.target, &kind, self.keep)?;
         tx.commit()?;
@@ -325,6 +338,24 @@ impl Store {
                 if let Ok(d) = chrono::NaiveDate::parse_from_str(&exp, "%Y-%m-%d") {
                     e.push(d);
                 }
+            }
+        }
+        {
+            let mut st = conn.prepare(
+                "SELECT c.target, c.change, c.count FROM sbom_changes c
+                 JOIN (SELECT target, MAX(ingest_id) AS id FROM sbom_changes GROUP BY target) l
+                   ON c.ingest_id = l.id AND c.target = l.target",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (t, change, n) = row?;
+                snap.sbom_changes.insert((t, change), n as u64);
             }
         }
         // Targets with gates but no waivers still get a 0 series.
@@ -431,6 +462,47 @@ impl Store {
     }
 }
 
+/// Store an SBOM's components and count the changes from the target's
+/// previous SBOM with components (whatever its pipeline). The first SBOM of a
+/// target has no pair, so no changes are recorded for it.
+fn record_sbom_changes(
+    tx: &rusqlite::Transaction<'_>,
+    id: i64,
+    target: &str,
+    components: &Versions,
+) -> Result<(), StoreError> {
+    let previous: Option<String> = tx
+        .query_row(
+            "SELECT components FROM sbom_components WHERE target = ?1 AND ingest_id < ?2
+             ORDER BY ingest_id DESC LIMIT 1",
+            params![target, id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    tx.execute(
+        "INSERT INTO sbom_components (ingest_id, target, components) VALUES (?1, ?2, ?3)",
+        params![id, target, serde_json::to_string(components)?],
+    )?;
+    let Some(previous) = previous else {
+        return Ok(());
+    };
+    let previous: Versions = serde_json::from_str(&previous)?;
+    let d = crate::sbom_diff::diff_versions(&previous, components, String::new(), String::new());
+    let counts = [
+        d.added.len(),
+        d.removed.len(),
+        d.upgraded.len(),
+        d.downgraded.len(),
+    ];
+    for (change, n) in SBOM_CHANGES.iter().zip(counts) {
+        tx.execute(
+            "INSERT INTO sbom_changes (ingest_id, target, change, count) VALUES (?1, ?2, ?3, ?4)",
+            params![id, target, change, n as i64],
+        )?;
+    }
+    Ok(())
+}
+
 /// Keep the newest `keep` reports per pipeline, target and scanner set.
 fn prune(
     tx: &rusqlite::Transaction<'_>,
@@ -450,7 +522,14 @@ fn prune(
         ids
     };
     for id in old {
-        for table in ["scanner_results", "counts", "sbom", "waivers"] {
+        for table in [
+            "scanner_results",
+            "counts",
+            "sbom",
+            "waivers",
+            "sbom_components",
+            "sbom_changes",
+        ] {
             tx.execute(
                 &format!("DELETE FROM {table} WHERE ingest_id = ?1"),
                 params![id],

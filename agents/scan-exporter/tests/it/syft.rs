@@ -135,3 +135,128 @@ fn sbom_diff_of_a_broken_sbom_is_exit_2() {
         );
     }
 }
+
+fn changes(m: &crate::exporter::Metrics, target: &str) -> Vec<(String, Option<f64>)> {
+    ["added", "removed", "upgraded", "downgraded"]
+        .iter()
+        .map(|c| {
+            let v = m.get(
+                "srp_scan_sbom_changes",
+                &[("target", target), ("change", c)],
+            );
+            (c.to_string(), v)
+        })
+        .collect()
+}
+
+fn expect(added: f64, removed: f64, upgraded: f64, downgraded: f64) -> Vec<(String, Option<f64>)> {
+    [
+        ("added", added),
+        ("removed", removed),
+        ("upgraded", upgraded),
+        ("downgraded", downgraded),
+    ]
+    .iter()
+    .map(|(c, v)| (c.to_string(), Some(*v)))
+    .collect()
+}
+
+/// The exporter diffs the latest two SBOMs of a target (syft's own
+/// CycloneDX, pushed over HTTP and dropped in its reports directory) into
+/// srp_scan_sbom_changes, keeps the figures across a restart, and a report
+/// that is not an SBOM (Trivy's) does not change them.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_exporter_exports_the_changes_between_the_latest_two_sboms() {
+    use crate::exporter::{put_atomically, App, Metrics};
+    let dir = tempfile::tempdir().unwrap();
+    let r1 = release(
+        dir.path(),
+        "r1",
+        "flask==2.0.0\nrequests==2.25.0\nsix==1.15.0\nidna==3.4\n",
+    );
+    let r2 = release(
+        dir.path(),
+        "r2",
+        "flask==2.3.0\nrequests==2.25.0\nurllib3==2.0.0\nidna==2.10\n",
+    );
+    let r3 = release(
+        dir.path(),
+        "r3",
+        "flask==2.3.0\nrequests==2.31.0\nurllib3==2.0.0\nidna==2.10\njinja2==3.1.2\nclick==8.1.0\n",
+    );
+    let data = dir.path().join("data");
+    let reports = dir.path().join("reports");
+    std::fs::create_dir_all(&reports).unwrap();
+    let app = App::spawn(&data, Some(&reports), &[]);
+
+    // One SBOM: no pair yet, so no series.
+    let (code, v) = app
+        .push(
+            "pipeline=srp&build=1&target=app",
+            std::fs::read(&r1).unwrap(),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    let m = Metrics::parse(&app.metrics().await);
+    assert_eq!(
+        m.get(
+            "srp_scan_sbom_components",
+            &[("target", "app"), ("type", "pypi")]
+        ),
+        Some(4.0)
+    );
+    assert!(
+        changes(&m, "app").iter().all(|(_, v)| v.is_none()),
+        "{}",
+        m.text
+    );
+
+    // The second: r1 -> r2 is what `srp-gate --sbom-diff` says above.
+    let (code, v) = app
+        .push(
+            "pipeline=srp&build=2&target=app",
+            std::fs::read(&r2).unwrap(),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    let m = Metrics::parse(&app.metrics().await);
+    assert_eq!(changes(&m, "app"), expect(1.0, 1.0, 1.0, 1.0), "{}", m.text);
+
+    // A Trivy report for the same target is not an SBOM: no change.
+    let (code, _) = app
+        .push(
+            "pipeline=srp&build=3&target=app",
+            crate::exporter::read("trivy/alpine-39.json.golden"),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let m = Metrics::parse(&app.metrics().await);
+    assert_eq!(changes(&m, "app"), expect(1.0, 1.0, 1.0, 1.0), "{}", m.text);
+
+    // The third, dropped in the reports directory: r2 -> r3 adds jinja2 and
+    // click, upgrades requests.
+    put_atomically(
+        &reports.join("srp/app/3/sbom.cdx.json"),
+        &std::fs::read(&r3).unwrap(),
+    );
+    let m = app
+        .wait_for("the third SBOM's changes", |m| {
+            changes(m, "app") == expect(2.0, 0.0, 1.0, 0.0)
+        })
+        .await;
+    srp_testkit::promtool::assert_clean(&m.text);
+    let before: Vec<String> = m
+        .text
+        .lines()
+        .filter(|l| l.starts_with("srp_scan_sbom_changes"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(before.len(), 4, "{}", m.text);
+    app.stop();
+
+    // After a restart the figures come back from the database.
+    let app = App::spawn(&data, None, &[]);
+    let m = Metrics::parse(&app.metrics().await);
+    assert_eq!(changes(&m, "app"), expect(2.0, 0.0, 1.0, 0.0), "{}", m.text);
+    app.stop();
+}
