@@ -60,6 +60,20 @@ fn actions(body: &Value) -> Option<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_press_silences_in_the_real_alertmanager_and_nothing_else_does() {
+    press_scenario(None).await;
+}
+
+/// The same on the shared outbox: used signatures and the audit list live
+/// in PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_shared_outbox_a_signed_press_silences_and_nothing_else_does() {
+    let Some(db) = common::pg::PgSchema::create("interactive").await else {
+        return;
+    };
+    press_scenario(Some(&db)).await;
+}
+
+async fn press_scenario(db: Option<&common::pg::PgSchema>) {
     let slack = MockSlack::start().await;
     let dir = tempfile::tempdir().unwrap();
     let secret = write_file(dir.path(), "signing-secret", &format!("{SECRET}\n"));
@@ -69,24 +83,32 @@ async fn a_signed_press_silences_in_the_real_alertmanager_and_nothing_else_does(
     let am_port = free_port();
     let am_url = format!("http://127.0.0.1:{am_port}");
     let data = dir.path().join("data");
+    let mut shared = Vec::new();
+    if let Some(db) = db {
+        shared.extend(["--database-url", db.url.as_str()]);
+    }
     let relay = Relay::start(
         &data,
         &[
-            "--listen",
-            &listen,
-            "--slack-token",
-            "xoxb-test",
-            "--slack-channel",
-            "C0ALERTS",
-            "--slack-api-url",
-            &slack.api_url(),
-            "--per-destination-interval",
-            "100ms",
-            "--slack-signing-secret-file",
-            secret.to_str().unwrap(),
-            "--alertmanager-url",
-            &am_url,
-        ],
+            &shared[..],
+            &[
+                "--listen",
+                &listen,
+                "--slack-token",
+                "xoxb-test",
+                "--slack-channel",
+                "C0ALERTS",
+                "--slack-api-url",
+                &slack.api_url(),
+                "--per-destination-interval",
+                "100ms",
+                "--slack-signing-secret-file",
+                secret.to_str().unwrap(),
+                "--alertmanager-url",
+                &am_url,
+            ],
+        ]
+        .concat(),
     );
     let config = format!(
         r#"
@@ -232,13 +254,19 @@ receivers:
     assert_eq!(posts(&slack.delivered()), before, "{:?}", slack.requests());
 
     // Audit list and counters.
-    let (ok, out, err) = run_cli(&[
-        "audit",
-        "list",
-        "--json",
-        "--data-dir",
-        data.to_str().unwrap(),
-    ]);
+    let (ok, out, err) = run_cli(
+        &[
+            &[
+                "audit",
+                "list",
+                "--json",
+                "--data-dir",
+                data.to_str().unwrap(),
+            ],
+            &shared[..],
+        ]
+        .concat(),
+    );
     assert!(ok, "{err}");
     let audit: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(audit.as_array().unwrap().len(), 1, "{out}");
