@@ -34,6 +34,11 @@ pub struct Config {
     #[arg(long, env = "SRP_REQUIRE_TOKEN_FOR_READS")]
     pub require_token_for_reads: bool,
 
+    /// How long a token the database confirmed is trusted without asking
+    /// again: a revoked token stops working within this long.
+    #[arg(long, env = "SRP_TOKEN_CACHE_TTL", default_value = "1s", value_parser = parse_duration)]
+    pub token_cache_ttl: Duration,
+
     /// How long after a deployment an incident in its environment counts it
     /// as a change failure (DORA's change failure rate).
     #[arg(long, env = "SRP_CHANGE_FAILURE_WINDOW", default_value = "1h", value_parser = parse_duration)]

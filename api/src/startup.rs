@@ -4,6 +4,7 @@ use crate::build_info::BUILD;
 use crate::config::Config;
 use crate::dora::{Dora, DoraCollector, REFRESH_INTERVAL};
 use crate::http::metrics::ApiMetrics;
+use crate::http::token_cache::TokenCache;
 use crate::http::{self, AppState, RouterParts};
 use crate::store::{ProjectStore, Store};
 use anyhow::Context;
@@ -91,6 +92,7 @@ impl Application {
                 max_body_bytes: config.max_body_bytes,
                 reads_need_token: config.require_token_for_reads,
                 dora: dora.clone(),
+                tokens: Arc::new(TokenCache::new(config.token_cache_ttl)),
             },
             red,
             registry,

@@ -12,6 +12,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 /// The scope a guarded route needs.
 pub trait Needs: Send + Sync + 'static {
@@ -88,21 +89,31 @@ fn bearer(headers: &HeaderMap) -> Result<&str, Refused> {
 /// Checks the request's token against `scope`.
 pub async fn authorize(state: &AppState, headers: &HeaderMap, scope: Scope) -> Result<(), Refused> {
     let token = bearer(headers)?;
-    let scopes = state
-        .store
-        .token_scopes(hash_token(token))
-        .await
-        .map_err(|e| Refused(ApiError::from(e), None))?;
-    let Some(scopes) = scopes else {
-        return Err(Refused(
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                "the token is unknown or revoked",
-            )
-            .with_field("Authorization"),
-            Some("invalid_token"),
-        ));
+    let hash = hash_token(token);
+    let scopes = match state.tokens.get(&hash) {
+        Some(scopes) => scopes,
+        None => {
+            let found = state
+                .store
+                .token_scopes(hash.clone())
+                .await
+                .map_err(|e| Refused(ApiError::from(e), None))?;
+            let Some(found) = found else {
+                state.tokens.remove(&hash);
+                return Err(Refused(
+                    ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "invalid_token",
+                        "the token is unknown or revoked",
+                    )
+                    .with_field("Authorization"),
+                    Some("invalid_token"),
+                ));
+            };
+            let found: Arc<[String]> = Arc::from(found);
+            state.tokens.insert(hash, found.clone());
+            found
+        }
     };
     if !scope.granted_by(&scopes) {
         return Err(Refused(

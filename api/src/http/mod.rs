@@ -9,6 +9,7 @@ pub mod ledger;
 pub mod meta;
 pub mod metrics;
 pub mod projects;
+pub mod token_cache;
 pub mod validate;
 
 use crate::dora::Dora;
@@ -28,6 +29,8 @@ pub struct AppState {
     /// `--require-token-for-reads`: data GETs need an active token too.
     pub reads_need_token: bool,
     pub dora: Arc<Dora>,
+    /// Tokens the database confirmed recently (`--token-cache-ttl`).
+    pub tokens: Arc<token_cache::TokenCache>,
 }
 
 pub struct RouterParts {

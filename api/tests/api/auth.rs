@@ -6,6 +6,7 @@
 use crate::helpers::{both_stores, create_token, spawn_app, spawn_app_with, Backend, TestApp};
 use serde_json::{json, Value};
 use srp_api::store::{Store, TokenStore};
+use std::time::Duration;
 
 struct Route {
     method: &'static str,
@@ -253,6 +254,37 @@ async fn reads_can_be_closed_by_a_flag(backend: Backend) {
     }
 }
 
+/// A token the API has just verified is trusted from memory for
+/// `--token-cache-ttl`; once revoked (by another process: the CLI) it stops
+/// working within that time, and a token never seen is always looked up.
+async fn a_cached_token_stops_working_once_revoked(backend: Backend) {
+    let ttl = Duration::from_millis(300);
+    let Some(app) = spawn_app_with(backend, |c| c.token_cache_ttl = ttl).await else {
+        return;
+    };
+    let secret = create_token(&app.db.url, "relay", &["projects:write"]).await;
+    let post = |name: &'static str| {
+        let auth = format!("Bearer {secret}");
+        let app = &app;
+        async move {
+            app.send_with_auth("POST", "/projects", Some(&auth), &json!({ "name": name }))
+                .await
+                .status
+        }
+    };
+    assert_eq!(post("first").await, 201, "a new token works at once");
+    let store = Store::open(&app.db.url).await.unwrap();
+    assert!(store.revoke_token("relay".into()).await.unwrap());
+    tokio::time::sleep(ttl + Duration::from_millis(100)).await;
+    assert_eq!(post("after").await, 401, "revoked and past the TTL");
+    let listed = app.get("/projects?name=after").await;
+    assert!(
+        !listed.text.contains("\"after\""),
+        "nothing written: {}",
+        listed.text
+    );
+}
+
 /// Tokens are stored hashed; a revoked name can be given to a new token,
 /// an active one cannot be taken twice.
 async fn tokens_are_hashed_listed_and_revocable(backend: Backend) {
@@ -302,5 +334,6 @@ async fn tokens_are_hashed_listed_and_revocable(backend: Backend) {
 both_stores!(
     every_write_route_needs_the_right_token,
     reads_can_be_closed_by_a_flag,
-    tokens_are_hashed_listed_and_revocable
+    tokens_are_hashed_listed_and_revocable,
+    a_cached_token_stops_working_once_revoked
 );

@@ -194,6 +194,7 @@ pub fn config(db: &DatabaseUrl) -> Config {
         request_timeout: Duration::from_secs(10),
         max_body_bytes: 64 * 1024,
         require_token_for_reads: false,
+        token_cache_ttl: Duration::from_secs(1),
         change_failure_window: Duration::from_secs(3600),
         log: srp_daemon::LogArgs {
             log_format: srp_daemon::LogFormat::Text,
