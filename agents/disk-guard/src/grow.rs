@@ -47,6 +47,9 @@ pub enum Grown {
         volume: String,
         from_gib: u64,
         to_gib: u64,
+        /// How long each step took: ModifyVolume, waiting for optimizing,
+        /// waiting for the kernel's new size, growpart, the filesystem grow.
+        steps: Vec<(String, Duration)>,
     },
     WouldGrow(Vec<String>),
     /// Limits say no for now (cooldown, per-day, at maximum size).
@@ -188,15 +191,16 @@ impl Grower<'_> {
         let id = self.journal.begin_grow(mount, volume, v.size_gib, to)?;
         let result = self.modify_and_resize(&ec2, volume, to, dev, &fs).await;
         let outcome = match &result {
-            Ok(()) => "done".to_string(),
+            Ok(_) => "done".to_string(),
             Err(e) => format!("failed: {e}"),
         };
         self.journal.finish_grow(id, &outcome)?;
-        result?;
+        let steps = result?;
         Ok(Grown::Grown {
             volume: volume.to_string(),
             from_gib: v.size_gib,
             to_gib: to,
+            steps,
         })
     }
 
@@ -207,8 +211,22 @@ impl Grower<'_> {
         to: u64,
         dev: &BlockDevice,
         fs: &[String],
-    ) -> Result<(), GrowError> {
+    ) -> Result<Vec<(String, Duration)>, GrowError> {
+        let mut steps = Vec::new();
+        let mut t = Instant::now();
+        let mut step = |name: &str, steps: &mut Vec<(String, Duration)>| {
+            let took = t.elapsed();
+            tracing::info!(
+                volume,
+                step = name,
+                seconds = took.as_secs_f64(),
+                "grow step done"
+            );
+            steps.push((name.to_string(), took));
+            t = Instant::now();
+        };
         ec2.modify_volume(volume, to).await?;
+        step("ModifyVolume", &mut steps);
         let deadline = Instant::now() + self.cfg.wait.get();
         // The filesystem may only grow once the modification is optimizing.
         loop {
@@ -228,6 +246,7 @@ impl Grower<'_> {
                 _ => tokio::time::sleep(Duration::from_millis(500)).await,
             }
         }
+        step("optimizing", &mut steps);
         // …and once the kernel sees the bigger disk.
         while dev.disk_size_bytes().unwrap_or(0) < to * GIB {
             if Instant::now() > deadline {
@@ -239,10 +258,14 @@ impl Grower<'_> {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+        step("kernel_size", &mut steps);
         if let Some((disk, n)) = &dev.partition_of {
             run(&["growpart".into(), format!("/dev/{disk}"), n.to_string()]).await?;
+            step("growpart", &mut steps);
         }
-        run(fs).await
+        run(fs).await?;
+        step(&fs[0], &mut steps);
+        Ok(steps)
     }
 }
 

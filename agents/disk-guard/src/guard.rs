@@ -23,6 +23,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// `--once` exit statuses (documented in the README).
 pub mod exit {
@@ -68,6 +69,19 @@ pub struct PassReport {
     pub mounts: Vec<MountReport>,
     /// End of pass: undrained | would_undrain | failed | "" (nothing to do)
     pub undrain: String,
+    /// How long each phase of the pass took, in order: `clean`, `drain`,
+    /// `grow` (and its steps as `grow:ModifyVolume`, `grow:optimizing`,
+    /// `grow:kernel_size`, `grow:growpart`, `grow:resize2fs` /
+    /// `grow:xfs_growfs`), `escalate`, `undrain`.
+    pub phases: Vec<Phase>,
+}
+
+/// One timed phase of a pass; `mountpoint` is empty for `undrain`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Phase {
+    pub mountpoint: String,
+    pub name: String,
+    pub seconds: f64,
 }
 
 fn step_label(s: &Step) -> &'static str {
@@ -198,9 +212,22 @@ impl Guard {
             dry_run,
             mounts: Vec::new(),
             undrain: String::new(),
+            phases: Vec::new(),
         };
+        let mut phases = Vec::new();
         for m in &cfg.mounts {
+            let mount = m.path.display().to_string();
+            let mut t = Instant::now();
+            let mut phase = |name: &str, phases: &mut Vec<Phase>| {
+                phases.push(Phase {
+                    mountpoint: mount.clone(),
+                    name: name.to_string(),
+                    seconds: t.elapsed().as_secs_f64(),
+                });
+                t = Instant::now();
+            };
             let mut r = self.mount_pass(&cfg, m, dry_run);
+            phase("clean", &mut phases);
             if let Some(d) = &cfg.drain {
                 let state = self.mount_state(&r, &m.path);
                 if let Some(why) = state.needs_drain(d.horizon.get().as_secs_f64()) {
@@ -209,19 +236,30 @@ impl Guard {
                         r.errors.push(format!("drain: {e}"));
                     }
                     r.drain = step_label(&step).into();
+                    phase("drain", &mut phases);
                 }
             }
             if let Some(g) = cfg.grow.as_ref().filter(|g| g.enabled) {
                 if r.free_ratio_after < r.critical {
-                    self.grow(g, m, &mut r, dry_run);
+                    let steps = self.grow(g, m, &mut r, dry_run);
+                    phase("grow", &mut phases);
+                    for (name, took) in steps {
+                        phases.push(Phase {
+                            mountpoint: mount.clone(),
+                            name: format!("grow:{name}"),
+                            seconds: took.as_secs_f64(),
+                        });
+                    }
                 }
             }
             if r.free_ratio_after < r.critical {
                 self.escalate(&cfg, &mut r, dry_run);
+                phase("escalate", &mut phases);
             }
             report.mounts.push(r);
         }
         if let Some(d) = &cfg.drain {
+            let t = Instant::now();
             let horizon = d.horizon.get().as_secs_f64();
             let all_fine = cfg.mounts.iter().zip(&report.mounts).all(|(m, r)| {
                 let state = self.mount_state(r, &m.path);
@@ -236,7 +274,18 @@ impl Guard {
                 }
             }
             report.undrain = step_label(&step).into();
+            if step != Step::Nothing {
+                phases.push(Phase {
+                    mountpoint: String::new(),
+                    name: "undrain".into(),
+                    seconds: t.elapsed().as_secs_f64(),
+                });
+            }
         }
+        for p in &phases {
+            tracing::debug!(mountpoint = %p.mountpoint, phase = %p.name, seconds = p.seconds, "pass phase");
+        }
+        report.phases = phases;
         report
     }
 
@@ -501,7 +550,8 @@ impl Guard {
         m: &crate::config::MountConfig,
         r: &mut MountReport,
         dry_run: bool,
-    ) {
+    ) -> Vec<(String, std::time::Duration)> {
+        let mut steps = Vec::new();
         let grower = Grower {
             cfg: g,
             journal: &self.journal,
@@ -515,7 +565,9 @@ impl Guard {
                         volume,
                         from_gib,
                         to_gib,
+                        steps: took,
                     } => {
+                        steps = took.clone();
                         tracing::warn!(mountpoint = %r.mountpoint, volume, from_gib, to_gib, "grew the volume and the filesystem")
                     }
                     Grown::Limited(why) => {
@@ -548,6 +600,7 @@ impl Guard {
                 r.free_ratio_after = u.ratio();
             }
         }
+        steps
     }
 
     /// Still under critical after cleaning (and draining, and growing): run

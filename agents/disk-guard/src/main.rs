@@ -250,5 +250,14 @@ fn print_report(report: &PassReport, json: bool) -> anyhow::Result<()> {
     if !report.undrain.is_empty() {
         println!("agent: {}", line(&report.undrain));
     }
+    // Only a pass that did more than clean has phases worth a line.
+    if report.phases.iter().any(|p| p.name != "clean") {
+        let phases: Vec<String> = report
+            .phases
+            .iter()
+            .map(|p| format!("{} {:.2}s", p.name, p.seconds))
+            .collect();
+        println!("phases: {}", line(&phases.join(", ")));
+    }
     Ok(())
 }

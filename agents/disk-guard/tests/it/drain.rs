@@ -1,11 +1,13 @@
 //! Drain before full, on a real tmpfs that cleaning cannot fix: the guard
 //! takes its Jenkins agent offline on the mock Jenkins (toggleOffline with
-//! the crumb), tells a mock srp-slack-relay at `/jenkins`, shows
+//! the crumb), tells the real srp-slack-relay binary at `/jenkins` (its
+//! log sink must show the drain, then the undrain), shows
 //! `srp_disk_agent_drained 1` and journals it; holds it while still low
 //! (no second toggle); brings it back once above target. An agent an
 //! operator took offline is never brought back by the guard.
 
 use crate::mock_jenkins::MockJenkins;
+use crate::real_relay::RealRelay;
 use crate::support::*;
 use axum::http::HeaderMap;
 use axum::routing::post;
@@ -91,11 +93,11 @@ async fn a_disk_cleaning_cannot_fix_drains_the_agent_and_undrains_it_once_above_
     // Fresh: nothing may delete it. ~95 % full.
     write_file(&root.join("build-output"), 15 * MIB, 0);
     let jenkins = MockJenkins::start(&["agent-1"]).await;
-    let (relay_url, seen, _relay) = relay().await;
+    let relay = RealRelay::start(RELAY_TOKEN);
     let data = tempfile::tempdir().unwrap();
     let token = data.path().join("relay-token");
     std::fs::write(&token, format!("{RELAY_TOKEN}\n")).unwrap();
-    let cfg = config(root, &jenkins.config(data.path()), &relay_url, &token);
+    let cfg = config(root, &jenkins.config(data.path()), &relay.url(), &token);
 
     let (g, r1) = pass(guard(&cfg, &data.path().join("db"))).await;
     let m = &r1.mounts[0];
@@ -110,13 +112,14 @@ async fn a_disk_cleaning_cannot_fix_drains_the_agent_and_undrains_it_once_above_
         assert!(j.refused.is_empty(), "{:?}", j.refused);
     }
     assert_eq!(drained(&g), 1);
-    {
-        let s = seen.lock().unwrap();
-        assert_eq!(s.len(), 1, "{s:?}");
-        assert_eq!(s[0].0, format!("Bearer {RELAY_TOKEN}"));
-        assert_eq!(s[0].1["result"], "UNSTABLE");
-        assert_eq!(s[0].1["job"], "srp-disk-guard/agent-1");
-    }
+    // The relay accepted it (token, payload), stored it and delivered it.
+    let sink = relay.wait_for(1).await;
+    assert_eq!(sink.len(), 1, "{sink:?}");
+    let text = sink[0]["text"].as_str().unwrap();
+    assert!(text.contains("srp-disk-guard/agent-1"), "{text}");
+    assert!(text.contains("UNSTABLE"), "{text}");
+    assert!(text.contains("after cleaning"), "the drain message: {text}");
+    assert_eq!(relay.received_from_jenkins().await, 1.0);
 
     // Still full: held, not toggled again (toggleOffline flips).
     let (g, r2) = pass(g).await;
@@ -134,7 +137,12 @@ async fn a_disk_cleaning_cannot_fix_drains_the_agent_and_undrains_it_once_above_
         assert!(!j.nodes["agent-1"].0, "back online");
     }
     assert_eq!(drained(&g), 0);
-    assert_eq!(seen.lock().unwrap().last().unwrap().1["result"], "SUCCESS");
+    let sink = relay.wait_for(2).await;
+    let text = sink[1]["text"].as_str().unwrap();
+    assert!(
+        text.contains("SUCCESS") && text.contains("back above its target"),
+        "{text}"
+    );
     let rows = g.journal.drains(10).unwrap();
     let actions: Vec<_> = rows
         .iter()

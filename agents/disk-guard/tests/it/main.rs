@@ -11,5 +11,6 @@ mod jenkins;
 mod lru;
 mod mock_jenkins;
 mod names;
+mod real_relay;
 mod support;
 mod tmpfs;
