@@ -9,10 +9,10 @@ mod ledger;
 
 use super::model::{now, NewProject, Project, ProjectChange};
 use super::{ProjectStore, StoreError};
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Object, Pool};
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{NoTls, Row};
+use tokio_postgres::Row;
 
 /// Schema versions, applied in order and recorded in `srp_schema_migrations`.
 const MIGRATIONS: &[&str] = &[
@@ -29,33 +29,14 @@ const MIGRATIONS: &[&str] = &[
 /// Serialises migrations when several API instances start at once.
 const MIGRATION_LOCK_KEY: i64 = 0x0053_5250_5f61_7069; // "SRP_api"
 const COLUMNS: &str = "id, name, description, created_at, updated_at";
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-const POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(5);
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
-const POOL_SIZE: usize = 16;
 
 pub struct PgStore {
     pool: Pool,
 }
 
-/// The error and its causes: tokio-postgres and deadpool keep the useful
-/// part ("Connection refused", the server's message) in the source chain.
-fn describe(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 fn unavailable(e: impl std::error::Error + 'static) -> StoreError {
-    StoreError::Unavailable(describe(&e))
+    StoreError::Unavailable(srp_daemon::postgres::describe(&e))
 }
 
 fn write_error(e: tokio_postgres::Error, name: Option<&str>) -> StoreError {
@@ -80,39 +61,17 @@ fn project(row: &Row) -> Project {
 impl PgStore {
     /// Connect, check the server answers, and migrate.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let mut config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}")))?;
-        config.connect_timeout(CONNECT_TIMEOUT);
-        config.keepalives_idle(Duration::from_secs(30));
-        if config.get_application_name().is_none() {
-            config.application_name("srp-api");
-        }
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(POOL_WAIT_TIMEOUT))
-            .create_timeout(Some(CONNECT_TIMEOUT))
-            .recycle_timeout(Some(CONNECT_TIMEOUT))
-            .build()
-            .map_err(unavailable)?;
+        let pool = srp_daemon::postgres::pool(url, "srp-api")
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let store = PgStore { pool };
         store.migrate().await?;
         Ok(store)
     }
 
     async fn client(&self) -> Result<Object, StoreError> {
-        self.pool.get().await.map_err(|e| match e {
-            deadpool_postgres::PoolError::Backend(e) => unavailable(e),
-            other => unavailable(other),
-        })
+        srp_daemon::postgres::client(&self.pool)
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -224,7 +183,12 @@ impl ProjectStore for PgStore {
                 .simple_query("SELECT 1")
                 .await
                 .map(|_| ())
-                .map_err(|e| format!("PostgreSQL did not answer: {}", describe(&e)))
+                .map_err(|e| {
+                    format!(
+                        "PostgreSQL did not answer: {}",
+                        srp_daemon::postgres::describe(&e)
+                    )
+                })
         };
         tokio::time::timeout(HEALTH_TIMEOUT, probe)
             .await
