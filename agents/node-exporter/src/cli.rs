@@ -408,7 +408,7 @@ mod tests {
     fn node_exporter_flags_are_accepted() {
         let c = parse(&[
             "--web.listen-address=:9101",
-            "--no-collector.zfs",
+            "--no-collector.perf",
             "--collector.hwmon.chip-include",
             "^x$",
             "--collector.systemd",

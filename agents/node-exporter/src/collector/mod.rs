@@ -22,6 +22,7 @@ pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;
 pub mod interrupts;
+pub mod lnstat;
 pub mod loadavg;
 pub mod mdadm;
 pub mod meminfo;
@@ -49,11 +50,15 @@ pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
 pub mod xfs;
+pub mod zfs;
+pub mod zoneinfo;
 
+mod families;
 mod procfs;
 mod settings;
 mod table;
 
+pub use families::Families;
 pub use procfs::{attr, attr_num, entries, num, numbered_entries, read, read_file, SysfsDir};
 pub use settings::{defaults, FieldFilter, Paths, Settings};
 pub use table::{build, spec, Spec, ALL, NOT_IMPLEMENTED};

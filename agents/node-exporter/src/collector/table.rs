@@ -99,6 +99,12 @@ pub const ALL: &[Spec] = &[
         build: |s| Box::new(interrupts::Interrupts::new(&s.paths)),
     },
     Spec {
+        name: "lnstat",
+        default_enabled: false,
+        about: "per-CPU network cache statistics (/proc/net/stat)",
+        build: |s| Box::new(lnstat::Lnstat::new(&s.paths)),
+    },
+    Spec {
         name: "loadavg",
         default_enabled: true,
         about: "1, 5 and 15 minute load averages",
@@ -254,6 +260,18 @@ pub const ALL: &[Spec] = &[
         about: "XFS filesystem statistics per device (/sys/fs/xfs)",
         build: |s| Box::new(xfs::Xfs::new(&s.paths)),
     },
+    Spec {
+        name: "zfs",
+        default_enabled: true,
+        about: "ZFS ARC, pool, dataset and module kstats (/proc/spl/kstat/zfs)",
+        build: |s| Box::new(zfs::Zfs::new(&s.paths)),
+    },
+    Spec {
+        name: "zoneinfo",
+        default_enabled: false,
+        about: "memory zone watermarks, page counts and NUMA counters (/proc/zoneinfo)",
+        build: |s| Box::new(zoneinfo::Zoneinfo::new(&s.paths)),
+    },
 ];
 
 /// node_exporter collectors this exporter does not implement. Their
@@ -271,7 +289,6 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "infiniband",
     "ipvs",
     "ksmd",
-    "lnstat",
     "logind",
     "mountstats",
     "network_route",
@@ -287,8 +304,6 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "tapestats",
     "tcpstat",
     "wifi",
-    "zfs",
-    "zoneinfo",
 ];
 
 pub fn spec(name: &str) -> Option<&'static Spec> {
