@@ -19,10 +19,27 @@ ext4 filesystem, then:
      queued; NodeCollectorFailing, RelayBacklogStale and RelayDeliveryFailing
      fire in Prometheus, reach Slack once it is back, and a message Slack
      refuses for good (400) raises RelayDeadLetters;
+     Meanwhile srp-disk-guard's config file is replaced by one it refuses
+     (interval 500ms): its `config` health check fails and DaemonHealthDegraded
+     fires and reaches Slack; the good file back, the check passes again;
   6. evaluates every PromQL expression of every dashboard panel and alert rule
-     against the live Prometheus; any error or empty result fails.
+     against the live Prometheus, with the dashboards' $__range set to the
+     run's length; any error, empty result or (for panels) a result that is
+     NaN in every series fails.
 
-Writes to the API use a token made with `srp-api token create` on the stack's
+The Delivery dashboard's data: the run records releases (with gate verdicts)
+and deployments of one project in two environments through the API, in two
+batches with a scrape between them (increase() counts from the first sample
+of a series), and incidents. The first incident is opened and closed through
+the incident routes (it creates the time-to-restore histogram, which
+increase() cannot count); the second is the APIDown outage of step 1: the
+stack's copy of APIDown carries `project` and `environment` labels, and when
+srp-slack-relay supports `--api-url` it forwards the alert's firing and its
+resolve to the API as that incident's open and close. A relay without the
+flag: the run records the outage's incident through the API itself and says
+so. The four keys as Prometheus then reports them are logged.
+
+Writes to the API use tokens made with `srp-api token create` on the stack's
 database. Needs root (loop mount). Uses binaries already built (SRP_PROFILE, default
 debug). Everything it starts is stopped by pid at the end, pass or fail.
 """
@@ -163,6 +180,66 @@ def wait_until(pred, timeout: float, step: float = 1.0):
     return None
 
 
+def utc(age_seconds: float = 0) -> str:
+    """RFC 3339 UTC time `age_seconds` ago."""
+    t = time.time() - age_seconds
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1e6) % 1000000:06d}Z"
+
+
+def api_call(api: str, token: str | None, method: str, path: str, body=None) -> tuple[int, object]:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(api + path, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            status, raw = r.status, r.read()
+    except urllib.error.HTTPError as e:
+        status, raw = e.code, e.read()
+    try:
+        return status, json.loads(raw) if raw else None
+    except ValueError:
+        return status, raw.decode("utf-8", "replace")
+
+
+class Ledger:
+    """Releases, verdicts, deployments and incidents of one project, written
+    as the pipeline and the relay write them."""
+
+    def __init__(self, api: str, token: str, project_id: int) -> None:
+        self.api, self.token, self.base = api, token, f"/projects/{project_id}"
+
+    def write(self, what: str, method: str, path: str, body=None, ok=(200, 201)) -> object:
+        status, answer = api_call(self.api, self.token, method, self.base + path, body)
+        if status not in ok:
+            raise RuntimeError(f"{what}: HTTP {status}: {answer}")
+        return answer
+
+    def release(self, build: int, commit_age: float) -> None:
+        self.write(f"release {build}", "POST", "/releases", {
+            "build": build, "commit_sha": f"{build:040x}", "commit_time": utc(commit_age),
+            "image": f"registry.e2e.local/e2e-project:{build}", "digest": "sha256:" + f"{build:064x}",
+            "sbom_components": 120 + build})
+        for stage in ("security-code", "security-container"):
+            self.write(f"verdict {build}/{stage}", "PUT", f"/releases/{build}/verdicts/{stage}",
+                       {"passed": True, "waivers": [], "summary": f"{stage}: no blocking finding"})
+
+    def deploy(self, environment: str, build: int, age: float, smoke: str = "passed", result: str = "succeeded") -> None:
+        self.write(f"deployment of {build} to {environment}", "POST", "/deployments", {
+            "environment": environment, "build": build, "started_at": utc(age + 60), "finished_at": utc(age),
+            "result": result, "smoke": smoke, "triggered_by": "e2e"})
+
+    def incident(self, key: str, opened_age: float, closed_age: float) -> None:
+        self.write(f"incident {key}", "POST", "/incidents",
+                   {"key": key, "environment": "production", "title": f"e2e {key}", "opened_at": utc(opened_age)})
+        self.write(f"close of {key}", "POST", f"/incidents/{key}/close", {"closed_at": utc(closed_age)}, ok=(200,))
+
+    def incidents(self) -> list[dict]:
+        status, answer = api_call(self.api, None, "GET", self.base + "/incidents?limit=100")
+        return answer.get("items", []) if status == 200 and isinstance(answer, dict) else []
+
+
 class LoopFs:
     """A real, small ext4 filesystem (no reserved blocks), so that
     node_filesystem_avail_bytes moves exactly as the test fills it."""
@@ -270,6 +347,7 @@ def main() -> int:
 
 
 def run(state: Path, prom: str, api: str, slack: MockSlack, fs: LoopFs, env: dict, ports: dict, own_pids: list[int]) -> None:
+    run_started = time.monotonic()
     # All targets of the local stack up (jenkins is not part of it).
     jobs = ["srp-api", "srp-node-exporter", "srp-scan-exporter", "srp-disk-guard", "srp-slack-relay", "postgres", "prometheus", "alertmanager"]
 
@@ -280,18 +358,52 @@ def run(state: Path, prom: str, api: str, slack: MockSlack, fs: LoopFs, env: dic
     check("all targets up", bool(wait_until(all_up, 90)), ", ".join(jobs))
 
     # Traffic for the HTTP panels, and a project so list queries return rows.
-    # Writes need a token (srp-api token create against the stack's database).
+    # Writes need a token (srp-api token create against the stack's database):
+    # one for the pipeline's writes, one of scope incidents:write for the relay.
     api_cmd = (state / "run/srp-api.cmd").read_text().splitlines()
     db_url = api_cmd[api_cmd.index("--database-url") + 1]
-    made = subprocess.run([api_cmd[0], "token", "create", "--name", "e2e", "--scope", "projects:write", "--database-url", db_url],
-                          capture_output=True, text=True, check=True)
-    token = made.stdout.strip().splitlines()[-1]
-    req = urllib.request.Request(f"{api}/projects", data=json.dumps({"name": "e2e-project", "description": "made by e2e"}).encode(),
-                                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"}, method="POST")
-    urllib.request.urlopen(req, timeout=5).read()
+
+    def make_token(name: str, scope: str) -> str:
+        made = subprocess.run([api_cmd[0], "token", "create", "--name", name, "--scope", scope, "--database-url", db_url],
+                              capture_output=True, text=True, check=True)
+        return made.stdout.strip().splitlines()[-1]
+    token = make_token("e2e", "projects:write,releases:write,incidents:write")
+    status, project = api_call(api, token, "POST", "/projects", {"name": "e2e-project", "description": "made by e2e"})
+    if status != 201:
+        raise RuntimeError(f"POST /projects: HTTP {status}: {project}")
+    ledger = Ledger(api, token, project["id"])
     for _ in range(20):
         http_get(f"{api}/projects?limit=5")
         http_get(f"{api}/health")
+
+    # The ledger, first batch: build 1 in staging and production, and an
+    # incident opened and closed through the API (the first of a place creates
+    # its histogram series, which increase() cannot count).
+    ledger.release(1, commit_age=3 * 3600)
+    ledger.deploy("staging", 1, age=55 * 60)
+    ledger.deploy("production", 1, age=50 * 60)
+    ledger.incident("e2e-first-incident", opened_age=40 * 60, closed_age=25 * 60)
+    relay_api = relay_forwards_incidents(state)
+    if relay_api:
+        (state / "conf/relay-api.token").write_text(make_token("slack-relay", "incidents:write") + "\n")
+        restart_service(state, env, "srp-slack-relay", ["--api-url", api, "--api-token-file", str(state / "conf/relay-api.token")],
+                        own_pids, "srp-slack-relay.api")
+        if not wait_until(lambda: _reachable(ports["RELAY"]) and http_get(f"http://127.0.0.1:{ports['RELAY']}/health")[0] == 200, 30):
+            raise RuntimeError("srp-slack-relay did not come back with --api-url")
+        log("srp-slack-relay forwards alerts with a project label to the API (--api-url)")
+    else:
+        log("srp-slack-relay has no --api-url: the outage's incident is recorded through the API's incident routes")
+    # A scrape of the first batch, so that the second one is an increase.
+    seen = wait_until(lambda: prom_query(prom, 'srp_dora_deployments_total{project="e2e-project"}')["data"]["result"], 60)
+    check("Prometheus has the first batch of DORA series", bool(seen))
+    # Second batch: build 2 healthy, build 3 failed its smoke test (a change
+    # failure), build 4 healthy; the outage below follows build 4.
+    for build, commit_age in ((2, 2 * 3600), (3, 90 * 60), (4, 40 * 60)):
+        ledger.release(build, commit_age)
+    ledger.deploy("production", 2, age=20 * 60)
+    ledger.deploy("production", 3, age=12 * 60, smoke="failed")
+    ledger.deploy("production", 4, age=5 * 60)
+    log("ledger: 4 releases with verdicts, 5 deployments in 2 environments, 1 incident closed")
 
     # The disk goes under 20 % available now: DiskSpaceWarning has `for: 5m`,
     # which runs while the other checks do.
@@ -314,6 +426,7 @@ def run(state: Path, prom: str, api: str, slack: MockSlack, fs: LoopFs, env: dic
     restart = subprocess.Popen(api_cmd, stdout=open(state / "log/srp-api.restarted.log", "w"), stderr=subprocess.STDOUT)
     own_pids.append(restart.pid)
     started = time.monotonic()
+    outage = (time.time() - (started - stopped), time.time())
     resolved = slack.wait_for(started, 180, "APIDown", "RESOLVED")
     if resolved is None:
         check("APIDown RESOLVED reaches Slack", False, "not within 180 s")
@@ -321,6 +434,18 @@ def run(state: Path, prom: str, api: str, slack: MockSlack, fs: LoopFs, env: dic
         secs = resolved - started
         log(f"APIDown RESOLVED reached Slack {secs:.1f} s after the API started again")
         check("APIDown RESOLVED < 90 s", secs < PROMISE_SECONDS, f"{secs:.1f} s")
+    # The outage as an incident of e2e-project: opened and closed by the relay
+    # from APIDown's firing and resolve, or recorded here.
+    if relay_api:
+        def closed_by_relay():
+            return [i for i in ledger.incidents() if i.get("title", "").startswith("APIDown") and i.get("closed_at")]
+        got = wait_until(closed_by_relay, 90, step=2)
+        check("APIDown opens and closes an incident through srp-slack-relay", bool(got),
+              f"{got[0]['opened_at']} .. {got[0]['closed_at']}" if got else f"incidents: {ledger.incidents()}")
+    else:
+        now = time.time()
+        ledger.incident("e2e-api-outage", opened_age=now - outage[0], closed_age=now - outage[1])
+        check("the outage recorded as an incident through the API", True, "the relay has no --api-url")
 
     # 2. A blocking Trivy report pushed like the Jenkins stage does.
     report = FIXTURES / "trivy" / BLOCKING_TRIVY_FIXTURE
@@ -368,7 +493,21 @@ def run(state: Path, prom: str, api: str, slack: MockSlack, fs: LoopFs, env: dic
     self_monitoring(state, prom, slack, env, ports, own_pids)
 
     # 6. Every dashboard and rule expression evaluates against live data.
-    evaluate_all_exprs(prom)
+    run_seconds = int(time.monotonic() - run_started) + 60
+    evaluate_all_exprs(prom, run_seconds)
+    report_dora(prom, run_seconds)
+
+
+def relay_forwards_incidents(state: Path) -> bool:
+    relay = (state / "run/srp-slack-relay.cmd").read_text().splitlines()[0]
+    out = subprocess.run([relay, "--help"], capture_output=True, text=True)
+    # --api-url itself, not --slack-api-url.
+    return bool(re.search(r"(?<![\w-])--api-url\b", out.stdout)) and "--api-token-file" in out.stdout
+
+
+# The stack's copy of APIDown carries the labels that make the relay forward
+# it to the API as an incident of e2e-project.
+APIDOWN_LABELS = ("          severity: critical\n", "          severity: critical\n          project: e2e-project\n          environment: production\n")
 
 
 # The stack's copy of the srp-self group gets e2e timings: every `for:` 15 s,
@@ -391,6 +530,9 @@ def shorten_self_alerts(state: Path, prom: str) -> None:
         raise RuntimeError("alerts.yml has no srp-self group")
     for pattern, repl in SELF_TIMINGS:
         group = pattern.sub(repl, group)
+    start = head.index("      - alert: APIDown\n")
+    at = head.index(APIDOWN_LABELS[0], start)
+    head = head[:at] + APIDOWN_LABELS[1] + head[at + len(APIDOWN_LABELS[0]):]
     path.write_text(head + mark + group)
     req = urllib.request.Request(f"{prom}/-/reload", data=b"", method="POST")
     urllib.request.urlopen(req, timeout=10).read()
@@ -398,10 +540,11 @@ def shorten_self_alerts(state: Path, prom: str) -> None:
     def reloaded():
         _, body = http_get(f"{prom}/api/v1/rules")
         rules = {r["name"]: r for g in json.loads(body)["data"]["groups"] for r in g["rules"]}
-        return rules.get("RelayBacklogStale", {}).get("duration") == 15
+        return (rules.get("RelayBacklogStale", {}).get("duration") == 15
+                and rules.get("APIDown", {}).get("labels", {}).get("project") == "e2e-project")
     if not wait_until(reloaded, 30):
         raise RuntimeError("Prometheus did not load the shortened srp-self group")
-    log("srp-self alerts shortened for the test (for: 15s, [2m] windows, backlog > 30 s)")
+    log("srp-self alerts shortened for the test (for: 15s, [2m] windows, backlog > 30 s); APIDown labelled project=e2e-project")
 
 
 def post_to_relay(state: Path, ports: dict, alertname: str, summary: str) -> int:
@@ -435,6 +578,8 @@ def restart_service(state: Path, env: dict, name: str, extra_args: list[str], ow
     p = subprocess.Popen(cmd + extra_args, env=env, stdout=open(state / f"log/{log_name}.log", "w"), stderr=subprocess.STDOUT)
     own_pids.append(p.pid)
     (state / f"run/{name}.pid").write_text(f"{p.pid}\n")
+    # Later restarts keep these flags.
+    (state / f"run/{name}.cmd").write_text("\n".join(cmd + extra_args) + "\n")
     return p.pid
 
 
@@ -462,26 +607,37 @@ def self_monitoring(state: Path, prom: str, slack: MockSlack, env: dict, ports: 
     restart_service(state, env, "srp-slack-relay", ["--retry-max", "10s", "--max-attempts", "1000"], own_pids, "srp-slack-relay.fast-retry")
     if not wait_until(lambda: http_get(f"http://127.0.0.1:{ports['RELAY']}/health")[0] == 200 if _reachable(ports['RELAY']) else False, 30):
         raise RuntimeError("srp-slack-relay did not come back after its restart")
+    # srp-disk-guard's config replaced (by rename, as Ansible does) with one
+    # it refuses: it keeps running the previous one, and its `config` health
+    # check fails until the good file is back.
+    guard_conf = state / "conf/disk-guard.toml"
+    good_conf = guard_conf.read_text()
+    bad = guard_conf.with_name("disk-guard.toml.new")
+    bad.write_text(good_conf.replace("dry_run = true\n", 'dry_run = true\ninterval = "500ms"\n', 1))
+    os.replace(bad, guard_conf)
+    config_broken = time.monotonic()
     # Slack goes down with a message in the relay's outbox.
     slack.down = True
     outage = time.monotonic()
     status = post_to_relay(state, ports, "E2EBacklogProbe", "queued while Slack is down")
     check("relay accepts a notification while Slack is down", 200 <= status < 300, f"HTTP {status}")
 
-    want = ["NodeCollectorFailing", "RelayBacklogStale", "RelayDeliveryFailing"]
+    want = ["NodeCollectorFailing", "RelayBacklogStale", "RelayDeliveryFailing", "DaemonHealthDegraded"]
     fired: dict[str, float] = {}
+    causes = {"NodeCollectorFailing": (broken, "the collector broke"),
+              "DaemonHealthDegraded": (config_broken, "the disk guard's config was broken")}
 
     def all_fired():
         for name in want:
             if name not in fired and prom_alert_state(prom, name) == "firing":
-                since, what = (broken, "the collector broke") if name == "NodeCollectorFailing" else (outage, "Slack went down")
+                since, what = causes.get(name, (outage, "Slack went down"))
                 fired[name] = time.monotonic() - since
                 log(f"{name} firing in Prometheus {fired[name]:.1f} s after {what}")
         return len(fired) == len(want)
 
     wait_until(all_fired, 240, step=2)
     for name in want:
-        check(f"{name} fires (Slack down / collector failing)", name in fired,
+        check(f"{name} fires (Slack down / collector failing / config refused)", name in fired,
               f"{fired[name]:.1f} s" if name in fired else f"state: {prom_alert_state(prom, name)}")
 
     # Slack stays down until Alertmanager has handed the relay the three
@@ -504,10 +660,19 @@ def self_monitoring(state: Path, prom: str, slack: MockSlack, env: dict, ports: 
     got = slack.wait_for(outage, 60, "E2EBacklogProbe")
     check("the message queued during the outage reaches Slack once it is back", got is not None,
           f"{got - back:.1f} s after Slack came back" if got else "not within 60 s")
-    for name in ["RelayBacklogStale", "NodeCollectorFailing", "RelayDeliveryFailing", "RelayDeadLetters"]:
+    for name in ["RelayBacklogStale", "NodeCollectorFailing", "RelayDeliveryFailing", "RelayDeadLetters", "DaemonHealthDegraded"]:
         got = slack.wait_for(outage, max(30.0, 150 - (time.monotonic() - back)), name, "FIRING")
         check(f"{name} reaches Slack", got is not None,
               f"{got - back:.1f} s after Slack came back" if got else f"Prometheus state: {prom_alert_state(prom, name)}")
+
+    # The guard's good config back: its health check passes again.
+    fixed = guard_conf.with_name("disk-guard.toml.new")
+    fixed.write_text(good_conf)
+    os.replace(fixed, guard_conf)
+    dg = f"http://127.0.0.1:{ports['DISK']}"
+    healthy = wait_until(lambda: http_get(f"{dg}/health")[0] == 200
+                         and 'srp_health_check_ok{check="config"} 1' in http_get(f"{dg}/metrics")[1].decode(), 30)
+    check("srp-disk-guard healthy again with its good config", bool(healthy))
 
     # The node exporter as shipped again, for the expression check.
     pid = int((state / "run/srp-node-exporter.pid").read_text())
@@ -529,21 +694,61 @@ def self_monitoring(state: Path, prom: str, slack: MockSlack, env: dict, ports: 
     log(f"self-monitoring scenario took {time.monotonic() - started:.0f} s")
 
 
-def evaluate_all_exprs(prom: str) -> None:
-    out = subprocess.run([sys.executable, str(ROOT / "rules/tests/exprs.py"), "--list"], capture_output=True, text=True, check=True).stdout
+def _values(res: dict) -> list[float]:
+    data = res["data"]
+    if data["resultType"] == "scalar":
+        return [float(data["result"][1])]
+    return [float(r["value"][1]) for r in data["result"]]
+
+
+def evaluate_all_exprs(prom: str, range_seconds: int) -> None:
+    """Every expression against the live Prometheus; $__range is the run so far."""
+    out = subprocess.run([sys.executable, str(ROOT / "rules/tests/exprs.py"), "--list", "--range-seconds", str(range_seconds)],
+                         capture_output=True, text=True, check=True).stdout
     bad = []
     n = 0
+    per_dashboard: dict[str, list[str]] = {}
     for line in out.splitlines():
         item = json.loads(line)
         n += 1
         res = prom_query(prom, item["expr"])
         if res.get("status") != "success":
             bad.append(f"{item['source']}: error {res.get('error')}: {item['expr']}")
-        elif item.get("expect_series", True) and not res["data"]["result"]:
+            continue
+        values = _values(res)
+        if item.get("expect_series", True) and not values:
             bad.append(f"{item['source']}: no series: {item['expr']}")
+        elif item["kind"] == "panel" and all(v != v for v in values):
+            # histogram_quantile of no observations, 0/0: a panel of NaN
+            # shows "No data" just the same.
+            bad.append(f"{item['source']}: NaN in every series: {item['expr']}")
+        if item["kind"] == "panel":
+            dash, _, rest = item["source"].partition(": panel ")
+            finite = [v for v in values if v == v]
+            shown = f"{min(finite):.4g}..{max(finite):.4g}" if len(finite) > 1 else (f"{finite[0]:.4g}" if finite else "NaN")
+            per_dashboard.setdefault(dash, []).append(f"{rest}: {len(values)} series, {shown}")
+    for dash, lines in per_dashboard.items():
+        log(f"{dash}: {len(lines)} panel targets")
+        for line in lines:
+            log(f"  {line}")
     for b in bad:
         log(f"  {b}")
     check("every dashboard/rule expression evaluates (and returns series where expected)", not bad and n > 0, f"{n - len(bad)}/{n} expressions")
+
+
+def report_dora(prom: str, range_seconds: int) -> None:
+    """The four keys of e2e-project over the run, as the Delivery dashboard's stats compute them."""
+    sys.path.insert(0, str(ROOT))
+    from dashboards.generator import delivery  # noqa: PLC0415
+    sys.path.insert(0, str(ROOT / "rules/tests"))
+    import promqlscan  # noqa: PLC0415
+    stats = [p for p in delivery.build()["panels"] if p["type"] == "stat"]
+    parts = []
+    for p in stats:
+        expr = promqlscan.substitute(p["targets"][0]["expr"], "1m", ".+", range_seconds)
+        v = _values(prom_query(prom, expr))
+        parts.append(f"{p['title']} = {v[0]:.4g}" if v else f"{p['title']} = (none)")
+    log(f"DORA keys of the run ({range_seconds} s): " + "; ".join(parts))
 
 
 if __name__ == "__main__":
