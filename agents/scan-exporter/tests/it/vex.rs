@@ -346,6 +346,12 @@ fn broken_vex_is_exit_2_naming_file_and_path() {
             "$.vulnerabilities[0].properties[0].value",
         ),
         ("empty.json", String::new(), ""),
+        ("blank.json", " \n\t\n".into(), ""),
+        (
+            "binary.json",
+            "{\"@context\": \"https://openvex.dev/ns/v0.2.0\", \"x\": \"\u{0}\"}".into(),
+            "binary data",
+        ),
         ("neither.json", json!({"statements": []}).to_string(), ""),
     ];
     for (name, body, path) in cases {
@@ -360,10 +366,19 @@ fn broken_vex_is_exit_2_naming_file_and_path() {
         assert!(line.contains(name), "{name}: {line}");
         assert!(line.contains(path), "{name}: {line}");
     }
-    // Only a regular file is read (a directory given as --vex).
+    // Only a regular file is read (a directory given as --vex), and one that
+    // is not there is an error too.
     let run = gate(&["--vex".to_string(), s(dir.path()), s(&fixture(PHOTON))]);
     assert_eq!(run.code, 2, "{}", run.debug());
     assert!(run.stderr.contains("regular file"), "{}", run.stderr);
+    let absent = dir.path().join("absent.json");
+    let run = gate(&["--vex".to_string(), s(&absent), s(&fixture(PHOTON))]);
+    assert_eq!(run.code, 2, "{}", run.debug());
+    assert!(
+        run.stderr.contains("error: VEX ") && run.stderr.contains("absent.json"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// No waiver applied to a vulnerability: no OpenVEX statement exists, so no
