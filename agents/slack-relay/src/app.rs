@@ -7,6 +7,7 @@ use crate::cli::ServeArgs;
 use crate::deliver::Sender;
 use crate::dispatch::{Dispatcher, Policy};
 use crate::http::{self, AppState, Auth};
+use crate::incidents::Api;
 use crate::interactions::Interactions;
 use crate::metrics::Metrics;
 use crate::routes::{Destination, Routes};
@@ -35,6 +36,8 @@ fn nonempty(s: Option<String>) -> Option<String> {
 }
 
 pub struct Config {
+    /// srp-api, for incidents from alerts (`--api-url`).
+    pub api: Option<Api>,
     /// The Slack signing secret, when interactive messages are on.
     pub signing_secret: Option<String>,
     pub routes: Routes,
@@ -58,13 +61,13 @@ fn check_timeouts(request: Duration, body: Duration) -> anyhow::Result<()> {
 
 /// A lease that can expire while its holder still waits on Slack lets a
 /// second relay post the same message: refused.
-fn check_lease(lease: Duration, slack_timeout: Duration) -> anyhow::Result<()> {
-    if lease <= slack_timeout {
+fn check_lease(lease: Duration, timeout: Duration, flag: &str) -> anyhow::Result<()> {
+    if lease <= timeout {
         bail!(
-            "--lease-duration ({}) must be longer than --slack-timeout ({}): \
+            "--lease-duration ({}) must be longer than {flag} ({}): \
              another relay would take over a delivery still on the wire and post it twice",
             srp_daemon::Dur(lease),
-            srp_daemon::Dur(slack_timeout)
+            srp_daemon::Dur(timeout)
         );
     }
     Ok(())
@@ -75,8 +78,21 @@ fn check_lease(lease: Duration, slack_timeout: Duration) -> anyhow::Result<()> {
 pub fn configure(a: &ServeArgs) -> anyhow::Result<Config> {
     check_timeouts(a.request_timeout, a.http.request_body_timeout)?;
     if a.database_url.is_some() {
-        check_lease(a.lease_duration, a.slack_timeout)?;
+        check_lease(a.lease_duration, a.slack_timeout, "--slack-timeout")?;
+        if a.api_url.is_some() {
+            check_lease(a.lease_duration, a.api_timeout, "--api-timeout")?;
+        }
     }
+    let api = match (&a.api_url, &a.api_token_file) {
+        (Some(url), Some(f)) => {
+            if url.scheme() != "http" && url.scheme() != "https" {
+                bail!("--api-url must be http:// or https://, not {url}");
+            }
+            let token = read_secret(f, "srp-api token")?;
+            Some(Api::new(url.clone(), token, a.api_timeout)?)
+        }
+        _ => None,
+    };
     let token = match (&a.slack_token, &a.slack_token_file) {
         (_, Some(f)) => Some(read_secret(f, "Slack token")?),
         (t, None) => nonempty(t.clone()),
@@ -116,6 +132,7 @@ pub fn configure(a: &ServeArgs) -> anyhow::Result<Config> {
         None => None,
     };
     Ok(Config {
+        api,
         signing_secret,
         routes,
         token,
@@ -193,10 +210,15 @@ pub async fn serve(a: ServeArgs) -> anyhow::Result<()> {
             metrics: metrics.clone(),
         })
     });
+    let forwards_incidents = cfg.api.is_some();
+    if let Some(url) = &a.api_url {
+        tracing::info!(%url, "alerts with a project label are forwarded to srp-api as incidents");
+    }
     let dispatcher = Dispatcher {
         outbox,
         routes: routes.clone(),
         sender,
+        api: cfg.api.map(Arc::new),
         metrics: metrics.clone(),
         policy: Policy {
             interval: a.per_destination_interval,
@@ -235,6 +257,7 @@ pub async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         metrics,
         auth: cfg.auth,
         interactive: interactions.is_some(),
+        incidents: forwards_incidents,
     });
     let mut app = http::router(state, a.max_body_bytes);
     if let Some(i) = interactions {
@@ -268,8 +291,10 @@ mod tests {
     #[test]
     fn a_lease_must_outlast_a_slack_request() {
         let s = Duration::from_secs;
-        assert!(check_lease(s(30), s(15)).is_ok());
-        let e = check_lease(s(15), s(15)).unwrap_err().to_string();
+        assert!(check_lease(s(30), s(15), "--slack-timeout").is_ok());
+        let e = check_lease(s(15), s(15), "--slack-timeout")
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("--lease-duration (15s)") && e.contains("--slack-timeout (15s)"),
             "{e}"

@@ -108,6 +108,23 @@ pub struct ServeArgs {
     )]
     pub alertmanager_urls: Vec<url::Url>,
 
+    /// srp-api base URL (http://api:8000): firing alerts with a `project`
+    /// label are forwarded as incident opens, their resolves as closes,
+    /// through the outbox (durable, retried, on a queue of their own).
+    /// Off when unset.
+    #[arg(long, env = "SRP_API_URL", requires = "api_token_file")]
+    pub api_url: Option<url::Url>,
+
+    /// File holding the srp-api token with scope incidents:write
+    /// (`srp-api token create --name slack-relay --scope incidents:write`;
+    /// a systemd credential: $CREDENTIALS_DIRECTORY/api-token).
+    #[arg(long, env = "SRP_API_TOKEN_FILE", requires = "api_url")]
+    pub api_token_file: Option<PathBuf>,
+
+    /// Give up on one srp-api request after this long (then retry).
+    #[arg(long, env = "SRP_API_TIMEOUT", default_value = "10s", value_parser = parse_flag)]
+    pub api_timeout: Duration,
+
     /// Slack incoming-webhook URL for the default destination.
     #[arg(
         long,

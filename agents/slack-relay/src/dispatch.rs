@@ -9,6 +9,7 @@
 //! restart (at least once, never lost).
 
 use crate::deliver::{Attempt, Sender};
+use crate::incidents::{self, Api};
 use crate::metrics::Metrics;
 use crate::routes::{Destination, Routes};
 use crate::store::{now, Kind, Outbox, OutboxRow};
@@ -58,10 +59,16 @@ enum Hold {
 /// outcomes before the supervisor's stop timeout.
 pub const IN_FLIGHT_GRACE: Duration = Duration::from_secs(5);
 
+/// How often a relay without --api-url looks at a queued incident call again.
+const NO_API_RECHECK: Duration = Duration::from_secs(30);
+
 pub struct Dispatcher {
     pub outbox: Outbox,
     pub routes: Arc<Routes>,
     pub sender: Arc<Sender>,
+    /// srp-api, for incident calls (`--api-url`); `None` leaves them queued
+    /// (they expire after --max-age into the dead letters).
+    pub api: Option<Arc<Api>>,
     pub metrics: Metrics,
     pub policy: Policy,
     pub wake: Arc<Notify>,
@@ -171,7 +178,7 @@ impl Dispatcher {
     ) -> Hold {
         let t = now();
         if t - row.queued_at > self.policy.max_age.as_secs_f64() {
-            self.metrics.failed.with_label_values(&["expired"]).inc();
+            self.fail_metric(row.kind, "expired");
             let err = format!("not delivered within {:?} (max age)", self.policy.max_age);
             if let Err(e) = self.outbox.dead(row.id, err).await {
                 tracing::error!("cannot dead-letter message {}: {e}", row.id);
@@ -180,6 +187,14 @@ impl Dispatcher {
         }
         if row.next_attempt_at > t {
             return Hold::Wait(Duration::from_secs_f64(row.next_attempt_at - t));
+        }
+        if row.kind.is_incident() {
+            // Not a Slack message: no Slack pacing. A relay without
+            // --api-url leaves it to one that has it (or to --max-age).
+            return match self.api {
+                Some(_) => Hold::Go,
+                None => Hold::Wait(NO_API_RECHECK),
+            };
         }
         let Some(key) = self.routes.destination(&row.route).rate_key() else {
             return Hold::Go;
@@ -225,6 +240,18 @@ impl Dispatcher {
         }
     }
 
+    /// Count a failed attempt: Slack's counter, or the incident calls' own.
+    fn fail_metric(&self, kind: Kind, reason: &str) {
+        if kind.is_incident() {
+            self.metrics
+                .incident_failures
+                .with_label_values(&[reason])
+                .inc();
+        } else {
+            self.metrics.failed.with_label_values(&[reason]).inc();
+        }
+    }
+
     async fn attempt(&self, row: &OutboxRow, dest: &Destination) -> Attempt {
         let message: serde_json::Value = match serde_json::from_str(&row.message) {
             Ok(v) => v,
@@ -235,6 +262,15 @@ impl Dispatcher {
                 }
             }
         };
+        if row.kind.is_incident() {
+            return match &self.api {
+                Some(api) => api.forward(row.kind, &message).await,
+                None => Attempt::Retry {
+                    reason: "network",
+                    detail: "this relay has no --api-url".into(),
+                },
+            };
+        }
         let anchor = if dest.threads() && row.kind != Kind::Post {
             match self
                 .outbox
@@ -265,6 +301,25 @@ impl Dispatcher {
         let m = &self.metrics;
         let t = now();
         let r = match attempt {
+            Attempt::Sent(_) if row.kind.is_incident() => {
+                tracing::debug!(id = row.id, "forwarded {}", row.title);
+                let r = self.outbox.delivered(row.id, None).await;
+                if r.is_ok() {
+                    m.incidents_forwarded
+                        .with_label_values(&[incidents::action(row.kind)])
+                        .inc();
+                }
+                r
+            }
+            Attempt::Skipped if row.kind.is_incident() => {
+                let r = self.outbox.delivered(row.id, None).await;
+                if r.is_ok() {
+                    m.incidents_dropped
+                        .with_label_values(&[incidents::action(row.kind)])
+                        .inc();
+                }
+                r
+            }
             Attempt::Sent(anchor) => {
                 tracing::debug!(id = row.id, route = %row.route, "delivered {}", row.title);
                 let remember = anchor
@@ -302,7 +357,7 @@ impl Dispatcher {
                     .await
             }
             Attempt::Retry { reason, detail } => {
-                m.failed.with_label_values(&[reason]).inc();
+                self.fail_metric(row.kind, reason);
                 let attempts = row.attempts + 1;
                 if attempts >= self.policy.max_attempts {
                     tracing::error!(id = row.id, route = %row.route, "dead-lettered after {attempts} attempts: {detail}");
@@ -319,7 +374,7 @@ impl Dispatcher {
                 }
             }
             Attempt::Reject { reason, detail } => {
-                m.failed.with_label_values(&[reason]).inc();
+                self.fail_metric(row.kind, reason);
                 tracing::error!(id = row.id, route = %row.route, "rejected, dead-lettered: {detail}");
                 self.outbox.dead(row.id, detail).await
             }

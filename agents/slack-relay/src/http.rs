@@ -74,6 +74,9 @@ pub struct AppState {
     /// Firing messages to bot-token destinations get silence and
     /// acknowledge buttons (a signing secret is configured).
     pub interactive: bool,
+    /// Alerts with a `project` label are forwarded to srp-api as incidents
+    /// (`--api-url` is set).
+    pub incidents: bool,
 }
 
 pub fn router(state: Arc<AppState>, max_body: usize) -> Router {
@@ -228,7 +231,7 @@ async fn alertmanager(
     let rendered = format::alertmanager(&p);
     let matchers = crate::buttons::matchers(&p.group_labels, &p.common_labels);
     let firing = p.status == Status::Firing;
-    let messages = messages_for(
+    let mut messages = messages_for(
         &s.routes,
         &p.routing_labels(),
         &p.group_key,
@@ -236,6 +239,10 @@ async fn alertmanager(
         &rendered,
         (s.interactive && firing).then_some(&matchers),
     );
+    if s.incidents {
+        // In the same commit as the Slack messages, on their own queue.
+        messages.extend(crate::incidents::messages(&p));
+    }
     let n = NewNotification {
         source: "alertmanager",
         dedupe_key: p.dedupe_key(),

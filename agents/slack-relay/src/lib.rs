@@ -14,6 +14,7 @@ pub mod dispatch;
 pub mod dlq;
 pub mod format;
 pub mod http;
+pub mod incidents;
 pub mod interactions;
 pub mod metrics;
 pub mod payload;

@@ -18,6 +18,9 @@ pub struct Metrics {
     pub oldest_pending: Gauge,
     pub latency: Histogram,
     pub interactions: IntCounterVec,
+    pub incidents_forwarded: IntCounterVec,
+    pub incidents_dropped: IntCounterVec,
+    pub incident_failures: IntCounterVec,
 }
 
 /// Reasons a delivery attempt failed (the `reason` label).
@@ -59,7 +62,22 @@ impl Metrics {
                 Opts::new("srp_relay_interactions_total", "Requests to /slack/interactions, by action and result (done, unsigned, stale, bad_signature, replayed, malformed, failed)."),
                 &["action", "result"],
             )?,
+            incidents_forwarded: IntCounterVec::new(
+                Opts::new("srp_relay_incidents_forwarded_total", "Incident opens and closes recorded by srp-api (--api-url), by action (open, close)."),
+                &["action"],
+            )?,
+            incidents_dropped: IntCounterVec::new(
+                Opts::new("srp_relay_incidents_dropped_total", "Incident calls srp-api had nothing to record against (no such project; a close of an incident that never opened), by action."),
+                &["action"],
+            )?,
+            incident_failures: IntCounterVec::new(
+                Opts::new("srp_relay_incident_failures_total", "Failed incident calls to srp-api, by reason (network, timeout, server_error retried; rejected dead-lettered; expired)."),
+                &["reason"],
+            )?,
         };
+        registry.register(Box::new(m.incidents_forwarded.clone()))?;
+        registry.register(Box::new(m.incidents_dropped.clone()))?;
+        registry.register(Box::new(m.incident_failures.clone()))?;
         registry.register(Box::new(m.interactions.clone()))?;
         registry.register(Box::new(m.received.clone()))?;
         registry.register(Box::new(m.delivered.clone()))?;
@@ -80,6 +98,13 @@ impl Metrics {
         }
         for r in FAILURE_REASONS {
             m.failed.with_label_values(&[r]);
+        }
+        for a in ["open", "close"] {
+            m.incidents_forwarded.with_label_values(&[a]);
+            m.incidents_dropped.with_label_values(&[a]);
+        }
+        for r in ["network", "timeout", "server_error", "rejected", "expired"] {
+            m.incident_failures.with_label_values(&[r]);
         }
         Ok(m)
     }

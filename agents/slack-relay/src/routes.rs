@@ -9,6 +9,9 @@ use serde::Deserialize;
 use std::path::Path;
 
 pub const DEFAULT_ROUTE: &str = "default";
+/// The outbox route of incident calls to srp-api (`--api-url`): its own
+/// queue, so an API that is down never holds up Slack deliveries.
+pub const INCIDENT_ROUTE: &str = "srp-api";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RouteError {
@@ -214,6 +217,11 @@ impl Routes {
             };
             if r.name.is_empty() || r.name == DEFAULT_ROUTE {
                 return Err(invalid("needs a name other than \"default\"".into()));
+            }
+            if r.name == INCIDENT_ROUTE {
+                return Err(invalid(format!(
+                    "the name {INCIDENT_ROUTE:?} is the queue of incident calls to srp-api"
+                )));
             }
             if out.routes.iter().any(|x| x.name == r.name) {
                 return Err(invalid("name used twice".into()));

@@ -90,6 +90,7 @@ impl Relay {
             metrics,
             auth: Auth::default(),
             interactive: false,
+            incidents: false,
         });
         let router = http::router(state, MAX_BODY);
         let db = store::open(dir.path()).unwrap();

@@ -11,6 +11,11 @@ pub enum Kind {
     Reply,
     /// Edit the group's last message in place (nothing when there is none).
     Update,
+    /// Open an incident in srp-api (`--api-url`): a firing alert with a
+    /// `project` label. Not a Slack message.
+    IncidentOpen,
+    /// Close it: the alert's resolve.
+    IncidentClose,
 }
 
 impl Kind {
@@ -19,12 +24,20 @@ impl Kind {
             Kind::Post => "post",
             Kind::Reply => "reply",
             Kind::Update => "update",
+            Kind::IncidentOpen => "incident_open",
+            Kind::IncidentClose => "incident_close",
         }
+    }
+    /// A call to srp-api rather than a Slack message.
+    pub fn is_incident(self) -> bool {
+        matches!(self, Kind::IncidentOpen | Kind::IncidentClose)
     }
     pub fn parse(s: &str) -> Kind {
         match s {
             "reply" => Kind::Reply,
             "update" => Kind::Update,
+            "incident_open" => Kind::IncidentOpen,
+            "incident_close" => Kind::IncidentClose,
             _ => Kind::Post,
         }
     }
