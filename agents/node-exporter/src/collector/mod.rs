@@ -27,6 +27,7 @@ pub mod loadavg;
 pub mod mdadm;
 pub mod meminfo;
 pub mod meminfo_numa;
+pub mod mountstats;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;

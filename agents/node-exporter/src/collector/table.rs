@@ -129,6 +129,12 @@ pub const ALL: &[Spec] = &[
         build: |s| Box::new(meminfo_numa::MeminfoNuma::new(&s.paths)),
     },
     Spec {
+        name: "mountstats",
+        default_enabled: false,
+        about: "NFS client statistics per mount (/proc/self/mountstats)",
+        build: |s| Box::new(mountstats::Mountstats::new(&s.paths)),
+    },
+    Spec {
         name: "netclass",
         default_enabled: true,
         about: "network device properties from /sys/class/net (up, carrier, mtu, speed, info…)",
@@ -290,7 +296,6 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "ipvs",
     "ksmd",
     "logind",
-    "mountstats",
     "network_route",
     "ntp",
     "perf",
