@@ -32,6 +32,7 @@ suite "cargo fmt" cargo fmt --all -- --check
 suite "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 suite "shellcheck (every tracked shell script)" bash -c 'git ls-files -z "*.sh" .ci/run | xargs -0 shellcheck -x'
 suite "rust tests" cargo nextest run --workspace --locked --no-fail-fast
+suite "API contract (schemathesis against /openapi.json, both stores)" bash api/tests/schemathesis/run.sh
 suite "monitoring rules, Alertmanager, dashboards" rules/tests/run.sh
 suite "jenkins pipeline, image and compose" bash jenkins/tests/run.sh
 suite "ansible" bash ansible/tests/run.sh
