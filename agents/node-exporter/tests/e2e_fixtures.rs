@@ -30,7 +30,7 @@ const EXPECTED_TOTAL: usize = 2429;
 
 /// Overall series matched exactly (name, labels and value text) today. A
 /// change that lowers it is a regression; raise it as collectors are added.
-const MATCHED_FLOOR: usize = 2085;
+const MATCHED_FLOOR: usize = 2141;
 
 /// Collectors whose series are identical to upstream's on the suite: no
 /// missing, extra or different series allowed.
@@ -38,6 +38,7 @@ const COMPLETE: &[&str] = &[
     "arp",
     "bonding",
     "buddyinfo",
+    "cgroups",
     "conntrack",
     "cpu",
     "cpufreq",
@@ -47,6 +48,7 @@ const COMPLETE: &[&str] = &[
     "filefd",
     "hwmon",
     "interrupts",
+    "ksmd",
     "lnstat",
     "loadavg",
     "mdadm",
@@ -63,6 +65,7 @@ const COMPLETE: &[&str] = &[
     "rapl",
     "schedstat",
     "selinux",
+    "slabinfo",
     "sockstat",
     "softnet",
     "stat",

@@ -33,6 +33,12 @@ pub const ALL: &[Spec] = &[
         build: |s| Box::new(buddyinfo::Buddyinfo::new(&s.paths)),
     },
     Spec {
+        name: "cgroups",
+        default_enabled: false,
+        about: "cgroups per controller and whether it is enabled (/proc/cgroups)",
+        build: |s| Box::new(cgroups::Cgroups::new(&s.paths)),
+    },
+    Spec {
         name: "conntrack",
         default_enabled: true,
         about: "netfilter connection tracking table and statistics",
@@ -97,6 +103,12 @@ pub const ALL: &[Spec] = &[
         default_enabled: false,
         about: "interrupt counts per IRQ and CPU (/proc/interrupts)",
         build: |s| Box::new(interrupts::Interrupts::new(&s.paths)),
+    },
+    Spec {
+        name: "ksmd",
+        default_enabled: false,
+        about: "kernel same-page merging (/sys/kernel/mm/ksm)",
+        build: |s| Box::new(ksmd::Ksmd::new(&s.paths)),
     },
     Spec {
         name: "lnstat",
@@ -201,6 +213,12 @@ pub const ALL: &[Spec] = &[
         build: |s| Box::new(selinux::Selinux::new(&s.paths)),
     },
     Spec {
+        name: "slabinfo",
+        default_enabled: false,
+        about: "kernel slab cache object counts and sizes (/proc/slabinfo)",
+        build: |s| Box::new(slabinfo::Slabinfo::new(&s.paths)),
+    },
+    Spec {
         name: "sockstat",
         default_enabled: true,
         about: "socket statistics (/proc/net/sockstat{,6})",
@@ -286,7 +304,6 @@ pub const ALL: &[Spec] = &[
 pub const NOT_IMPLEMENTED: &[&str] = &[
     "bcache",
     "btrfs",
-    "cgroups",
     "devstat",
     "drbd",
     "drm",
@@ -294,7 +311,6 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "fibrechannel",
     "infiniband",
     "ipvs",
-    "ksmd",
     "logind",
     "network_route",
     "ntp",
@@ -303,7 +319,6 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "processes",
     "qdisc",
     "runit",
-    "slabinfo",
     "supervisord",
     "systemd",
     "tapestats",
