@@ -47,7 +47,8 @@ pub enum Grown {
         volume: String,
         from_gib: u64,
         to_gib: u64,
-        /// How long each step took: ModifyVolume, waiting for optimizing,
+        /// How long each step took: the lookup (IMDS, credentials,
+        /// DescribeVolumes), ModifyVolume, waiting for optimizing,
         /// waiting for the kernel's new size, growpart, the filesystem grow.
         steps: Vec<(String, Duration)>,
     },
@@ -138,6 +139,7 @@ impl Grower<'_> {
         dev: &BlockDevice,
         volume: &str,
     ) -> Result<Grown, GrowError> {
+        let lookup = Instant::now();
         let imds = Imds::connect(&self.cfg.imds_url).await?;
         let instance = imds.get("instance-id").await?;
         let region = imds.get("placement/region").await?;
@@ -189,7 +191,10 @@ impl Grower<'_> {
             return Ok(Grown::WouldGrow(calls));
         }
         let id = self.journal.begin_grow(mount, volume, v.size_gib, to)?;
-        let result = self.modify_and_resize(&ec2, volume, to, dev, &fs).await;
+        let lookup = lookup.elapsed();
+        let result = self
+            .modify_and_resize(&ec2, volume, to, dev, &fs, lookup)
+            .await;
         let outcome = match &result {
             Ok(_) => "done".to_string(),
             Err(e) => format!("failed: {e}"),
@@ -211,8 +216,10 @@ impl Grower<'_> {
         to: u64,
         dev: &BlockDevice,
         fs: &[String],
+        lookup: Duration,
     ) -> Result<Vec<(String, Duration)>, GrowError> {
-        let mut steps = Vec::new();
+        // IMDS, the credentials and DescribeVolumes, before anything changes.
+        let mut steps = vec![("lookup".to_string(), lookup)];
         let mut t = Instant::now();
         let mut step = |name: &str, steps: &mut Vec<(String, Duration)>| {
             let took = t.elapsed();

@@ -70,7 +70,7 @@ pub struct PassReport {
     /// End of pass: undrained | would_undrain | failed | "" (nothing to do)
     pub undrain: String,
     /// How long each phase of the pass took, in order: `clean`, `drain`,
-    /// `grow` (and its steps as `grow:ModifyVolume`, `grow:optimizing`,
+    /// `grow` (and its steps as `grow:lookup`, `grow:ModifyVolume`, `grow:optimizing`,
     /// `grow:kernel_size`, `grow:growpart`, `grow:resize2fs` /
     /// `grow:xfs_growfs`), `escalate`, `undrain`.
     pub phases: Vec<Phase>,

@@ -492,6 +492,7 @@ async fn fill(fstype: &str, partitioned: bool, recovers: bool) {
         "clean",
         "drain",
         "grow",
+        "grow:lookup",
         "grow:ModifyVolume",
         "grow:optimizing",
         "grow:kernel_size",
