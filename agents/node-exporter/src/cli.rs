@@ -112,6 +112,15 @@ pub struct Cli {
     #[arg(long = "collector.cpu.info.bugs-include")]
     pub cpu_info_bugs_include: Option<String>,
 
+    /// sysctl to export as a number (repeatable): `name`, or `name:field,field…`
+    /// to give each value of a multi-value sysctl its own metric.
+    #[arg(long = "collector.sysctl.include", value_name = "NAME[:FIELDS]")]
+    pub sysctl_include: Vec<String>,
+
+    /// sysctl to export as node_sysctl_info{name,index,value} (repeatable).
+    #[arg(long = "collector.sysctl.include-info", value_name = "NAME")]
+    pub sysctl_include_info: Vec<String>,
+
     /// Directory of *.prom files for the textfile collector (unset: none read).
     #[arg(long = "collector.textfile.directory", value_name = "DIR")]
     pub textfile_directory: Option<PathBuf>,
@@ -346,6 +355,8 @@ impl Cli {
             arp_device_include: opt("collector.arp.device-include", &self.arp_device_include)?,
             arp_device_exclude: opt("collector.arp.device-exclude", &self.arp_device_exclude)?,
             stat_softirq: self.stat_softirq,
+            sysctl_include: self.sysctl_include.clone(),
+            sysctl_include_info: self.sysctl_include_info.clone(),
             cpu_info: self.cpu_info,
             cpu_info_flags_include: opt(
                 "collector.cpu.info.flags-include",

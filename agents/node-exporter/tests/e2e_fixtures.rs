@@ -30,7 +30,7 @@ const EXPECTED_TOTAL: usize = 2429;
 
 /// Overall series matched exactly (name, labels and value text) today. A
 /// change that lowers it is a regression; raise it as collectors are added.
-const MATCHED_FLOOR: usize = 2141;
+const MATCHED_FLOOR: usize = 2164;
 
 /// Collectors whose series are identical to upstream's on the suite: no
 /// missing, extra or different series allowed.
@@ -62,6 +62,7 @@ const COMPLETE: &[&str] = &[
     "nvme",
     "os",
     "pressure",
+    "processes",
     "rapl",
     "schedstat",
     "selinux",
@@ -69,6 +70,7 @@ const COMPLETE: &[&str] = &[
     "sockstat",
     "softnet",
     "stat",
+    "sysctl",
     "textfile",
     "thermal_zone",
     "time",

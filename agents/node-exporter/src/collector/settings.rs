@@ -103,6 +103,9 @@ pub struct Settings {
     pub arp_device_exclude: Option<Regex>,
     /// `--collector.stat.softirq`: add `node_softirqs_total{vector}`.
     pub stat_softirq: bool,
+    /// `--collector.sysctl.include` (`name` or `name:field,…`) and `-info`.
+    pub sysctl_include: Vec<String>,
+    pub sysctl_include_info: Vec<String>,
     /// `--collector.cpu.info` and its flag and bug filters.
     pub cpu_info: bool,
     pub cpu_info_flags_include: Option<Regex>,
@@ -128,6 +131,8 @@ impl Default for Settings {
             arp_device_include: None,
             arp_device_exclude: None,
             stat_softirq: false,
+            sysctl_include: Vec::new(),
+            sysctl_include_info: Vec::new(),
             cpu_info: false,
             cpu_info_flags_include: None,
             cpu_info_bugs_include: None,

@@ -195,6 +195,12 @@ pub const ALL: &[Spec] = &[
         build: |s| Box::new(pressure::Pressure::new(&s.paths)),
     },
     Spec {
+        name: "processes",
+        default_enabled: false,
+        about: "processes per state, PIDs and threads, and their limits (/proc)",
+        build: |s| Box::new(processes::Processes::new(&s.paths)),
+    },
+    Spec {
         name: "rapl",
         default_enabled: true,
         about: "RAPL energy counters (/sys/class/powercap)",
@@ -235,6 +241,12 @@ pub const ALL: &[Spec] = &[
         default_enabled: true,
         about: "boot time, context switches, forks, interrupts, running/blocked processes",
         build: |s| Box::new(stat::Stat::new(s)),
+    },
+    Spec {
+        name: "sysctl",
+        default_enabled: false,
+        about: "sysctls named by --collector.sysctl.include / -include-info (/proc/sys)",
+        build: |s| Box::new(sysctl::Sysctl::new(s)),
     },
     Spec {
         name: "textfile",
@@ -316,7 +328,6 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "ntp",
     "perf",
     "powersupplyclass",
-    "processes",
     "qdisc",
     "runit",
     "supervisord",
