@@ -17,6 +17,7 @@ pub mod cpufreq;
 pub mod cpuinfo;
 pub mod diskstats;
 pub mod dmi;
+pub mod drbd;
 pub mod edac;
 pub mod entropy;
 pub mod filefd;

@@ -69,6 +69,12 @@ pub const ALL: &[Spec] = &[
         build: |s| Box::new(dmi::Dmi::new(&s.paths)),
     },
     Spec {
+        name: "drbd",
+        default_enabled: false,
+        about: "DRBD 8 replication state and traffic per device (/proc/drbd)",
+        build: |s| Box::new(drbd::Drbd::new(&s.paths)),
+    },
+    Spec {
         name: "edac",
         default_enabled: true,
         about: "memory controller error counts (EDAC)",
@@ -317,7 +323,6 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "bcache",
     "btrfs",
     "devstat",
-    "drbd",
     "drm",
     "ethtool",
     "fibrechannel",
