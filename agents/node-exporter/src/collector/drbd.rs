@@ -143,7 +143,7 @@ mod tests {
         ] {
             assert!(t.contains(want), "{want}: {t}");
         }
-        assert!(!t.contains("wo"), "{t}");
+        assert!(!t.contains("node_drbd_wo"), "{t}");
     }
 
     #[test]
