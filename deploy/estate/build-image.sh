@@ -25,8 +25,12 @@ base=systemd-sysv,udev,dbus,openssh-server,linux-image-amd64,initramfs-tools,pyt
 # What the roles install with apt (site.yml's docker role with Debian's
 # docker.io, postgresql, prometheus, alertmanager) and the checks use.
 # apparmor: Debian's docker.io cannot start a container without it.
+# openjdk-17-jre-headless, fontconfig: the jenkins role's Debian packages (Jenkins itself is a
+# vendor package, skipped in the guest). acl: Ansible's become_user postgres needs setfacl.
+# python3-apt, python3-debian: the apt and deb822_repository modules (else apt fetches them).
 estate=(docker.io apparmor python3-docker postgresql python3-psycopg2 prometheus-postgres-exporter
-  prometheus prometheus-alertmanager jq git gnupg apt-transport-https)
+  prometheus prometheus-alertmanager jq git gnupg apt-transport-https acl
+  openjdk-17-jre-headless fontconfig python3-apt python3-debian)
 
 if [[ -s $out/disk.img && -s $out/vmlinuz && -s $out/initrd.img && -s $out/id_ed25519 ]]; then
   echo "$out"
@@ -72,6 +76,20 @@ DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -q --no-install
   { tail -30 "$log" >&2; exit 1; }
 rm -f "$root/usr/sbin/policy-rc.d"
 chroot "$root" apt-get clean
+# pg_createcluster gave the cluster the first port free on *this* machine (the
+# chroot shares its network): 5433 where a PostgreSQL already listens here. The
+# guest has no other cluster; the roles expect Debian's default, 5432.
+sed -i 's/^port = [0-9]*/port = 5432/' "$root"/etc/postgresql/*/main/postgresql.conf
+
+# A second, bare minbase root as a tarball in the guest: no image can be pulled there, so the
+# container build's base images are `docker import`s of it (test.sh).
+echo "build-image: debootstrap a minbase root for docker import" >&2
+debootstrap --variant=minbase "$suite" "$build/docker-root" "$mirror" >>"$log" 2>&1 ||
+  { tail -30 "$log" >&2; exit 1; }
+rm -rf "$build/docker-root"/var/cache/apt/archives/*.deb "$build/docker-root"/var/lib/apt/lists/*
+install -d -m 0755 "$root/var/lib/srp-estate"
+tar -C "$build/docker-root" --numeric-owner -cf "$root/var/lib/srp-estate/debian-$suite-minbase.tar" .
+rm -rf "$build/docker-root"
 for m in "$root/dev/pts" "$root/dev" "$root/sys" "$root/proc"; do umount "$m"; done
 
 # Boot and reach it: root on the virtio disk, DHCP on the first NIC, QEMU's

@@ -87,7 +87,11 @@ case $cmd in
     accel=${SRP_ESTATE_ACCEL:-auto}
     t0=$SECONDS
     booted=0
-    if [[ $accel == auto || $accel == kvm ]] && [[ -w /dev/kvm ]]; then
+    # A PVM host's KVM (kvm_pvm, a nested cloud VM's) runs only PVM-built
+    # guest kernels, never Debian's: auto goes straight to TCG there.
+    if [[ $accel == auto && -d /sys/module/kvm_pvm ]]; then
+      say "KVM here is PVM (kvm_pvm), which cannot boot a stock kernel: TCG"
+    elif [[ $accel == auto || $accel == kvm ]] && [[ -w /dev/kvm ]]; then
       # A KVM that cannot run this kernel hangs or dies early: give it a
       # short deadline, then fall back to TCG.
       if boot kvm "$([[ $accel == kvm ]] && echo "$timeout" || echo 25)" "$image"; then

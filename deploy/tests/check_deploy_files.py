@@ -26,13 +26,23 @@ def main():
     logical = re.sub(r"\\\n", " ", text)  # join continuation lines
     lines = [l.strip() for l in logical.splitlines() if l.strip() and not l.strip().startswith("#")]
     stages, cur = [], None
+    # Global ARGs (before the first FROM) with their defaults: FROM lines name
+    # their base images through them; resolved here as a default build would.
+    global_args = {}
     for l in lines:
         word = l.split()[0].upper()
         if word == "FROM":
-            cur = {"from": l, "lines": []}
+            resolved = re.sub(r"\$\{(\w+)\}", lambda m: global_args.get(m.group(1), m.group(0)), l)
+            cur = {"from": resolved, "raw": l, "lines": []}
             stages.append(cur)
         elif cur is not None:
             cur["lines"].append((word, l))
+        elif word == "ARG" and "=" in l:
+            name, value = l.split(None, 1)[1].split("=", 1)
+            global_args[name] = re.sub(r"\$\{(\w+)\}", lambda m: global_args.get(m.group(1), m.group(0)), value.strip('"'))
+    check(any(re.search(r"\$\{\w+\}", s["raw"]) for s in stages) and "BUILDER_IMAGE" in global_args
+          and "RUNTIME_IMAGE" in global_args and global_args.get("BINARIES_FROM") == "builder",
+          "base images are build arguments (BUILDER_IMAGE, RUNTIME_IMAGE; BINARIES_FROM defaults to the builder stage)")
     check(len(stages) >= 2, "Dockerfile is multi-stage (%d stages)" % len(stages))
     builder = next((s for s in stages if re.search(r"\bAS builder\b", s["from"], re.I)), None)
     check(builder and "rust:" in builder["from"], "a rust builder stage")
@@ -51,8 +61,11 @@ def main():
     words = [w for w, _ in final["lines"]]
     copies = [l for w, l in final["lines"] if w in ("COPY", "ADD")]
     check("ADD" not in words, "runtime stage uses no ADD")
-    check(copies and all("--from=builder" in c for c in copies),
-          "runtime stage copies only from the builder: %s" % copies)
+    # The runtime copies from the "binaries" stage, which by default is the builder.
+    binaries = next((s for s in stages if re.search(r"\bAS binaries\b", s["from"], re.I)), None)
+    via_binaries = binaries is not None and re.match(r"FROM builder AS binaries$", binaries["from"], re.I) and not binaries["lines"]
+    check(copies and all("--from=builder" in c or ("--from=binaries" in c and via_binaries) for c in copies),
+          "runtime stage copies only from the builder (by default through the binaries stage): %s" % copies)
     srcs = [c.split()[-2] for c in copies]
     check(sorted(srcs) == ["/etc/ssl/certs/ca-certificates.crt", "/out/"],
           "runtime gets only the binaries and the CA certificates (%s)" % srcs)
