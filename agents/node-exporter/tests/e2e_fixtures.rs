@@ -30,7 +30,7 @@ const EXPECTED_TOTAL: usize = 2429;
 
 /// Overall series matched exactly (name, labels and value text) today. A
 /// change that lowers it is a regression; raise it as collectors are added.
-const MATCHED_FLOOR: usize = 2182;
+const MATCHED_FLOOR: usize = 2197;
 
 /// Collectors whose series are identical to upstream's on the suite: no
 /// missing, extra or different series allowed.
@@ -46,6 +46,7 @@ const COMPLETE: &[&str] = &[
     "drbd",
     "edac",
     "entropy",
+    "fibrechannel",
     "filefd",
     "hwmon",
     "interrupts",

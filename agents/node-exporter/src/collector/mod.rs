@@ -20,6 +20,7 @@ pub mod dmi;
 pub mod drbd;
 pub mod edac;
 pub mod entropy;
+pub mod fibrechannel;
 pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;

@@ -87,6 +87,12 @@ pub const ALL: &[Spec] = &[
         build: |s| Box::new(entropy::Entropy::new(&s.paths)),
     },
     Spec {
+        name: "fibrechannel",
+        default_enabled: true,
+        about: "Fibre Channel host port identity and counters (/sys/class/fc_host)",
+        build: |s| Box::new(fibrechannel::Fibrechannel::new(&s.paths)),
+    },
+    Spec {
         name: "filefd",
         default_enabled: true,
         about: "allocated and maximum file handles",
@@ -325,7 +331,6 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "devstat",
     "drm",
     "ethtool",
-    "fibrechannel",
     "infiniband",
     "ipvs",
     "logind",
