@@ -51,7 +51,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 check_store() {
   local name=$1 url=$2 port token
   port="$(free_port)"
-  token="$("$BIN" --database-url "$url" token create --name schemathesis --scope admin | tail -1)"
+  token="$("$BIN" --database-url "$url" --log-level warn token create --name schemathesis --scope admin | tail -1)"
   "$BIN" --database-url "$url" --listen "127.0.0.1:$port" --log-level warn >"$WORK/$name.log" 2>&1 &
   PID=$!
   local up=""
@@ -61,11 +61,14 @@ check_store() {
   done
   [[ -n "$up" ]] || { say "$name: srp-api did not start"; cat "$WORK/$name.log" >&2; return 1; }
   say "$name: srp-api on 127.0.0.1:$port, seed $SEED"
+  # One worker: with two threads, CPython 3.11's compiler can fail inside
+  # schemathesis ("AST constructor recursion depth mismatch"), an error of
+  # the tool and not of the API.
   local status=0
   (cd "$WORK" && "$VENV/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
     -H "Authorization: Bearer $token" \
-    --max-examples 20 --workers 2 --seed "$SEED" --no-color) || status=$?
+    --max-examples 20 --workers 1 --seed "$SEED" --no-color) || status=$?
   kill "$PID" 2>/dev/null || true
   wait "$PID" 2>/dev/null || true
   PID=""
