@@ -30,7 +30,7 @@ const EXPECTED_TOTAL: usize = 2429;
 
 /// Overall series matched exactly (name, labels and value text) today. A
 /// change that lowers it is a regression; raise it as collectors are added.
-const MATCHED_FLOOR: usize = 2197;
+const MATCHED_FLOOR: usize = 2208;
 
 /// Collectors whose series are identical to upstream's on the suite: no
 /// missing, extra or different series allowed.
@@ -73,6 +73,7 @@ const COMPLETE: &[&str] = &[
     "softnet",
     "stat",
     "sysctl",
+    "tapestats",
     "textfile",
     "thermal_zone",
     "time",

@@ -50,6 +50,7 @@ pub mod sockstat;
 pub mod softnet;
 pub mod stat;
 pub mod sysctl;
+pub mod tapestats;
 pub mod textfile;
 pub mod thermal_zone;
 pub mod time;

@@ -261,6 +261,12 @@ pub const ALL: &[Spec] = &[
         build: |s| Box::new(sysctl::Sysctl::new(s)),
     },
     Spec {
+        name: "tapestats",
+        default_enabled: true,
+        about: "SCSI tape drive I/O statistics (/sys/class/scsi_tape)",
+        build: |s| Box::new(tapestats::Tapestats::new(&s.paths)),
+    },
+    Spec {
         name: "textfile",
         default_enabled: true,
         about: "metrics from *.prom files in --collector.textfile.directory",
@@ -342,7 +348,6 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "runit",
     "supervisord",
     "systemd",
-    "tapestats",
     "tcpstat",
     "wifi",
 ];
