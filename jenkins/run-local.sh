@@ -26,10 +26,19 @@ Options:
                           default <repo>/.local/pipeline).
   --policy FILE           srp-gate policy (env SRP_GATE_POLICY; default: the gate's
                           built-in platform policy, block on HIGH or CRITICAL).
+  --vex FILE              OpenVEX or CycloneDX VEX for Security Container's gate
+                          (env SRP_GATE_VEX): statements that suppress findings.
+  --fingerprint-key FILE  key of the gate's stable secret fingerprints (env
+                          SRP_GATE_FINGERPRINT_KEY_FILE; Jenkins binds the
+                          srp-gate-fingerprint-key file credential).
+  --sbom-root DIR         a Debian root whose packages Build's syft SBOM includes
+                          (env SRP_SBOM_ROOT), when no image is built.
   --skip-tests            do not run the test suite in Build (said loudly in the log).
   --keep-running          leave the locally deployed srp-api running at the end.
   -h, --help              this help.
 
+Build makes a CycloneDX SBOM with syft (reports/build.sbom.cdx.json). At the end
+the runner lists the outputs Jenkins archives: the gate's SARIF, its OpenVEX, the SBOMs.
 Without a Docker engine, Build builds the binaries with cargo (SRP_CARGO_PROFILE,
 default release; SRP_BUILD_PACKAGES limits the packages) and Deploy starts the built
 srp-api on a loopback port with a temporary SQLite database (SRP_DEPLOY_TARGET=local).
@@ -47,6 +56,9 @@ while (($#)); do
     --reports-dir) export SRP_REPORTS_DIR="${2:?--reports-dir needs a DIR}"; shift 2 ;;
     --work-dir) export SRP_WORK_DIR="${2:?--work-dir needs a DIR}"; shift 2 ;;
     --policy) export SRP_GATE_POLICY="${2:?--policy needs a FILE}"; shift 2 ;;
+    --vex) export SRP_GATE_VEX="${2:?--vex needs a FILE}"; shift 2 ;;
+    --fingerprint-key) export SRP_GATE_FINGERPRINT_KEY_FILE="${2:?--fingerprint-key needs a FILE}"; shift 2 ;;
+    --sbom-root) export SRP_SBOM_ROOT="${2:?--sbom-root needs a DIR}"; shift 2 ;;
     --skip-tests) export SRP_SKIP_TESTS=1; shift ;;
     --keep-running) keep_running=1; shift ;;
     -h | --help) usage; exit 0 ;;
@@ -55,7 +67,8 @@ while (($#)); do
 done
 
 # Given report paths are resolved now: the stages run from other directories.
-for var in SRP_GITLEAKS_REPORT SRP_TRIVY_REPORT SRP_SBOM SRP_GATE_POLICY SRP_REPORTS_DIR SRP_WORK_DIR; do
+for var in SRP_GITLEAKS_REPORT SRP_TRIVY_REPORT SRP_SBOM SRP_GATE_POLICY SRP_GATE_VEX \
+  SRP_GATE_FINGERPRINT_KEY_FILE SRP_SBOM_ROOT SRP_REPORTS_DIR SRP_WORK_DIR; do
   if [[ -n ${!var:-} && ${!var} != /* ]]; then
     export "$var=$PWD/${!var}"
   fi
@@ -96,6 +109,30 @@ stop_local_api() {
 }
 trap stop_local_api EXIT
 
+# What the stages left for Jenkins to archive and record (the Jenkinsfile's
+# post section): the gate's SARIF (warnings-ng), its OpenVEX, the SBOMs.
+show_outputs() {
+  local d=$SRP_REPORTS_DIR f n
+  printf 'outputs (archived by Jenkins):\n' >&2
+  for f in gate-secrets.sarif gate-container.sarif; do
+    [[ -f $d/$f ]] || continue
+    n="$(jq '[.runs[].results[]] | length' "$d/$f" 2>/dev/null || echo '?')"
+    printf '  gate SARIF (recordIssues sarif): %s (%s results, %s suppressed)\n' "$d/$f" "$n" \
+      "$(jq '[.runs[].results[] | select((.suppressions // []) | length > 0)] | length' "$d/$f" 2>/dev/null || echo '?')" >&2
+  done
+  if [[ -f $d/gate-container.vex.json ]]; then
+    printf '  OpenVEX of the waivers:          %s (%s statements)\n' "$d/gate-container.vex.json" \
+      "$(jq '.statements | length' "$d/gate-container.vex.json" 2>/dev/null || echo '?')" >&2
+  elif [[ -f $d/gate-container.summary.json ]]; then
+    printf '  OpenVEX of the waivers:          none (no vulnerability was waived)\n' >&2
+  fi
+  for f in build.sbom.cdx.json sbom.cdx.json; do
+    [[ -f $d/$f ]] || continue
+    printf '  SBOM (CycloneDX):                %s (%s components)\n' "$d/$f" \
+      "$(jq '(.components // []) | length' "$d/$f" 2>/dev/null || echo '?')" >&2
+  done
+}
+
 stages=("Checkout" "Security Secrets" "Build" "Security Container" "Deploy" "Smoke Test")
 scripts=(checkout security-secrets build security-container deploy smoke-test)
 
@@ -111,7 +148,9 @@ for i in "${!stages[@]}"; do
       printf 'stages not run: %s\n' "${joined%, }" >&2
     fi
     printf 'reports: %s\n' "$SRP_REPORTS_DIR" >&2
+    show_outputs
     exit "$rc"
   fi
 done
 printf '\npipeline PASSED: all %d stages, build %s; reports: %s\n' "${#stages[@]}" "$BUILD_NUMBER" "$SRP_REPORTS_DIR" >&2
+show_outputs

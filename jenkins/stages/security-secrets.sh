@@ -30,8 +30,20 @@ fi
 
 push_report "$json" repository
 # SARIF of every finding, waived ones carried as suppressions, for warnings-ng.
+gate_args=(--sarif-out "$SRP_REPORTS_DIR/gate-secrets.sarif")
+# Stable fingerprints (rule, file, keyed hash of the secret; no commit or line),
+# so a squash or rebase does not turn a baselined secret into a new one. The
+# key is the Jenkins file credential srp-gate-fingerprint-key, the same for
+# every build; without it (local runs only) the fingerprints are Gitleaks' own.
+if [[ -n ${SRP_GATE_FINGERPRINT_KEY_FILE:-} ]]; then
+  gate_args+=(--fingerprint-key-file "$SRP_GATE_FINGERPRINT_KEY_FILE")
+  log "stable secret fingerprints: keyed by the fingerprint key credential"
+else
+  is_jenkins && die "SRP_GATE_FINGERPRINT_KEY_FILE is not set: bind the srp-gate-fingerprint-key credential (jenkins/README.md)"
+  log "no fingerprint key (SRP_GATE_FINGERPRINT_KEY_FILE): Gitleaks' own fingerprints, which a rebase changes"
+fi
 rc=0
-run_gate secrets --sarif-out "$SRP_REPORTS_DIR/gate-secrets.sarif" "$json" || rc=$?
+run_gate secrets "${gate_args[@]}" "$json" || rc=$?
 # The gate's own verdict, so the exporter's srp_scan_gate_passed (and the
 # SecurityScanFailed alert) sees the block too.
 [[ -f $SRP_REPORTS_DIR/gate-secrets.summary.json ]] && push_report "$SRP_REPORTS_DIR/gate-secrets.summary.json" repository

@@ -6,7 +6,9 @@ calling its own script in jenkins/stages/ (which exists and is executable); the
 required options; every sh step a single-quoted string (no Groovy
 interpolation); credentials only through withCredentials; post sections that
 publish the gate JUnit, archive reports and SBOM, and notify the relay on
-failure and on fixed.
+failure and on fixed; the SBOMs and the gate's VEX and SARIF archived, the
+gate's SARIF recorded with warnings-ng, and the fingerprint key bound as a file
+credential in Security Secrets.
 
 Usage: check_jenkinsfile.py JENKINSFILE [REPO_ROOT]
 Prints one "ok"/"not ok" line per check; exits 1 if any check failed.
@@ -120,6 +122,60 @@ def sh_scripts(toks, lo, hi):
     return out
 
 
+def call_args(toks, k):
+    """Named string arguments of the call whose name is toks[k]: name(key: 'v', ...)."""
+    if k + 1 >= len(toks) or toks[k + 1][:2] != ("sym", "("):
+        return None
+    depth, j, out = 0, k + 1, {}
+    while j < len(toks):
+        t = toks[j]
+        if t[:2] in (("sym", "("), ("sym", "["), ("sym", "{")):
+            depth += 1
+        elif t[:2] in (("sym", ")"), ("sym", "]"), ("sym", "}")):
+            depth -= 1
+            if depth == 0:
+                return out
+        elif (depth == 1 and t[0] == "id" and j + 2 < len(toks) and toks[j + 1][:2] == ("sym", ":")
+              and toks[j + 2][0] == "str"):
+            out[t[1]] = toks[j + 2][2]
+        j += 1
+    return out
+
+
+def ant_match(pattern, path):
+    """Ant-style match of one archiveArtifacts pattern (* within a segment, ** across)."""
+    rx = ""
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**", i):
+            rx += ".*"
+            i += 2
+        elif pattern[i] == "*":
+            rx += "[^/]*"
+            i += 1
+        elif pattern[i] == "?":
+            rx += "[^/]"
+            i += 1
+        else:
+            rx += re.escape(pattern[i])
+            i += 1
+    return re.fullmatch(rx, path) is not None
+
+
+# What the pipeline's stages write that Jenkins must keep: the SBOMs, the gate's
+# OpenVEX and SARIF, and the gate's summaries (issue 17).
+ARCHIVED = [
+    "reports/build.sbom.cdx.json",
+    "reports/sbom.cdx.json",
+    "reports/gate-container.vex.json",
+    "reports/gate-container.sarif",
+    "reports/gate-secrets.sarif",
+    "reports/gate-container.summary.json",
+]
+GATE_SARIF = ["reports/gate-secrets.sarif", "reports/gate-container.sarif"]
+FINGERPRINT_KEY = ("srp-gate-fingerprint-key", "SRP_GATE_FINGERPRINT_KEY_FILE")
+
+
 def main():
     path = sys.argv[1]
     root = sys.argv[2] if len(sys.argv) > 2 else os.path.dirname(os.path.dirname(os.path.abspath(path)))
@@ -166,6 +222,23 @@ def main():
               "stage %r calls %s (calls: %s)" % (name, script, calls))
         full = os.path.join(root, script)
         check(os.path.isfile(full) and os.access(full, os.X_OK), "%s exists and is executable" % script)
+    secrets = [f for f in found if f[0] == "Security Secrets"]
+    if secrets:
+        _, blo, bhi = secrets[0]
+        bound = []
+        wc = [k for k in range(blo, bhi) if toks[k][:2] == ("id", "withCredentials")]
+        for m in range(wc[0] if wc else bhi, bhi):
+            if toks[m][:2] == ("id", "file"):
+                a = call_args(toks, m)
+                if a:
+                    bound.append((a.get("credentialsId"), a.get("variable")))
+        check(FINGERPRINT_KEY in bound,
+              "Security Secrets binds the fingerprint key with withCredentials([file(credentialsId: %r, variable: %r)]) (file bindings: %s)"
+              % (FINGERPRINT_KEY + (bound,)))
+        script = os.path.join(root, "jenkins/stages/security-secrets.sh")
+        text = open(script, encoding="utf-8").read() if os.path.isfile(script) else ""
+        check('--fingerprint-key-file "$%s"' % FINGERPRINT_KEY[1] in text,
+              "jenkins/stages/security-secrets.sh passes --fingerprint-key-file \"$%s\" to the gate" % FINGERPRINT_KEY[1])
     checkout = [f for f in found if f[0] == "Checkout"]
     if checkout:
         check(find_id(toks, "checkout", checkout[0][1], checkout[0][2], top_level_only=False),
@@ -201,6 +274,31 @@ def main():
                   "post always publishes the gate's JUnit")
             check("archiveArtifacts" in ids and any("reports/" in s for s in strs),
                   "post always archives the reports (and SBOM, reports/sbom.cdx.json)")
+            patterns = []
+            for k in range(alo, ahi):
+                if toks[k][:2] == ("id", "archiveArtifacts"):
+                    j = k + 1
+                    while j < ahi and not (toks[j][:2] == ("id", "artifacts") and toks[j + 1][:2] == ("sym", ":")):
+                        j += 1
+                    if j < ahi and toks[j + 2][0] == "str":
+                        patterns += [p.strip() for p in toks[j + 2][2].split(",") if p.strip()]
+            missing = [f for f in ARCHIVED if not any(ant_match(p, f) for p in patterns)]
+            check(patterns and not missing,
+                  "archiveArtifacts keeps the SBOMs, the gate's VEX and SARIF (patterns %s; not archived: %s)"
+                  % (patterns, missing))
+            sarif_patterns = []
+            in_record = False
+            for k in range(alo, ahi):
+                if toks[k][:2] == ("id", "recordIssues"):
+                    in_record = True
+                elif in_record and toks[k][:2] == ("id", "sarif"):
+                    a = call_args(toks, k)
+                    if a and "pattern" in a:
+                        sarif_patterns += [p.strip() for p in a["pattern"].split(",")]
+            unrecorded = [f for f in GATE_SARIF if not any(ant_match(p, f) for p in sarif_patterns)]
+            check(sarif_patterns and not unrecorded,
+                  "recordIssues reads the gate's SARIF with warnings-ng's sarif tool (patterns %s; not recorded: %s)"
+                  % (sarif_patterns, unrecorded))
     notify = os.path.join(root, "jenkins/notify.sh")
     check(os.path.isfile(notify) and os.access(notify, os.X_OK), "jenkins/notify.sh exists and is executable")
     return 0 if all(results) else 1

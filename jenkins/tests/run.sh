@@ -97,11 +97,22 @@ open(out + "/jf.swapped", "w").write(src[:a] + src[b:c] + src[a:b] + src[c:])
 open(out + "/jf.gstring", "w").write(src.replace("sh 'jenkins/stages/build.sh'", 'sh "jenkins/stages/build.sh ${env.X}"'))
 open(out + "/jf.nocall", "w").write(src.replace("sh 'jenkins/stages/deploy.sh'", "sh 'ansible-playbook deploy_api.yml'"))
 open(out + "/jf.nofixed", "w").write(re.sub(r"fixed \{", "unstable {", src))
+gate_sarif = "                sarif(id: 'srp-gate', name: 'srp-gate', pattern: 'reports/gate-*.sarif'),\n"
+assert gate_sarif in src
+open(out + "/jf.nogatesarif", "w").write(src.replace(gate_sarif, ""))
+key = "file(credentialsId: 'srp-gate-fingerprint-key', variable: 'SRP_GATE_FINGERPRINT_KEY_FILE')"
+assert key in src
+open(out + "/jf.nokey", "w").write(src.replace(key, "string(credentialsId: 'srp-relay-token', variable: 'SRP_GATE_FINGERPRINT_KEY_FILE')"))
+assert "reports/*.json, reports/*.sarif, " in src
+open(out + "/jf.nosarifarchive", "w").write(src.replace("reports/*.json, reports/*.sarif, ", "reports/*.json, "))
 PY
 expect_fail "structure check rejects Deploy before Security Container" python3 jenkins/tests/check_jenkinsfile.py "$TMP/jf.swapped" "$ROOT"
 expect_fail "structure check rejects a double-quoted (interpolating) sh step" python3 jenkins/tests/check_jenkinsfile.py "$TMP/jf.gstring" "$ROOT"
 expect_fail "structure check rejects a stage that does not call its script" python3 jenkins/tests/check_jenkinsfile.py "$TMP/jf.nocall" "$ROOT"
 expect_fail "structure check rejects a post without the recovery notification" python3 jenkins/tests/check_jenkinsfile.py "$TMP/jf.nofixed" "$ROOT"
+expect_fail "structure check rejects a post that does not record the gate's SARIF with warnings-ng" python3 jenkins/tests/check_jenkinsfile.py "$TMP/jf.nogatesarif" "$ROOT"
+expect_fail "structure check rejects Security Secrets without the fingerprint key file credential" python3 jenkins/tests/check_jenkinsfile.py "$TMP/jf.nokey" "$ROOT"
+expect_fail "structure check rejects an archive that leaves out the gate's SARIF" python3 jenkins/tests/check_jenkinsfile.py "$TMP/jf.nosarifarchive" "$ROOT"
 
 # ---------------------------------------------------------------------------
 section ".gitleaks.toml"
@@ -210,6 +221,20 @@ assert all("blocks" in (f.get("message") or "") for n, f in fails.items() if "CV
 print(len(fails), "failures:", names)
 PY
 check "blocked run: the secrets gate passed before it" test "$(jq -r .verdict "$B/reports/gate-secrets.summary.json" 2>&1)" = pass
+# Build's SBOM, by the real syft: no image here, so the binaries and the
+# Cargo.lock they were built from (no --sbom-root in this run).
+BS="$B/reports/build.sbom.cdx.json"
+lock_packages="$(grep -c '^\[\[package\]\]' "$ROOT/Cargo.lock")"
+check "blocked run: Build made a CycloneDX SBOM with syft (reports/build.sbom.cdx.json)" \
+  test "$(jq -r '[.bomFormat, .metadata.tools.components[0].name] | join(" ")' "$BS" 2>&1)" = "CycloneDX syft"
+check "blocked run: ... one cargo component per Cargo.lock package ($lock_packages)" \
+  test "$(jq '[.components[] | select((.purl // "") | startswith("pkg:cargo/"))] | length' "$BS" 2>&1)" = "$lock_packages"
+check "blocked run: ... and the gate reads it (exit 0, its components counted)" \
+  bash -c "'$(bin_of srp-gate)' -q --summary-json '$TMP/bs.summary.json' '$BS' && test \"\$(jq '.sbom[0].by_type.cargo' '$TMP/bs.summary.json')\" = '$lock_packages'"
+check "blocked run: the runner lists the outputs: the gate's SARIF with its 3 results, and no VEX" \
+  bash -c "grep -q 'gate SARIF (recordIssues sarif): .*gate-container.sarif (3 results, 0 suppressed)' '$B/out' &&
+    grep -q 'OpenVEX of the waivers: *none (no vulnerability was waived)' '$B/out' &&
+    grep -q 'SBOM (CycloneDX): .*build.sbom.cdx.json ($(jq '.components | length' "$BS") components)' '$B/out'"
 if [[ -n $xaddr ]]; then
   curl -fsS "http://$xaddr/metrics" >"$TMP/exporter.metrics" 2>&1
   check "blocked run: srp-scan-exporter shows the blocked gate (srp_scan_gate_passed 0 for srp-api:12)" \
@@ -219,20 +244,40 @@ if [[ -n $xaddr ]]; then
   check "blocked run: ... and the HIGH finding pushed by the stage" \
     grep -Eq '^srp_scan_findings\{.*severity="HIGH".*\} 1$' "$TMP/exporter.metrics"
   check "blocked run: no push failed" bash -c "! grep -q 'WARNING: could not push' '$B/out'"
+  check "blocked run: ... the build SBOM is the exporter's latest for srp-api (its cargo count)" \
+    grep -Eq "^srp_scan_sbom_components\{target=\"srp-api\",type=\"cargo\"\} $lock_packages\$" "$TMP/exporter.metrics"
 fi
 
 if [[ -n $laddr ]]; then
   check "blocked run: the ledger holds release 12 with the blocking container verdict" \
     test "$(ledger_get "/projects/$(ledger_pid)/releases/12" | jq -c '[.build, ([.verdicts[] | "\(.stage)=\(.passed)"])]')" \
     = '[12,["security-container=false","security-secrets=true"]]'
+  check "blocked run: the release records the build SBOM's component count (sbom_components)" \
+    test "$(ledger_get "/projects/$(ledger_pid)/releases/12" | jq .sbom_components)" = "$(jq '.components | length' "$BS" 2>/dev/null || echo none)"
   check "blocked run: ... and no deployment of it" \
     test "$(ledger_get "/projects/$(ledger_pid)/deployments" | jq '[.items[] | select(.build == 12)] | length')" = 0
 fi
 
 # 2. A clean run through all six stages against the local stack.
+# It waives one vulnerability (so the gate writes OpenVEX), puts this machine's
+# own Debian 12 root in Build's SBOM (--sbom-root /: a real package database;
+# ansible/tests/make-root.sh is gone from the tree), keys the fingerprints, and
+# pushes to the exporter, whose latest two srp-api SBOMs are then this run's
+# and the blocked run's.
 BN=$((RANDOM % 9000 + 1000))
-SRP_LEDGER_URL="$lurl" SRP_LEDGER_TOKEN="$ltoken" run clean --build-number "$BN" --gitleaks-report "$TMP/gitleaks-clean.json" \
-  --trivy-report "$FIX/trivy/centos-7.json.golden" --sbom "$FIX/sbom/fluentd-multiple-lockfiles.cdx.json.golden"
+cat >"$TMP/waive.toml" <<'TOML'
+[[waivers]]
+id = "CVE-2019-1559"
+justification = "vulnerable_code_not_in_execute_path"
+reason = "srp-api never uses the SSLv3 padding this is about (test waiver)"
+expires = 2099-12-31
+TOML
+# The gate reads the key as text: 32 random bytes in hex.
+od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$TMP/fingerprint.key"
+SRP_LEDGER_URL="$lurl" SRP_LEDGER_TOKEN="$ltoken" SRP_SCAN_EXPORTER_URL="${xaddr:+http://$xaddr}" JOB_NAME=srp \
+  run clean --build-number "$BN" --gitleaks-report "$TMP/gitleaks-clean.json" \
+  --trivy-report "$FIX/trivy/centos-7.json.golden" --sbom "$FIX/sbom/fluentd-multiple-lockfiles.cdx.json.golden" \
+  --policy "$TMP/waive.toml" --sbom-root / --fingerprint-key "$TMP/fingerprint.key"
 C="$TMP/clean"
 check "clean run: exits 0" test "$(cat "$C/rc")" = 0 || show clean
 six="Checkout,Security Secrets,Build,Security Container,Deploy,Smoke Test"
@@ -248,6 +293,36 @@ check "clean run: gate JUnit, summaries, reports and SBOM are in the reports dir
   ls gate-secrets.junit.xml gate-secrets.summary.json gate-container.junit.xml gate-container.summary.json gitleaks.json trivy.json sbom.cdx.json build-info.json"
 check "clean run: says the scans and the image build did not happen here" \
   bash -c "grep -q 'gitleaks is not installed here: NOT scanning' '$C/out' && grep -q 'trivy is not installed here: NOT scanning' '$C/out' && grep -q 'image build SKIPPED' '$C/out'"
+CS="$C/reports/build.sbom.cdx.json"
+staged_debs="$(grep -c '^Package:' "$C/work/sbom-root/var/lib/dpkg/status" 2>/dev/null)"
+check "clean run: Build's SBOM has the Debian root's packages as deb purls (${staged_debs:-?}) beside the crates" \
+  test "$(jq -c '[([.components[] | select((.purl // "") | startswith("pkg:deb/debian/"))] | length),
+    ([.components[] | select((.purl // "") | startswith("pkg:cargo/"))] | length)]' "$CS" 2>&1)" = "[${staged_debs:-x},$lock_packages]"
+check "clean run: the waiver is written as OpenVEX (gate-container.vex.json), valid against the OpenVEX schema" \
+  bash -c "test \"\$(jq -c '[.statements[] | [.vulnerability.name, .status, .justification]]' '$C/reports/gate-container.vex.json')\" = \
+    '[[\"CVE-2019-1559\",\"not_affected\",\"vulnerable_code_not_in_execute_path\"]]' &&
+    check-jsonschema --schemafile '$ROOT/agents/scan-exporter/tests/data/openvex/openvex_json_schema.json' '$C/reports/gate-container.vex.json'"
+check "clean run: ... and the gate's SARIF carries it as a suppression (kind external, with its expiry)" \
+  test "$(jq -c '[.runs[].results[] | select(.suppressions) | [.ruleId, .suppressions[0].kind, .suppressions[0].properties.expires]]' "$C/reports/gate-container.sarif" 2>&1)" \
+  = '[["CVE-2019-1559","external","2099-12-31"]]'
+check "clean run: the runner lists the VEX, both SARIF files and both SBOMs" \
+  bash -c "grep -q 'OpenVEX of the waivers: .*gate-container.vex.json (1 statements)' '$C/out' &&
+    grep -q 'gate SARIF (recordIssues sarif): .*gate-container.sarif (3 results, 1 suppressed)' '$C/out' &&
+    grep -q 'gate SARIF (recordIssues sarif): .*gate-secrets.sarif (0 results' '$C/out' &&
+    grep -q 'SBOM (CycloneDX): .*build.sbom.cdx.json' '$C/out' && grep -q 'SBOM (CycloneDX): .*/sbom.cdx.json' '$C/out'"
+check "clean run: Security Secrets used the fingerprint key" grep -q 'stable secret fingerprints: keyed by the fingerprint key credential' "$C/out"
+if [[ -n $xaddr ]]; then
+  # The exporter's changes between the two srp-api SBOMs are srp-gate --sbom-diff's.
+  "$(bin_of srp-gate)" -q --sbom-diff "$BS" "$CS" --summary-json "$TMP/sbomdiff.json" >/dev/null 2>&1
+  curl -fsS "http://$xaddr/metrics" >"$TMP/exporter2.metrics" 2>&1
+  for change in added removed upgraded downgraded; do
+    want="$(jq --arg c "$change" '.sbom_diff[$c] | length' "$TMP/sbomdiff.json" 2>/dev/null || echo none)"
+    check "exporter: srp_scan_sbom_changes{target=\"srp-api\",change=\"$change\"} is srp-gate --sbom-diff's ${want:-?} (blocked run -> clean run)" \
+      grep -Eq "^srp_scan_sbom_changes\{change=\"$change\",target=\"srp-api\"\} ${want:-x}\$" "$TMP/exporter2.metrics"
+  done
+  check "exporter: ... the Debian packages are the added components (more than 100)" \
+    test "$(jq '.sbom_diff.added | length' "$TMP/sbomdiff.json" 2>&1)" -gt 100
+fi
 api_pid="$(sed -n 's/^SRP_LOCAL_API_PID=//p' "$C/reports/deploy.env" 2>/dev/null)"
 # Stopped means gone or a zombie: the orphaned API is reparented to PID 1, which
 # does not always reap (containers).
@@ -257,6 +332,8 @@ if [[ -n $laddr ]]; then
   L="$(ledger_pid)"
   check "clean run: the ledger holds release $BN of the commit Checkout recorded" \
     test "$(ledger_get "/projects/$L/releases/$BN" | jq -r '.commit_sha')" = "$(jq -r .commit "$C/reports/build-info.json")"
+  check "clean run: the release's sbom_components is the build SBOM's component count" \
+    test "$(ledger_get "/projects/$L/releases/$BN" | jq .sbom_components)" = "$(jq '.components | length' "$CS" 2>/dev/null || echo none)"
   check "clean run: ... with both gates' verdicts, passed" \
     test "$(ledger_get "/projects/$L/releases/$BN" | jq -c '[.verdicts[] | "\(.stage)=\(.passed)"]')" \
     = '["security-container=true","security-secrets=true"]'
@@ -322,6 +399,43 @@ else
     SRP_GITLEAKS_REPORT="$TMP/gitleaks-clean.json" bash jenkins/stages/security-secrets.sh
   check "Jenkins mode: ... and says why" grep -q 'never uses reports from elsewhere' "$TMP/last.out"
 fi
+# Jenkins mode requires the fingerprint key. A stand-in gitleaks (it writes an
+# empty report in the format asked for) lets the stage run in that mode here.
+mkdir -p "$TMP/fakebin" "$TMP/jkey"
+cat >"$TMP/fakebin/gitleaks" <<'SH'
+#!/usr/bin/env bash
+[[ $1 == version ]] && { echo 8.21.2; exit 0; }
+format=json out=""
+while (($#)); do
+  case $1 in
+    --report-format) format=$2; shift 2 ;;
+    --report-path) out=$2; shift 2 ;;
+    *) shift ;;
+  esac
+done
+if [[ $format == sarif ]]; then
+  echo '{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"gitleaks"}},"results":[]}]}' >"$out"
+else
+  echo '[]' >"$out"
+fi
+SH
+chmod +x "$TMP/fakebin/gitleaks"
+jsecrets() { env PATH="$TMP/fakebin:$PATH" SRP_PIPELINE_MODE=jenkins BUILD_NUMBER=5 SRP_REPORTS_DIR="$TMP/jkey/r" \
+  SRP_WORK_DIR="$TMP/jkey/w" "$@" bash jenkins/stages/security-secrets.sh; }
+expect_fail "Jenkins mode: Security Secrets without the fingerprint key credential fails" jsecrets
+check "... saying which credential to bind" grep -q 'bind the srp-gate-fingerprint-key credential' "$TMP/last.out"
+check "Jenkins mode: with the key bound it passes, passing --fingerprint-key-file to the gate" \
+  jsecrets SRP_GATE_FINGERPRINT_KEY_FILE="$TMP/fingerprint.key"
+check "... (the gate's command line has it)" grep -q -- "--fingerprint-key-file $TMP/fingerprint.key" "$TMP/last.out"
+: >"$TMP/empty.key"
+expect_fail "Jenkins mode: an empty key file is a gate error, not a pass" jsecrets SRP_GATE_FINGERPRINT_KEY_FILE="$TMP/empty.key"
+
+# The leak with a key: the blocking secret's fingerprint is the stable form.
+run leakkey --build-number 6 --gitleaks-report "$FIX/gitleaks/json_simple.json" --fingerprint-key "$TMP/fingerprint.key"
+check "leak with the fingerprint key: blocks, fingerprint file:rule:hmac-<32 hex> (no commit, no line)" \
+  bash -c "[[ \$(cat '$TMP/leakkey/rc') == 1 ]] && jq -r '.blocking[].fingerprint' '$TMP/leakkey/reports/gate-secrets.summary.json' |
+    grep -Eq '^[^:]+:[^:]+:hmac-[0-9a-f]{32}\$'" || show leakkey
+
 printf '{"not": "a report"}\n' >"$TMP/bogus.json"
 run bogus --build-number 11 --gitleaks-report "$TMP/bogus.json"
 check "an unreadable report is a gate error (exit 2), not a pass" \
