@@ -44,7 +44,7 @@ impl Dmi {
 }
 
 /// Go's ToValidUTF8: each run of invalid bytes becomes one U+FFFD.
-fn to_valid_utf8(bytes: &[u8]) -> String {
+pub(crate) fn to_valid_utf8(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     let mut prev_invalid = false;
     for chunk in bytes.utf8_chunks() {

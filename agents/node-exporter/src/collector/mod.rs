@@ -40,6 +40,7 @@ mod nfs_rpc;
 pub mod nfsd;
 pub mod nvme;
 pub mod os;
+pub mod powersupplyclass;
 pub mod pressure;
 pub mod processes;
 pub mod rapl;

@@ -201,6 +201,12 @@ pub const ALL: &[Spec] = &[
         build: |s| Box::new(os::Os::new(&s.paths)),
     },
     Spec {
+        name: "powersupplyclass",
+        default_enabled: true,
+        about: "batteries and power supplies (/sys/class/power_supply)",
+        build: |s| Box::new(powersupplyclass::PowerSupplyClass::new(&s.paths)),
+    },
+    Spec {
         name: "pressure",
         default_enabled: true,
         about: "pressure stall information (PSI) for cpu, io and memory",
@@ -343,7 +349,6 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "network_route",
     "ntp",
     "perf",
-    "powersupplyclass",
     "qdisc",
     "runit",
     "supervisord",
