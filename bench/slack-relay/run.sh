@@ -16,6 +16,10 @@
 #
 # Targets: SQLite >= 5,000 notifications/s (issue 16; issue 5 asked 2,000
 # and p99 < 20 ms); PostgreSQL with two relays >= 2,000/s together, p99 < 50 ms.
+#   sink0/paced0 - (BENCH_COMPARE_GATHER=1) the same with --commit-gather 0s:
+#           each commit starts at once instead of waiting up to 1 ms for the
+#           requests still on their way
+#
 # Usage: bench/slack-relay/run.sh [DURATION_S]   (needs wrk, curl, python3;
 # sqlite3 optional; psql and PostgreSQL at $BENCH_PG_URL, default
 # postgres://postgres@127.0.0.1:5432/test, for pg2)
@@ -84,9 +88,15 @@ run_case() {
     "$name" "$(awk -v r="$reqs" -v n="$non2xx" -v s="$secs" 'BEGIN { print (r - n) / s }')" "$p50" "$p99" "$max" "$reqs" "$non2xx" "$received" "$stored" "$delivered" "$rss"
 }
 
-echo "srp-slack-relay ingest benchmark: $CONNS concurrent senders, ${DURATION}s each, $(nproc) CPUs, $(date -u +%FT%TZ)"
+echo "srp-slack-relay ingest benchmark: $CONNS concurrent senders, ${DURATION}s each, $(nproc) CPUs, $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 run_case sink --sink-file "$WORK/sink.jsonl"
 run_case paced --slack-webhook-url "http://127.0.0.1:9/hooks/closed" --retry-base 1s
+if [ -n "${BENCH_COMPARE_GATHER:-}" ]; then
+  # The same two with every commit started at once (--commit-gather 0s, the
+  # writer before commit gathering), side by side under the same load.
+  run_case sink0 --sink-file "$WORK/sink0.jsonl" --commit-gather 0s
+  run_case paced0 --slack-webhook-url "http://127.0.0.1:9/hooks/closed" --retry-base 1s --commit-gather 0s
+fi
 start_relay() { # name port log args...
   local name=$1 port=$2 log=$3; shift 3
   "$BIN" --listen "127.0.0.1:$port" --data-dir "$WORK/$name" --auth-token-file "$WORK/token" \
@@ -132,3 +142,4 @@ PY
 
 run_pg2
 echo "targets: sqlite >= 5000 accepted/s; pg2 >= 2000 accepted/s together, p99 < 50 ms"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -187,9 +187,10 @@ pub async fn serve(a: ServeArgs) -> anyhow::Result<()> {
             )
         }
         None => {
-            let ingest = Ingest::spawn(
+            let ingest = Ingest::spawn_with(
                 &a.data_dir,
                 a.dedupe_window,
+                a.commit_gather,
                 wake.clone(),
                 health.clone(),
                 &shutdown,

@@ -19,6 +19,9 @@ deduplicated, and dead-lettered when it cannot be delivered.\n\n\
 Slack modes: --slack-webhook-url (incoming webhook), or --slack-token with --slack-channel \
 (bot token: resolves are threaded under the firing message, which is edited). With no Slack \
 settings the relay runs as a log sink and prints the formatted messages.\n\n\
+High availability: --database-url puts the outbox in PostgreSQL, shared by two or three relays \
+(each message posted by exactly one of them). Incidents: with --api-url, alerts carrying a \
+`project` label are opened and closed as incidents in srp-api, through the same outbox.\n\n\
 Without a subcommand the relay serves (same as `serve`).",
     args_conflicts_with_subcommands = true
 )]
@@ -226,6 +229,13 @@ pub struct ServeArgs {
     /// horizon (group_interval) and shorter than repeat_interval.
     #[arg(long, default_value = "15m", value_parser = parse_flag)]
     pub dedupe_window: Duration,
+
+    /// SQLite outbox: how long a commit may wait for inbound requests
+    /// still on their way (the senders of the last commit, or requests being
+    /// read) so that one fsync covers them; 0s commits at once. Adds at most
+    /// about twice this to an acknowledgement, only under concurrent load.
+    #[arg(long, env = "SRP_COMMIT_GATHER", default_value = "1ms", value_parser = parse_flag)]
+    pub commit_gather: Duration,
 
     /// How long delivered messages stay in the database (for inspection).
     #[arg(long, default_value = "3d", value_parser = parse_flag)]

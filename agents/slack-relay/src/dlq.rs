@@ -90,7 +90,7 @@ pub fn run(args: DlqArgs) -> anyhow::Result<()> {
                 return Ok(());
             }
             println!(
-                "{:<8} {:<20} {:<14} {:<7} {:>8}  {:<40}  LAST ERROR",
+                "{:<8} {:<20} {:<14} {:<14} {:>8}  {:<40}  LAST ERROR",
                 "ID", "DEAD AT (UTC)", "ROUTE", "KIND", "ATTEMPTS", "TITLE"
             );
             for r in rows {
@@ -98,7 +98,7 @@ pub fn run(args: DlqArgs) -> anyhow::Result<()> {
                     .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
                     .unwrap_or_default();
                 println!(
-                    "{:<8} {:<20} {:<14} {:<7} {:>8}  {:<40}  {}",
+                    "{:<8} {:<20} {:<14} {:<14} {:>8}  {:<40}  {}",
                     r.id,
                     when,
                     r.route,
