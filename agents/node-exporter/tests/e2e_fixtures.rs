@@ -30,7 +30,7 @@ const EXPECTED_TOTAL: usize = 2429;
 
 /// Overall series matched exactly (name, labels and value text) today. A
 /// change that lowers it is a regression; raise it as collectors are added.
-const MATCHED_FLOOR: usize = 2221;
+const MATCHED_FLOOR: usize = 2231;
 
 /// Collectors whose series are identical to upstream's on the suite: no
 /// missing, extra or different series allowed.
@@ -42,6 +42,7 @@ const COMPLETE: &[&str] = &[
     "conntrack",
     "cpu",
     "cpufreq",
+    "diskstats",
     "dmi",
     "drbd",
     "edac",

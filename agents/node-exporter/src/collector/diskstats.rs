@@ -274,6 +274,28 @@ impl Collector for Diskstats {
             }
         }
 
+        // udev's blkid properties: what the device holds (filesystem, LVM PV,
+        // swap); an empty ID_FS_TYPE (blkid found nothing) is no series, as upstream.
+        let has_fs =
+            |p: &HashMap<String, String>| p.get("ID_FS_TYPE").is_some_and(|t| !t.is_empty());
+        if props.iter().any(has_fs) {
+            let name = "node_disk_filesystem_info";
+            out.family(name, "Info about disk filesystem.", Gauge);
+            for (d, p) in disks.iter().zip(&props).filter(|(_, p)| has_fs(p)) {
+                out.sample(
+                    name,
+                    &[
+                        ("device", &d.name),
+                        ("type", &get(p, "ID_FS_TYPE")),
+                        ("usage", &get(p, "ID_FS_USAGE")),
+                        ("uuid", &get(p, "ID_FS_UUID")),
+                        ("version", &get(p, "ID_FS_VERSION")),
+                    ],
+                    1.0,
+                );
+            }
+        }
+
         let ata = [
             (
                 "ID_ATA_WRITE_CACHE",
@@ -327,7 +349,7 @@ mod tests {
             d.path(),
             &[
                 ("proc/diskstats", DISKSTATS),
-                ("udev/b254:0", "S:disk/by-id/x\nE:ID_MODEL=QEMU_DISK\nE:ID_SERIAL_SHORT=abc\nE:ID_ATA=1\nE:ID_ATA_ROTATION_RATE_RPM=0\n"),
+                ("udev/b254:0", "S:disk/by-id/x\nE:ID_MODEL=QEMU_DISK\nE:ID_SERIAL_SHORT=abc\nE:ID_ATA=1\nE:ID_ATA_ROTATION_RATE_RPM=0\nE:ID_FS_TYPE=ext4\nE:ID_FS_USAGE=filesystem\nE:ID_FS_UUID=83324ce8\nE:ID_FS_VERSION=1.0\n"),
             ],
         );
         let s = Settings {
@@ -336,6 +358,10 @@ mod tests {
         };
         let t = render(&Diskstats::new(&s));
         assert!(!t.contains("loop0") && !t.contains("vda1"), "{t}");
+        assert!(
+            t.contains("# HELP node_disk_filesystem_info Info about disk filesystem.\n# TYPE node_disk_filesystem_info gauge\nnode_disk_filesystem_info{device=\"vda\",type=\"ext4\",usage=\"filesystem\",uuid=\"83324ce8\",version=\"1.0\"} 1\n"),
+            "{t}"
+        );
         assert!(
             t.contains("node_disk_read_bytes_total{device=\"vda\"} 1.952763904e+09\n"),
             "{t}"
