@@ -30,7 +30,7 @@ const EXPECTED_TOTAL: usize = 2429;
 
 /// Overall series matched exactly (name, labels and value text) today. A
 /// change that lowers it is a regression; raise it as collectors are added.
-const MATCHED_FLOOR: usize = 2231;
+const MATCHED_FLOOR: usize = 2267;
 
 /// Collectors whose series are identical to upstream's on the suite: no
 /// missing, extra or different series allowed.
@@ -51,6 +51,7 @@ const COMPLETE: &[&str] = &[
     "filefd",
     "hwmon",
     "interrupts",
+    "ipvs",
     "ksmd",
     "lnstat",
     "loadavg",

@@ -25,6 +25,7 @@ pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;
 pub mod interrupts;
+pub mod ipvs;
 pub mod ksmd;
 pub mod lnstat;
 pub mod loadavg;

@@ -117,6 +117,12 @@ pub const ALL: &[Spec] = &[
         build: |s| Box::new(interrupts::Interrupts::new(&s.paths)),
     },
     Spec {
+        name: "ipvs",
+        default_enabled: true,
+        about: "IPVS totals and per-backend connections and weights (/proc/net/ip_vs*)",
+        build: |s| Box::new(ipvs::Ipvs::new(&s.paths)),
+    },
+    Spec {
         name: "ksmd",
         default_enabled: false,
         about: "kernel same-page merging (/sys/kernel/mm/ksm)",
@@ -344,7 +350,6 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "drm",
     "ethtool",
     "infiniband",
-    "ipvs",
     "logind",
     "network_route",
     "ntp",
