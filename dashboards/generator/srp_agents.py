@@ -43,6 +43,10 @@ def relay() -> list[dict]:
                     (f"sum({rate('srp_relay_rate_limited_total')})", "429s/s"),
                     (f"sum({rate('srp_relay_duplicates_total')})", "duplicates/s"),
                     (f"sum({sel('srp_relay_dead_letters')})", "dead letters")]),
+        timeseries("Incidents forwarded to srp-api", "Alerts with a project label forwarded to srp-api (--api-url) as incident opens and closes per second, calls srp-api had nothing to record against (no such project, a close without an open), and failed calls by reason (network, timeout and server errors are retried; rejected ones are dead-lettered). 0 until the relay has forwarded anything.",
+                   "short", [(zero_if_none(f"sum by (action) ({rate('srp_relay_incidents_forwarded_total')})"), "forwarded {{action}}"),
+                             (zero_if_none(f"sum by (action) ({rate('srp_relay_incidents_dropped_total')})"), "dropped {{action}}"),
+                             (zero_if_none(f"sum by (reason) ({rate('srp_relay_incident_failures_total')})"), "failed {{reason}}")], w=24),
     ]
 
 
