@@ -62,6 +62,10 @@ impl Application {
         BUILD
             .register(&registry)
             .context("registering srp_build_info")?;
+        if let Store::Postgres(pg) = store.as_ref() {
+            srp_daemon::postgres::register_pool_metrics(&registry, pg.pool())
+                .context("registering the PostgreSQL pool metrics")?;
+        }
         let red = srp_daemon::RedMetrics::register(&registry).context("registering RED metrics")?;
         let metrics = ApiMetrics::register(&registry).context("registering the API's metrics")?;
         let db_up = metrics.db_up.clone();

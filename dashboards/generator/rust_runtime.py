@@ -2,8 +2,11 @@
 
 The tokio figures are those of srp-daemon's runtime collector (stable
 tokio's RuntimeMetrics): blocking-pool threads and budget-forced yields need
-tokio's unstable build flag, so there is no panel for them. No daemon exports
-SQLite commit latency or PostgreSQL pool figures yet, so neither has a panel.
+tokio's unstable build flag, so there is no panel for them. SQLite commit
+latency is srp-daemon's `srp_sqlite_commit_duration_seconds` (srp-api's group
+commit times every commit with it). The PostgreSQL pool gauges
+(`srp_pg_pool_*`, srp-api on PostgreSQL) have no panel yet: no daemon of the
+e2e stack runs on PostgreSQL, and every panel must show data there.
 """
 
 from .grafana import dashboard, rate, row, sel, stat, table, timeseries
@@ -36,6 +39,11 @@ def build() -> dict:
                    "short", [(f"sum by ({BY}) ({rate('srp_tokio_worker_parks_total')})", LEGEND)]),
         timeseries("Worker threads", "Worker threads of the runtime (srp_tokio_workers). Blocking-pool threads and forced yields are not shown: stable tokio does not expose them.",
                    "short", [(sel("srp_tokio_workers"), LEGEND)]),
+        row("Database"),
+        stat("SQLite commit p99", "99th percentile of the time one SQLite write transaction took to commit, over the dashboard's time range (srp_sqlite_commit_duration_seconds: srp-api's group commit). WAL frames written and, where the daemon asks for it, synced.",
+             "s", [(f"histogram_quantile(0.99, sum by (le, {BY}) (increase({sel('srp_sqlite_commit_duration_seconds_bucket')}[$__range])))", LEGEND)], w=6, h=6, decimals=4),
+        timeseries("SQLite commits per second", "Write transactions committed per second and the mean commit time (sum / count). Under concurrent writes one commit carries many inserts (group commit), so commits grow slower than requests.",
+                   "short", [(f"sum by ({BY}) ({rate('srp_sqlite_commit_duration_seconds_count')})", "commits/s {{job}} {{instance}}")], w=18, h=6),
         row("Per request"),
         timeseries("CPU per request", "CPU seconds spent per HTTP request served (process CPU rate / request rate, every route including /metrics). Rising with flat traffic means each request costs more.",
                    "s", [(f"sum by ({BY}) ({rate('process_cpu_seconds_total')}) / sum by ({BY}) ({rate('http_requests_total')})", LEGEND)]),
@@ -56,5 +64,5 @@ def build() -> dict:
     return dashboard(
         "srp-rust-runtime", "Rust Runtime",
         "One SRP daemon at a time (job and instance variables): its build, the tokio runtime (workers busy ratio, alive tasks, global queue depth, parks), CPU and memory per request, file descriptors against their limit, threads. "
-        "Not shown: tokio's blocking-pool threads and forced yields (unstable in tokio, not exported), SQLite commit latency and PostgreSQL pool usage (no daemon exports them yet).",
+        "SQLite commit latency where a daemon times its commits. Not shown: tokio's blocking-pool threads and forced yields (unstable in tokio, not exported), PostgreSQL pool usage (exported by srp-api on PostgreSQL as srp_pg_pool_*, no panel yet).",
         'process_start_time_seconds{job=~"srp-.+"}', panels, default_job="srp-api")

@@ -5,7 +5,8 @@ use prometheus::{Encoder, Registry, TextEncoder};
 /// A registry that already carries the `process_*` collector (CPU, resident
 /// memory, open fds, threads, start time) and, when called inside a tokio
 /// runtime, the runtime's own metrics ([`crate::runtime_metrics`]), as every
-/// daemon must export them.
+/// daemon must export them; with the `sqlite` feature, the commit latency
+/// of [`crate::sqlite::commit`].
 pub fn registry() -> Registry {
     let registry = Registry::new();
     #[cfg(target_os = "linux")]
@@ -18,6 +19,9 @@ pub fn registry() -> Registry {
     }
     crate::runtime_metrics::register(&registry)
         .expect("runtime metrics register into a registry without them");
+    #[cfg(feature = "sqlite")]
+    crate::sqlite::register_metrics(&registry)
+        .expect("the SQLite commit histogram registers into a registry without it");
     registry
 }
 

@@ -59,6 +59,83 @@ pub fn pool(url: &str, application_name: &str) -> Result<Pool, PoolError> {
         .map_err(|e| PoolError::Build(e.to_string()))
 }
 
+/// The pool's state at scrape time, for the Rust Runtime dashboard:
+/// `srp_pg_pool_connections{state="idle"|"in_use"}`, `srp_pg_pool_max_connections`
+/// and `srp_pg_pool_waiting` (requests waiting for a connection now; above 0
+/// for long means the pool is too small or the server too slow).
+pub fn register_pool_metrics(
+    registry: &prometheus::Registry,
+    pool: &Pool,
+) -> prometheus::Result<()> {
+    registry.register(Box::new(PoolCollector::new(pool.clone())?))
+}
+
+struct PoolCollector {
+    pool: Pool,
+    connections: prometheus::IntGaugeVec,
+    max: prometheus::IntGauge,
+    waiting: prometheus::IntGauge,
+    descs: Vec<prometheus::core::Desc>,
+}
+
+impl PoolCollector {
+    fn new(pool: Pool) -> prometheus::Result<Self> {
+        use prometheus::core::Collector;
+        let connections = prometheus::IntGaugeVec::new(
+            prometheus::Opts::new(
+                "srp_pg_pool_connections",
+                "PostgreSQL connections the pool holds, idle or in use.",
+            ),
+            &["state"],
+        )?;
+        let max = prometheus::IntGauge::new(
+            "srp_pg_pool_max_connections",
+            "The most PostgreSQL connections the pool opens.",
+        )?;
+        let waiting = prometheus::IntGauge::new(
+            "srp_pg_pool_waiting",
+            "Requests waiting for a PostgreSQL connection now.",
+        )?;
+        let descs = connections
+            .desc()
+            .into_iter()
+            .chain(max.desc())
+            .chain(waiting.desc())
+            .cloned()
+            .collect();
+        Ok(PoolCollector {
+            pool,
+            connections,
+            max,
+            waiting,
+            descs,
+        })
+    }
+}
+
+impl prometheus::core::Collector for PoolCollector {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        self.descs.iter().collect()
+    }
+
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        let status = self.pool.status();
+        let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        self.connections
+            .with_label_values(&["idle"])
+            .set(gauge(status.available));
+        self.connections
+            .with_label_values(&["in_use"])
+            .set(gauge(status.size.saturating_sub(status.available)));
+        self.max.set(gauge(status.max_size));
+        self.waiting.set(gauge(status.waiting));
+        let mut families = self.connections.collect();
+        families.extend(self.max.collect());
+        families.extend(self.waiting.collect());
+        families
+    }
+}
+
 /// A connection from `pool`, with the server's own error (not the pool's
 /// wrapper) as the message when connecting failed.
 pub async fn client(pool: &Pool) -> Result<Object, PoolError> {
@@ -183,5 +260,20 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(row.get::<_, String>(0), "srp-daemon-test");
+
+        let registry = prometheus::Registry::new();
+        register_pool_metrics(&registry, &p).unwrap();
+        let text = crate::metrics::render(&registry);
+        assert!(
+            text.contains("srp_pg_pool_connections{state=\"in_use\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("srp_pg_pool_max_connections 16"), "{text}");
+        drop(c);
+        let text = crate::metrics::render(&registry);
+        assert!(
+            text.contains("srp_pg_pool_connections{state=\"idle\"} 1"),
+            "{text}"
+        );
     }
 }

@@ -10,9 +10,39 @@
 //! `user_version` past the list) is refused rather than written by code
 //! that does not know its schema.
 
-use rusqlite::{Connection, OpenFlags};
+use prometheus::{Histogram, HistogramOpts};
+use rusqlite::{Connection, OpenFlags, Transaction};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
+/// `srp_sqlite_commit_duration_seconds`: one per process (a daemon has one
+/// database), in every registry [`crate::metrics::registry`] makes.
+static COMMIT_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
+    Histogram::with_opts(
+        HistogramOpts::new(
+            "srp_sqlite_commit_duration_seconds",
+            "Time to commit one SQLite write transaction (WAL frames written, synced as the crate's durability says).",
+        )
+        .buckets(vec![
+            0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+            1.0,
+        ]),
+    )
+    .expect("static histogram options are valid")
+});
+
+pub(crate) fn register_metrics(registry: &prometheus::Registry) -> prometheus::Result<()> {
+    registry.register(Box::new(COMMIT_SECONDS.clone()))
+}
+
+/// Commit `tx`, timed into `srp_sqlite_commit_duration_seconds`.
+pub fn commit(tx: Transaction<'_>) -> rusqlite::Result<()> {
+    let started = Instant::now();
+    let result = tx.commit();
+    COMMIT_SECONDS.observe(started.elapsed().as_secs_f64());
+    result
+}
 
 /// How hard a commit is made durable: a per-crate choice (the relay's outbox
 /// must survive power loss; the disk guard's journal trades the last rows of

@@ -106,7 +106,7 @@ fn commit(
             })
             .collect()
     };
-    match tx.commit() {
+    match srp_daemon::sqlite::commit(tx) {
         Ok(()) => {
             for (job, result) in batch.into_iter().zip(results) {
                 let _ = job.reply.send(result);

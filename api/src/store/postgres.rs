@@ -68,6 +68,11 @@ impl PgStore {
         Ok(store)
     }
 
+    /// The pool, for its metrics.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
     async fn client(&self) -> Result<Object, StoreError> {
         srp_daemon::postgres::client(&self.pool)
             .await

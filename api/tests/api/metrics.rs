@@ -81,8 +81,15 @@ async fn metrics_follow_the_design_and_pass_promtool(backend: Backend) {
         "srp_tokio_alive_tasks",
         "srp_tokio_global_queue_depth",
         r#"srp_tokio_worker_busy_seconds_total{worker="0"}"#,
+        "srp_sqlite_commit_duration_seconds_count",
     ] {
         assert!(sample(&m, family).is_some(), "{family} missing");
+    }
+    // The pool's state, on the store that has one.
+    let pool = sample(&m, r#"srp_pg_pool_connections{state="idle"}"#);
+    match backend {
+        Backend::Postgres => assert!(pool.is_some_and(|n| n >= 1.0), "pool metrics in:\n{m}"),
+        Backend::Sqlite => assert!(pool.is_none(), "no pool on SQLite"),
     }
     // Raw ids and paths never become label values: only templates.
     let allowed = [
