@@ -40,7 +40,8 @@ suite "terraform" bash terraform/tests/run.sh
 # The end-to-end alert chain runs the binaries the Rust suite built.
 suite "end-to-end alert chain" bash -c 'cargo build --locked --bins -p srp-api -p srp-node-exporter -p srp-scan-exporter -p srp-disk-guard -p srp-slack-relay && python3 scripts/e2e.py'
 # The Debian packages installed and proven in a booted Debian 12 guest (QEMU);
-# 8-10 minutes here, plus about 6 the first time the guest image is built.
+# about 16 minutes here at load 8-9, plus 8-15 the first time the guest image
+# is built (cached in /var/cache/srp-estate by build-image.sh's hash).
 suite "estate (packages in a booted Debian 12 guest)" bash deploy/estate/test.sh
 
 printf '\n'
