@@ -19,8 +19,9 @@
 #     APIDown FIRING to the stand-in in under 90 s, RESOLVED after the start;
 #   - the container image built in the guest's Docker from imported bases
 #     (nothing can be pulled there), non-root, healthy, answering;
-#   - agents/disk-guard/tests/estate/real-docker.sh, when it exists, passes in
-#     the guest (the disk guard against the real engine).
+#   - agents/disk-guard/tests/estate/real-docker.sh and ext4-grow.sh, when they
+#     exist, pass in the guest (the disk guard against the real engine; ext4
+#     grown online, which this machine's kernel refuses to its root).
 # Prints the boot, converge and alert timings and each unit's online exposure.
 #
 #   deploy/estate/test.sh
@@ -403,6 +404,20 @@ if [[ -f $disk_guard_docker ]]; then
     ok "agents/disk-guard/tests/estate/real-docker.sh passes in the guest"
   else
     notok "agents/disk-guard/tests/estate/real-docker.sh in the guest"; tail -30 "$TMP/real-docker.log" | sed 's/^/    | /'
+  fi
+fi
+
+# ext4 grows online only where root holds CAP_SYS_RESOURCE: the guest, not
+# the build machine (see agents/disk-guard/README.md).
+disk_guard_ext4="$ROOT/agents/disk-guard/tests/estate/ext4-grow.sh"
+if [[ -f $disk_guard_ext4 ]]; then
+  section "the disk guard grows a full ext4 online (EBS and IMDSv2 stand-in)"
+  bash "$HERE/guest.sh" scp "$STATE" /root/ "$disk_guard_ext4"
+  if g "bash /root/ext4-grow.sh" >"$TMP/ext4-grow.log" 2>&1; then
+    ok "agents/disk-guard/tests/estate/ext4-grow.sh passes in the guest"
+    grep -iE 'phases|grow' "$TMP/ext4-grow.log" | head -5 | sed 's/^/    | /'
+  else
+    notok "agents/disk-guard/tests/estate/ext4-grow.sh in the guest"; tail -30 "$TMP/ext4-grow.log" | sed 's/^/    | /'
   fi
 fi
 
