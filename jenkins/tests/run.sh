@@ -473,6 +473,10 @@ bad = [n for n in ctx if n.split("/")[0] in ("target", ".local", ".git", "report
 check(not bad, ".dockerignore keeps target/, .local/, .git/, reports/ out of the context (%s)" % bad[:5])
 PY
   tally "$TMP/dbuild/checks"
+  check "... and Build's syft SBOM is of the image, read from its docker save: the image's two Debian packages" \
+    test "$(jq -c '[.components[] | .purl // empty | select(startswith("pkg:deb/debian/")) | split("@")[0]] | sort' \
+      "$TMP/dbuild/build.sbom.cdx.json" 2>&1)" = '["pkg:deb/debian/base-files","pkg:deb/debian/libc6"]'
+  check "... (the engine was asked for the image: docker save)" grep -q 'GET /v[0-9.]*/images/get?names=srp-api%3A31' "$TMP/docker-mock.log"
   expect_fail "Build in Jenkins mode without a Docker engine fails (never skips the image)" \
     env DOCKER_HOST="unix://$TMP/no-such.sock" BUILD_NUMBER=32 SRP_TEST_CMD=true SRP_PIPELINE_MODE=jenkins \
     SRP_REPORTS_DIR="$TMP/dbuild2" SRP_WORK_DIR="$TMP/dbuild2/w" bash jenkins/stages/build.sh
