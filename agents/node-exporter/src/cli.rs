@@ -60,6 +60,13 @@ pub struct Cli {
     #[arg(long = "collector.filesystem.mount-timeout", default_value = "5s", value_parser = srp_daemon::duration::parse_flag)]
     pub mount_timeout: Duration,
 
+    /// Longest one collector may take in a scrape (e.g. 8s, 500ms). One that
+    /// overruns is reported with node_scrape_collector_success 0 while the
+    /// others still answer, and is not called again until its call returns.
+    /// Keep it above --collector.filesystem.mount-timeout.
+    #[arg(long = "collector.deadline", default_value = "8s", value_parser = srp_daemon::duration::parse_flag)]
+    pub collector_deadline: Duration,
+
     /// Regexp of block devices to exclude from diskstats (node_exporter's default).
     #[arg(long = "collector.diskstats.device-exclude", default_value = defaults::DISKSTATS_DEVICE_EXCLUDE)]
     pub diskstats_device_exclude: String,

@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod collector;
+pub mod deadline;
 pub mod exposition;
 pub mod memory;
 pub mod netlink;

@@ -47,7 +47,9 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         .context("registering srp_build_info")?;
     let red = srp_daemon::RedMetrics::register(&registry).context("registering RED metrics")?;
     let scraper = Arc::new(
-        Scraper::new(collectors, !cli.disable_exporter_metrics).with_daemon_metrics(registry),
+        Scraper::new(collectors, !cli.disable_exporter_metrics)
+            .with_deadline(cli.collector_deadline)
+            .with_daemon_metrics(registry),
     );
     let warm = Arc::clone(&scraper);
     let router = srp_daemon::layers::finish(
