@@ -180,6 +180,8 @@ pub async fn serve(a: ServeArgs) -> anyhow::Result<()> {
                 .await
                 .context("opening the shared outbox in PostgreSQL (--database-url)")?;
             tracing::info!(owner = pg.owner(), "shared outbox in PostgreSQL");
+            srp_daemon::postgres::register_pool_metrics(&registry, pg.pool())
+                .context("registering the PostgreSQL pool metrics")?;
             shared = Some(pg.clone());
             (
                 Ingest::postgres(pg.clone(), a.dedupe_window, health.clone()),

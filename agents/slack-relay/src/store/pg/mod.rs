@@ -14,7 +14,7 @@ pub mod ingest;
 pub mod outbox;
 
 use super::StoreError;
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Object, Pool};
 use std::time::Duration;
 
 /// Schema versions, applied in order and recorded in
@@ -77,28 +77,8 @@ CREATE TABLE interactions_seen (
 
 /// Serialises migrations when several relays start at once.
 const MIGRATION_LOCK_KEY: i64 = 0x0053_5250_5f72_6c79; // "SRP_rly"
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-const POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(5);
-const POOL_SIZE: usize = 16;
-
-/// The error and its causes: tokio-postgres and deadpool keep the useful
-/// part ("Connection refused", the server's message) in the source chain.
-fn describe(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 pub(crate) fn pg_error(e: impl std::error::Error + 'static) -> StoreError {
-    StoreError::Postgres(describe(&e))
+    StoreError::Postgres(srp_daemon::postgres::describe(&e))
 }
 
 /// A pool of connections to the shared outbox, and this relay's name in
@@ -114,29 +94,8 @@ impl PgStore {
     /// Connect, check the server answers, and migrate. `lease` is how long a
     /// claimed message stays this relay's before another may take it.
     pub async fn connect(url: &str, lease: Duration) -> Result<Self, StoreError> {
-        let mut config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| StoreError::Postgres(format!("invalid PostgreSQL URL: {e}")))?;
-        config.connect_timeout(CONNECT_TIMEOUT);
-        config.keepalives_idle(Duration::from_secs(30));
-        if config.get_application_name().is_none() {
-            config.application_name("srp-slack-relay");
-        }
-        let manager = Manager::from_config(
-            config,
-            tokio_postgres::NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(POOL_WAIT_TIMEOUT))
-            .create_timeout(Some(CONNECT_TIMEOUT))
-            .recycle_timeout(Some(CONNECT_TIMEOUT))
-            .build()
-            .map_err(pg_error)?;
+        let pool = srp_daemon::postgres::pool(url, "srp-slack-relay")
+            .map_err(|e| StoreError::Postgres(e.to_string()))?;
         let owner = format!(
             "{}-{}-{:08x}",
             hostname(),
@@ -166,10 +125,14 @@ impl PgStore {
     }
 
     pub(crate) async fn client(&self) -> Result<Object, StoreError> {
-        self.pool.get().await.map_err(|e| match e {
-            deadpool_postgres::PoolError::Backend(e) => pg_error(e),
-            other => pg_error(other),
-        })
+        srp_daemon::postgres::client(&self.pool)
+            .await
+            .map_err(|e| StoreError::Postgres(e.to_string()))
+    }
+
+    /// The pool, for its metrics.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
