@@ -25,7 +25,7 @@ AGENTS=(node-exporter scan-exporter disk-guard slack-relay)
 # Exposure ceilings, in systemd-analyze's tenths (15 = 1.5).
 declare -A CEILING=([node-exporter]=15 [scan-exporter]=15 [slack-relay]=15 [disk-guard]=30)
 # Secrets the renders use: none may appear in a unit file.
-SECRETS=(render-test-token xoxb-render-test render-test-signing-secret render-test-db-password)
+SECRETS=(render-test-token xoxb-render-test render-test-signing-secret render-test-db-password render-test-api-token)
 
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/srp-ansible-test.XXXXXX")"
@@ -172,10 +172,11 @@ if [[ -x $WORK/bin/srp-disk-guard ]]; then
   if ((rc == 1)); then ok "srp-disk-guard rejects an unknown setting (exit 1)"; else notok "srp-disk-guard exit $rc on a bad config, want 1"; fi
 fi
 
-section "the relay's shared-outbox (HA) settings in the full render"
+section "the relay's shared-outbox (HA) and incident settings in the full render"
 relay_full="$WORK/render/full/srp-slack-relay.service"
 for want in '--lease-duration 45s' '--alertmanager-url http://10.0.1.10:9093 --alertmanager-url http://10.0.1.11:9093' \
-  '--slack-signing-secret-file %d/slack-signing-secret' 'LoadCredential=slack-signing-secret:/etc/srp/slack-relay/slack-signing-secret'; do
+  '--slack-signing-secret-file %d/slack-signing-secret' 'LoadCredential=slack-signing-secret:/etc/srp/slack-relay/slack-signing-secret' \
+  '--api-url http://10.0.1.20:8000 --api-token-file %d/api-token' 'LoadCredential=api-token:/etc/srp/slack-relay/api-token'; do
   if grep -qF -- "$want" "$relay_full"; then ok "srp-slack-relay.service (full) has: $want"; else notok "srp-slack-relay.service (full) lacks: $want"; fi
 done
 # The shared outbox's URL (with its password) goes to the root-only slack.env only.
