@@ -44,6 +44,25 @@ pub enum Attempt {
     },
 }
 
+impl Attempt {
+    /// A refused HTTP answer, for Slack and srp-api alike: 5xx, 408 (the
+    /// server timed the request out) and 429 are worth another try, any
+    /// other 4xx would fail the same way again.
+    pub fn refused(code: u16, detail: String) -> Attempt {
+        if code >= 500 || code == 408 || code == 429 {
+            Attempt::Retry {
+                reason: "server_error",
+                detail,
+            }
+        } else {
+            Attempt::Reject {
+                reason: "rejected",
+                detail,
+            }
+        }
+    }
+}
+
 pub struct Sender {
     client: Option<Arc<Client>>,
     token: Option<SlackApiToken>,
@@ -258,17 +277,7 @@ pub fn classify(e: SlackClientError) -> Attempt {
             let code = h.status_code.as_u16();
             let body = h.http_response_body.unwrap_or_default();
             let detail = format!("HTTP {code}: {}", crate::format::truncate(body.trim(), 200));
-            if code >= 500 || code == 408 {
-                Attempt::Retry {
-                    reason: "server_error",
-                    detail,
-                }
-            } else {
-                Attempt::Reject {
-                    reason: "rejected",
-                    detail,
-                }
-            }
+            Attempt::refused(code, detail)
         }
         SlackClientError::ApiError(a) => {
             let detail = format!("Slack error {}", a.code);
@@ -288,5 +297,29 @@ pub fn classify(e: SlackClientError) -> Attempt {
             reason: "network",
             detail: crate::format::truncate(&other.to_string(), 300),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Attempt;
+
+    #[test]
+    fn refused_answers_are_retried_only_when_another_try_can_succeed() {
+        for code in [500, 502, 503, 408, 429] {
+            assert!(
+                matches!(Attempt::refused(code, String::new()), Attempt::Retry { .. }),
+                "{code}"
+            );
+        }
+        for code in [400, 401, 403, 404, 409, 413, 422] {
+            assert!(
+                matches!(
+                    Attempt::refused(code, String::new()),
+                    Attempt::Reject { .. }
+                ),
+                "{code}"
+            );
+        }
     }
 }

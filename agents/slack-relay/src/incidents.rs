@@ -205,7 +205,7 @@ fn network(e: reqwest::Error) -> Attempt {
     }
 }
 
-/// A non-2xx answer: 429 and 5xx are worth retrying, other 4xx are final.
+/// A non-2xx answer: 408, 429 and 5xx are worth retrying, other 4xx are final.
 async fn refused(r: reqwest::Response) -> Attempt {
     let status = r.status();
     let text: String = r
@@ -216,17 +216,7 @@ async fn refused(r: reqwest::Response) -> Attempt {
         .take(300)
         .collect();
     let detail = format!("srp-api HTTP {}: {text}", status.as_u16());
-    if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-        Attempt::Retry {
-            reason: "server_error",
-            detail,
-        }
-    } else {
-        Attempt::Reject {
-            reason: "rejected",
-            detail,
-        }
-    }
+    Attempt::refused(status.as_u16(), detail)
 }
 
 #[cfg(test)]
