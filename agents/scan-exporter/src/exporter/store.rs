@@ -306,24 +306,7 @@ impl Store {
                 snap.gates.insert((p, t), ok == 1);
             }
         }
-        {
-            let mut st = conn.prepare(
-                "SELECT s.target, s.type, s.count FROM sbom s
-                 JOIN (SELECT target, MAX(ingest_id) AS id FROM sbom GROUP BY target) l
-                   ON s.ingest_id = l.id AND s.target = l.target",
-            )?;
-            let rows = st.query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                ))
-            })?;
-            for row in rows {
-                let (t, ty, n) = row?;
-                snap.sbom.insert((t, ty), n as u64);
-            }
-        }
+        snap.sbom = latest_counts(&conn, "sbom", "type")?;
         {
             let mut st = conn.prepare(
                 "SELECT DISTINCT w.target, w.waiver, w.expires FROM waivers w
@@ -340,24 +323,7 @@ impl Store {
                 }
             }
         }
-        {
-            let mut st = conn.prepare(
-                "SELECT c.target, c.change, c.count FROM sbom_changes c
-                 JOIN (SELECT target, MAX(ingest_id) AS id FROM sbom_changes GROUP BY target) l
-                   ON c.ingest_id = l.id AND c.target = l.target",
-            )?;
-            let rows = st.query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                ))
-            })?;
-            for row in rows {
-                let (t, change, n) = row?;
-                snap.sbom_changes.insert((t, change), n as u64);
-            }
-        }
+        snap.sbom_changes = latest_counts(&conn, "sbom_changes", "change")?;
         // Targets with gates but no waivers still get a 0 series.
         for (_, t) in snap.gates.keys() {
             snap.waivers.entry(t.clone()).or_default();
@@ -460,6 +426,28 @@ impl Store {
     fn reader(&self) -> Result<rusqlite::Connection, StoreError> {
         Ok(self.db.reader()?)
     }
+}
+
+/// `(target, key) -> count` from each target's latest ingest in `table`
+/// (the SBOM sizes by type, the SBOM changes by kind). Both names are this
+/// module's constants, never input.
+fn latest_counts(
+    conn: &rusqlite::Connection,
+    table: &str,
+    key: &str,
+) -> rusqlite::Result<BTreeMap<(String, String), u64>> {
+    let mut st = conn.prepare(&format!(
+        "SELECT t.target, t.{key}, t.count FROM {table} t
+         JOIN (SELECT target, MAX(ingest_id) AS id FROM {table} GROUP BY target) l
+           ON t.ingest_id = l.id AND t.target = l.target"
+    ))?;
+    let rows = st.query_map([], |r| {
+        Ok((
+            (r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+            r.get::<_, i64>(2)? as u64,
+        ))
+    })?;
+    rows.collect()
 }
 
 /// Store an SBOM's components and count the changes from the target's
