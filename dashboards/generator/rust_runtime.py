@@ -4,7 +4,8 @@ The tokio figures are those of srp-daemon's runtime collector (stable
 tokio's RuntimeMetrics): blocking-pool threads and budget-forced yields need
 tokio's unstable build flag, so there is no panel for them. SQLite commit
 latency is srp-daemon's `srp_sqlite_commit_duration_seconds` (srp-api's group
-commit times every commit with it). The PostgreSQL pool gauges
+commit, the relay's outbox and the scan exporter's ingest time their commits
+with it). The PostgreSQL pool gauges
 (`srp_pg_pool_*`, srp-api on PostgreSQL) have no panel yet: no daemon of the
 e2e stack runs on PostgreSQL, and every panel must show data there.
 """
@@ -40,7 +41,7 @@ def build() -> dict:
         timeseries("Worker threads", "Worker threads of the runtime (srp_tokio_workers). Blocking-pool threads and forced yields are not shown: stable tokio does not expose them.",
                    "short", [(sel("srp_tokio_workers"), LEGEND)]),
         row("Database"),
-        stat("SQLite commit p99", "99th percentile of the time one SQLite write transaction took to commit, over the dashboard's time range (srp_sqlite_commit_duration_seconds: srp-api's group commit). WAL frames written and, where the daemon asks for it, synced.",
+        stat("SQLite commit p99", "99th percentile of the time one SQLite write transaction took to commit, over the dashboard's time range (srp_sqlite_commit_duration_seconds: srp-api's group commit, the relay's outbox, the scan exporter's ingest; the disk guard writes its journal without explicit transactions). WAL frames written and, where the daemon asks for it, synced.",
              "s", [(f"histogram_quantile(0.99, sum by (le, {BY}) (increase({sel('srp_sqlite_commit_duration_seconds_bucket')}[$__range])))", LEGEND)], w=6, h=6, decimals=4),
         timeseries("SQLite commits per second", "Write transactions committed per second and the mean commit time (sum / count). Under concurrent writes one commit carries many inserts (group commit), so commits grow slower than requests.",
                    "short", [(f"sum by ({BY}) ({rate('srp_sqlite_commit_duration_seconds_count')})", "commits/s {{job}} {{instance}}")], w=18, h=6),

@@ -241,7 +241,7 @@ impl Store {
             record_sbom_changes(&tx, id, &meta.target, c)?;
         }
         prune(&tx, &meta.pipeline, &meta.target, &kind, self.keep)?;
-        tx.commit()?;
+        srp_daemon::sqlite::commit(tx)?;
         Ok(id)
     }
 

@@ -332,6 +332,6 @@ fn commit_batch(
             });
         }
     }
-    tx.commit()?;
+    srp_daemon::sqlite::commit(tx)?;
     Ok(out)
 }

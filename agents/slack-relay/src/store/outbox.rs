@@ -241,7 +241,7 @@ impl Outbox {
                     params![target, group_key, r.channel, r.ts, t],
                 )?;
             }
-            tx.commit()?;
+            srp_daemon::sqlite::commit(tx)?;
             Ok(())
         })
         .await
