@@ -12,6 +12,7 @@
 //! is cut off just the same. A handler that has read its whole body is never
 //! cut off, however long it then works.
 
+use crate::red::AnsweredOutside;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
@@ -40,10 +41,14 @@ pub struct BodyTimeout(pub Duration);
 /// Axum middleware: answer 408 (and close the connection) when a request's
 /// body is not complete within `timeout` of its arrival.
 pub async fn enforce(State(timeout): State<Duration>, request: Request, next: Next) -> Response {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     if body.is_end_stream() {
         return next.run(Request::from_parts(parts, body)).await;
     }
+    // The RED layer sits inside this one: told before its request is
+    // dropped, it counts the 408 (in `http_requests_total`) all the same.
+    let answered = AnsweredOutside::default();
+    parts.extensions.insert(answered.clone());
     let deadline = Instant::now() + timeout;
     let complete = Arc::new(AtomicBool::new(false));
     let body = Body::new(DeadlineBody {
@@ -61,6 +66,9 @@ pub async fn enforce(State(timeout): State<Duration>, request: Request, next: Ne
             if complete.load(Ordering::Acquire) {
                 handler.await
             } else {
+                // Set before the handler is dropped (when this returns, so
+                // before the 408 leaves): the drop is what counts it.
+                answered.set(StatusCode::REQUEST_TIMEOUT);
                 timed_out(timeout)
             }
         }
@@ -177,6 +185,70 @@ mod tests {
         .await;
         assert!(said.starts_with("HTTP/1.1 408"), "{said}");
         assert!(said.contains("\"code\":\"request_timeout\""), "{said}");
+        shutdown.trigger();
+    }
+
+    /// The 408 is answered outside the RED layer ([`crate::layers::finish`]
+    /// puts it inside this one): it must still show in
+    /// `http_requests_total`, under the route it was sent to.
+    #[tokio::test]
+    async fn the_408_is_counted_in_the_red_metrics() {
+        let registry = prometheus::Registry::new();
+        let red = crate::RedMetrics::register(&registry).unwrap();
+        let router = crate::layers::finish(echo(), red, Duration::from_secs(30));
+        let (addr, shutdown) = start(router, Duration::from_millis(300)).await;
+        let said = exchange(
+            addr,
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly-this",
+            Duration::from_secs(10),
+        )
+        .await;
+        assert!(said.starts_with("HTTP/1.1 408"), "{said}");
+        let text = crate::metrics::render(&registry);
+        assert!(
+            text.contains(r#"http_requests_total{method="POST",route="/",status="408"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"http_request_duration_seconds_count{method="POST",route="/"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains("http_requests_in_flight 0"), "{text}");
+        shutdown.trigger();
+    }
+
+    /// A client that goes away mid-body was not answered 408 by the deadline.
+    #[tokio::test]
+    async fn a_client_gone_mid_body_is_not_counted_as_a_408() {
+        let registry = prometheus::Registry::new();
+        let red = crate::RedMetrics::register(&registry).unwrap();
+        let router = crate::layers::finish(echo(), red, Duration::from_secs(30));
+        let (addr, shutdown) = start(router, Duration::from_secs(30)).await;
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\npart")
+            .await
+            .unwrap();
+        let in_flight = |text: &str| text.contains("http_requests_in_flight 1");
+        let mut text = String::new();
+        for _ in 0..100 {
+            text = crate::metrics::render(&registry);
+            if in_flight(&text) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(in_flight(&text), "the request never arrived: {text}");
+        drop(stream);
+        for _ in 0..100 {
+            text = crate::metrics::render(&registry);
+            if text.contains("http_requests_in_flight 0") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(text.contains("http_requests_in_flight 0"), "{text}");
+        assert!(!text.contains("status=\"408\""), "{text}");
         shutdown.trigger();
     }
 

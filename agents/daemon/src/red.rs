@@ -3,12 +3,13 @@
 //! `http_request_duration_seconds{method,route}`, `http_requests_in_flight`.
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::Method;
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Label for requests that matched no route: raw paths would let any client
 /// create unbounded series.
@@ -72,13 +73,23 @@ fn method_label(m: &Method) -> &'static str {
     }
 }
 
-/// Decrements the gauge even when the client disconnects and the request
-/// future is dropped half-way.
-struct InFlight<'a>(&'a IntGauge);
+/// A request extension for a layer that sits outside [`track`] (the body
+/// deadline, which [`crate::serve_with`] adds around every router) and may
+/// drop the request under way to answer it itself. It sets the status it
+/// answered with before dropping; [`track`] then counts the request with
+/// that status instead of losing it. A request dropped without one (the
+/// client went away) is not counted: nobody was answered.
+#[derive(Clone, Default)]
+pub struct AnsweredOutside(Arc<AtomicU16>);
 
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0.dec();
+impl AnsweredOutside {
+    /// Say which status the request is being answered with.
+    pub fn set(&self, status: StatusCode) {
+        self.0.store(status.as_u16(), Ordering::Release);
+    }
+
+    fn get(&self) -> Option<StatusCode> {
+        StatusCode::from_u16(self.0.load(Ordering::Acquire)).ok()
     }
 }
 
@@ -89,29 +100,68 @@ pub async fn track(State(m): State<Arc<RedMetrics>>, req: Request, next: Next) -
     let route = route.as_ref().map_or(UNMATCHED_ROUTE, |p| p.as_str());
     let method = method_label(req.method());
     m.in_flight.inc();
-    let _guard = InFlight(&m.in_flight);
-    let start = Instant::now();
+    let mut pending = Pending {
+        metrics: &m,
+        method,
+        route,
+        start: Instant::now(),
+        outside: req.extensions().get::<AnsweredOutside>().cloned(),
+        answered: false,
+    };
     let response = next.run(req).await;
-    let elapsed = start.elapsed();
+    pending.answered = true;
     let status = response.status();
-    m.duration
-        .with_label_values(&[method, route])
-        .observe(elapsed.as_secs_f64());
-    m.requests
-        .with_label_values(&[method, route, status.as_str()])
-        .inc();
-    // Per-request lines only at debug: at info they would cost more than the
-    // request. Server errors are always worth a line.
-    if status.is_server_error() {
-        tracing::warn!(
-            method,
-            route,
-            status = status.as_u16(),
-            ?elapsed,
-            "request failed"
-        );
-    } else {
-        tracing::debug!(method, route, status = status.as_u16(), ?elapsed, "request");
-    }
+    pending.record(status);
     response
+}
+
+/// One request being tracked: decrements the in-flight gauge even when the
+/// request future is dropped half-way, and counts a request that an outer
+/// layer answered (see [`AnsweredOutside`]).
+struct Pending<'a> {
+    metrics: &'a RedMetrics,
+    method: &'static str,
+    route: &'a str,
+    start: Instant,
+    outside: Option<AnsweredOutside>,
+    answered: bool,
+}
+
+impl Pending<'_> {
+    fn record(&self, status: StatusCode) {
+        let (method, route) = (self.method, self.route);
+        let elapsed: Duration = self.start.elapsed();
+        self.metrics
+            .duration
+            .with_label_values(&[method, route])
+            .observe(elapsed.as_secs_f64());
+        self.metrics
+            .requests
+            .with_label_values(&[method, route, status.as_str()])
+            .inc();
+        // Per-request lines only at debug: at info they would cost more than
+        // the request. Server errors are always worth a line.
+        if status.is_server_error() {
+            tracing::warn!(
+                method,
+                route,
+                status = status.as_u16(),
+                ?elapsed,
+                "request failed"
+            );
+        } else {
+            tracing::debug!(method, route, status = status.as_u16(), ?elapsed, "request");
+        }
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        self.metrics.in_flight.dec();
+        if !self.answered {
+            if let Some(status) = self.outside.as_ref().and_then(AnsweredOutside::get) {
+                self.record(status);
+            }
+        }
+    }
 }
