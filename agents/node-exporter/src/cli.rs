@@ -128,6 +128,11 @@ pub struct Cli {
     #[arg(long = "collector.sysctl.include-info", value_name = "NAME")]
     pub sysctl_include_info: Vec<String>,
 
+    /// Also export bcache's priority_stats (unused and metadata percent); the
+    /// kernel walks every bucket to produce that file, hence off by default.
+    #[arg(long = "collector.bcache.priorityStats")]
+    pub bcache_priority_stats: bool,
+
     /// Directory of *.prom files for the textfile collector (unset: none read).
     #[arg(long = "collector.textfile.directory", value_name = "DIR")]
     pub textfile_directory: Option<PathBuf>,
@@ -373,6 +378,7 @@ impl Cli {
                 "collector.cpu.info.bugs-include",
                 &self.cpu_info_bugs_include,
             )?,
+            bcache_priority_stats: self.bcache_priority_stats,
         })
     }
 }

@@ -30,13 +30,15 @@ const EXPECTED_TOTAL: usize = 2429;
 
 /// Overall series matched exactly (name, labels and value text) today. A
 /// change that lowers it is a regression; raise it as collectors are added.
-const MATCHED_FLOOR: usize = 2267;
+const MATCHED_FLOOR: usize = 2380;
 
 /// Collectors whose series are identical to upstream's on the suite: no
 /// missing, extra or different series allowed.
 const COMPLETE: &[&str] = &[
     "arp",
+    "bcache",
     "bonding",
+    "btrfs",
     "buddyinfo",
     "cgroups",
     "conntrack",
@@ -50,6 +52,7 @@ const COMPLETE: &[&str] = &[
     "fibrechannel",
     "filefd",
     "hwmon",
+    "infiniband",
     "interrupts",
     "ipvs",
     "ksmd",

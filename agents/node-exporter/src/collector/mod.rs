@@ -7,7 +7,9 @@
 //! `node_scrape_collector_success{collector}=0` while the others still answer.
 
 pub mod arp;
+pub mod bcache;
 pub mod bonding;
+pub mod btrfs;
 pub mod buddyinfo;
 pub mod cgroups;
 pub mod conntrack;
@@ -24,6 +26,7 @@ pub mod fibrechannel;
 pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;
+pub mod infiniband;
 pub mod interrupts;
 pub mod ipvs;
 pub mod ksmd;

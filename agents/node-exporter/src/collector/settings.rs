@@ -110,6 +110,8 @@ pub struct Settings {
     pub cpu_info: bool,
     pub cpu_info_flags_include: Option<Regex>,
     pub cpu_info_bugs_include: Option<Regex>,
+    /// `--collector.bcache.priorityStats`: also read the costly `priority_stats`.
+    pub bcache_priority_stats: bool,
 }
 
 impl Default for Settings {
@@ -136,6 +138,7 @@ impl Default for Settings {
             cpu_info: false,
             cpu_info_flags_include: None,
             cpu_info_bugs_include: None,
+            bcache_priority_stats: false,
         }
     }
 }

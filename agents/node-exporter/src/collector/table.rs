@@ -21,10 +21,22 @@ pub const ALL: &[Spec] = &[
         build: |s| Box::new(arp::Arp::new(s)),
     },
     Spec {
+        name: "bcache",
+        default_enabled: true,
+        about: "bcache cache sets, backing and cache devices (/sys/fs/bcache; --collector.bcache.priorityStats)",
+        build: |s| Box::new(bcache::Bcache::new(&s.paths, s.bcache_priority_stats)),
+    },
+    Spec {
         name: "bonding",
         default_enabled: true,
         about: "configured and active slaves per bonding master (/sys/class/net)",
         build: |s| Box::new(bonding::Bonding::new(&s.paths)),
+    },
+    Spec {
+        name: "btrfs",
+        default_enabled: true,
+        about: "btrfs allocation per block group and profile, device sizes (/sys/fs/btrfs)",
+        build: |s| Box::new(btrfs::Btrfs::new(&s.paths)),
     },
     Spec {
         name: "buddyinfo",
@@ -109,6 +121,12 @@ pub const ALL: &[Spec] = &[
         default_enabled: true,
         about: "hardware sensors: temperatures, voltages, fans, power (/sys/class/hwmon)",
         build: |s| Box::new(hwmon::Hwmon::new(&s.paths)),
+    },
+    Spec {
+        name: "infiniband",
+        default_enabled: true,
+        about: "InfiniBand port state, rate and counters (/sys/class/infiniband)",
+        build: |s| Box::new(infiniband::Infiniband::new(&s.paths)),
     },
     Spec {
         name: "interrupts",
@@ -344,12 +362,9 @@ pub const ALL: &[Spec] = &[
 /// `--[no-]collector.<name>` switches (and `--collector.<name>.*` options) are
 /// accepted and ignored with a warning so existing unit files keep working.
 pub const NOT_IMPLEMENTED: &[&str] = &[
-    "bcache",
-    "btrfs",
     "devstat",
     "drm",
     "ethtool",
-    "infiniband",
     "logind",
     "network_route",
     "ntp",
