@@ -128,10 +128,43 @@ pub struct Cli {
     #[arg(long = "collector.sysctl.include-info", value_name = "NAME")]
     pub sysctl_include_info: Vec<String>,
 
+    /// Test fixtures (upstream's JSON format) for the wifi collector instead of nl80211.
+    #[arg(long = "collector.wifi.fixtures", value_name = "DIR")]
+    pub wifi_fixtures: Option<PathBuf>,
+
+    /// Test fixtures (DIR/results.json, upstream's format) for the qdisc collector instead of rtnetlink.
+    #[arg(long = "collector.qdisc.fixtures", value_name = "DIR")]
+    pub qdisc_fixtures: Option<PathBuf>,
+
+    /// Regexp of qdisc devices to include (mutually exclusive with -exclude).
+    /// node_exporter 1.5 spells it collector.qdisk.device-include; both are accepted.
+    #[arg(
+        long = "collector.qdisc.device-include",
+        alias = "collector.qdisk.device-include"
+    )]
+    pub qdisc_device_include: Option<String>,
+
+    /// Regexp of qdisc devices to exclude (mutually exclusive with -include).
+    #[arg(
+        long = "collector.qdisc.device-exclude",
+        alias = "collector.qdisk.device-exclude"
+    )]
+    pub qdisc_device_exclude: Option<String>,
+
     /// Also export bcache's priority_stats (unused and metadata percent); the
     /// kernel walks every bucket to produce that file, hence off by default.
     #[arg(long = "collector.bcache.priorityStats")]
     pub bcache_priority_stats: bool,
+
+    /// Regexp of tape drives (st0, st1, …) to leave out of tapestats.
+    #[arg(long = "collector.tapestats.ignored-devices", default_value = defaults::TAPESTATS_IGNORED_DEVICES)]
+    pub tapestats_ignored_devices: String,
+
+    /// Comma-separated labels of the IPVS backend series (local_address,
+    /// local_port, remote_address, remote_port, proto, local_mark); backends
+    /// that differ only in labels left out are summed.
+    #[arg(long = "collector.ipvs.backend-labels", default_value = collector::ipvs::DEFAULT_BACKEND_LABELS)]
+    pub ipvs_backend_labels: String,
 
     /// Directory of *.prom files for the textfile collector (unset: none read).
     #[arg(long = "collector.textfile.directory", value_name = "DIR")]
@@ -321,6 +354,9 @@ impl Cli {
         if self.netdev_device_exclude.is_some() && self.netdev_device_include.is_some() {
             anyhow::bail!("--collector.netdev.device-exclude and --collector.netdev.device-include are mutually exclusive");
         }
+        if self.qdisc_device_exclude.is_some() && self.qdisc_device_include.is_some() {
+            anyhow::bail!("--collector.qdisc.device-exclude and --collector.qdisc.device-include are mutually exclusive");
+        }
         let opt = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<Regex>> {
             match v.as_deref() {
                 None | Some("") => Ok(None),
@@ -379,6 +415,18 @@ impl Cli {
                 &self.cpu_info_bugs_include,
             )?,
             bcache_priority_stats: self.bcache_priority_stats,
+            tapestats_ignored_devices: regex(
+                "collector.tapestats.ignored-devices",
+                &self.tapestats_ignored_devices,
+            )?,
+            ipvs_backend_labels: collector::ipvs::parse_backend_labels(&self.ipvs_backend_labels)
+                .map_err(|e| anyhow::anyhow!("--collector.ipvs.backend-labels: {e}"))?,
+            wifi_fixtures: self.wifi_fixtures.clone(),
+            qdisc: collector::qdisc::QdiscSettings {
+                fixtures: self.qdisc_fixtures.clone(),
+                device_include: opt("collector.qdisc.device-include", &self.qdisc_device_include)?,
+                device_exclude: opt("collector.qdisc.device-exclude", &self.qdisc_device_exclude)?,
+            },
         })
     }
 }
@@ -461,6 +509,34 @@ mod tests {
         let e = c.settings().err().unwrap().to_string();
         assert!(e.contains("--collector.diskstats.device-exclude"), "{e}");
         assert!(try_parse_from(["x", "--bogus"]).is_err());
+    }
+
+    #[test]
+    fn tapestats_and_ipvs_options_are_honoured() {
+        let s = parse(&[
+            "--collector.tapestats.ignored-devices=^st1$",
+            "--collector.ipvs.backend-labels=local_port,proto",
+        ])
+        .settings()
+        .unwrap();
+        assert!(s.tapestats_ignored_devices.is_match("st1"));
+        assert!(!s.tapestats_ignored_devices.is_match("st0"));
+        assert_eq!(s.ipvs_backend_labels, [false, false, true, true, false, false]);
+        let s = parse(&[]).settings().unwrap();
+        assert_eq!(s.ipvs_backend_labels, [true; 6]);
+        assert!(!s.tapestats_ignored_devices.is_match("st0"));
+        let e = parse(&["--collector.ipvs.backend-labels=proto,zone"])
+            .settings()
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("--collector.ipvs.backend-labels") && e.contains("zone"), "{e}");
+        let e = parse(&["--collector.tapestats.ignored-devices=("])
+            .settings()
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("--collector.tapestats.ignored-devices"), "{e}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ const RTM_GETLINK: u16 = 18;
 const RTM_NEWLINK: u16 = 16;
 const NLM_F_REQUEST: u16 = 1;
 const NLM_F_DUMP: u16 = 0x300;
+const NLM_F_ACK: u16 = 4;
 
 const IFLA_ADDRESS: u16 = 1;
 const IFLA_BROADCAST: u16 = 2;
@@ -213,6 +214,139 @@ pub fn dump_links() -> io::Result<Vec<Link>> {
             return Ok(links);
         }
     }
+}
+
+/// One netlink message of a reply: its type and its payload (after the
+/// 16-byte header).
+pub type Message = (u16, Vec<u8>);
+
+/// Send one request on a fresh `protocol` socket (NETLINK_ROUTE,
+/// NETLINK_GENERIC, …) and collect its replies. `dump` asks for every object
+/// (ended by NLMSG_DONE); otherwise the kernel's ACK ends the reply. Used by
+/// the qdisc and wifi collectors; [`dump_links`] keeps its own tuned loop.
+pub fn request(
+    protocol: libc::c_int,
+    msg_type: u16,
+    dump: bool,
+    body: &[u8],
+) -> io::Result<Vec<Message>> {
+    // SAFETY: plain socket call; the descriptor is owned below.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            protocol,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is fresh and ours.
+    let fd: std::os::fd::OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) };
+    use std::os::fd::AsRawFd;
+    let flags = NLM_F_REQUEST | if dump { NLM_F_DUMP } else { NLM_F_ACK };
+    let len = 16 + body.len();
+    let mut req = Vec::with_capacity(len);
+    req.extend_from_slice(&(len as u32).to_ne_bytes());
+    req.extend_from_slice(&msg_type.to_ne_bytes());
+    req.extend_from_slice(&flags.to_ne_bytes());
+    req.extend_from_slice(&1u32.to_ne_bytes());
+    req.extend_from_slice(&0u32.to_ne_bytes());
+    req.extend_from_slice(body);
+    // SAFETY: sending our buffer on our socket (the kernel is the default peer).
+    if unsafe { libc::send(fd.as_raw_fd(), req.as_ptr().cast(), req.len(), 0) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        // SAFETY: receiving into our buffer.
+        let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 || split_messages(&buf[..n as usize], &mut out)? {
+            return Ok(out);
+        }
+    }
+}
+
+/// Split a receive buffer into messages; `Ok(true)` at NLMSG_DONE or an ACK.
+fn split_messages(buf: &[u8], out: &mut Vec<Message>) -> io::Result<bool> {
+    let mut i = 0;
+    while i + 16 <= buf.len() {
+        let len = u32_at(buf, i) as usize;
+        let ty = u16_at(buf, i + 4);
+        if len < 16 || i + len > buf.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "truncated netlink message",
+            ));
+        }
+        match ty {
+            NLMSG_DONE => return Ok(true),
+            NLMSG_ERROR => {
+                let code = if len >= 20 {
+                    u32_at(buf, i + 16) as i32
+                } else {
+                    0
+                };
+                if code == 0 {
+                    return Ok(true); // the ACK of a non-dump request
+                }
+                return Err(io::Error::from_raw_os_error(-code));
+            }
+            _ => out.push((ty, buf[i + 16..i + len].to_vec())),
+        }
+        i += align4(len);
+    }
+    Ok(false)
+}
+
+/// The attributes (type without the nested/byte-order bits, data) of a
+/// payload from `offset` on.
+pub fn attrs(payload: &[u8], offset: usize) -> Vec<(u16, &[u8])> {
+    let mut v = Vec::new();
+    let mut i = offset;
+    while i + 4 <= payload.len() {
+        let len = u16_at(payload, i) as usize;
+        if len < 4 || i + len > payload.len() {
+            break;
+        }
+        v.push((u16_at(payload, i + 2) & 0x3fff, &payload[i + 4..i + len]));
+        i += align4(len);
+    }
+    v
+}
+
+/// One attribute in netlink's layout (for requests).
+pub fn attr_bytes(ty: u16, data: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(align4(4 + data.len()));
+    v.extend_from_slice(&((4 + data.len()) as u16).to_ne_bytes());
+    v.extend_from_slice(&ty.to_ne_bytes());
+    v.extend_from_slice(data);
+    while v.len() % 4 != 0 {
+        v.push(0);
+    }
+    v
+}
+
+/// Little helpers for attribute data (native byte order, as netlink sends).
+pub fn data_u16(d: &[u8]) -> Option<u16> {
+    (d.len() >= 2).then(|| u16_at(d, 0))
+}
+pub fn data_u32(d: &[u8]) -> Option<u32> {
+    (d.len() >= 4).then(|| u32_at(d, 0))
+}
+pub fn data_u64(d: &[u8]) -> Option<u64> {
+    (d.len() >= 8).then(|| u64::from_ne_bytes(d[..8].try_into().unwrap_or([0; 8])))
+}
+pub fn data_str(d: &[u8]) -> String {
+    String::from_utf8_lossy(d.split(|&c| c == 0).next().unwrap_or(&[])).into_owned()
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ const EXPECTED_TOTAL: usize = 2429;
 
 /// Overall series matched exactly (name, labels and value text) today. A
 /// change that lowers it is a regression; raise it as collectors are added.
-const MATCHED_FLOOR: usize = 2380;
+const MATCHED_FLOOR: usize = 2422;
 
 /// Collectors whose series are identical to upstream's on the suite: no
 /// missing, extra or different series allowed.
@@ -71,6 +71,7 @@ const COMPLETE: &[&str] = &[
     "powersupplyclass",
     "pressure",
     "processes",
+    "qdisc",
     "rapl",
     "schedstat",
     "selinux",
@@ -85,6 +86,7 @@ const COMPLETE: &[&str] = &[
     "time",
     "udp_queues",
     "vmstat",
+    "wifi",
     "xfs",
     "zfs",
     "zoneinfo",

@@ -78,6 +78,7 @@ pub mod defaults {
     pub const DISKSTATS_DEVICE_EXCLUDE: &str = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
     pub const NETSTAT_FIELDS: &str = r"^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
     pub const NETCLASS_IGNORED_DEVICES: &str = "^$";
+    pub const TAPESTATS_IGNORED_DEVICES: &str = "^$";
     pub const VMSTAT_FIELDS: &str = r"^(oom_kill|pgpg|pswp|pg.*fault).*";
     pub const MOUNT_TIMEOUT_SECS: u64 = 5;
 }
@@ -112,6 +113,14 @@ pub struct Settings {
     pub cpu_info_bugs_include: Option<Regex>,
     /// `--collector.bcache.priorityStats`: also read the costly `priority_stats`.
     pub bcache_priority_stats: bool,
+    /// `--collector.tapestats.ignored-devices`: drives (`st0`) to leave out.
+    pub tapestats_ignored_devices: Regex,
+    /// `--collector.ipvs.backend-labels`, as `ipvs::parse_backend_labels` reads it.
+    pub ipvs_backend_labels: [bool; 6],
+    /// `--collector.wifi.fixtures`: upstream's JSON stand-in for nl80211.
+    pub wifi_fixtures: Option<PathBuf>,
+    /// `--collector.qdisc.*`.
+    pub qdisc: super::qdisc::QdiscSettings,
 }
 
 impl Default for Settings {
@@ -139,6 +148,10 @@ impl Default for Settings {
             cpu_info_flags_include: None,
             cpu_info_bugs_include: None,
             bcache_priority_stats: false,
+            tapestats_ignored_devices: Regex::new(defaults::TAPESTATS_IGNORED_DEVICES).unwrap(),
+            ipvs_backend_labels: [true; 6],
+            wifi_fixtures: None,
+            qdisc: Default::default(),
         }
     }
 }

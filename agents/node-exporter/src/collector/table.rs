@@ -138,7 +138,7 @@ pub const ALL: &[Spec] = &[
         name: "ipvs",
         default_enabled: true,
         about: "IPVS totals and per-backend connections and weights (/proc/net/ip_vs*)",
-        build: |s| Box::new(ipvs::Ipvs::new(&s.paths)),
+        build: |s| Box::new(ipvs::Ipvs::new(&s.paths, s.ipvs_backend_labels)),
     },
     Spec {
         name: "ksmd",
@@ -243,6 +243,12 @@ pub const ALL: &[Spec] = &[
         build: |s| Box::new(processes::Processes::new(&s.paths)),
     },
     Spec {
+        name: "qdisc",
+        default_enabled: false,
+        about: "root queueing discipline counters per device (rtnetlink; --collector.qdisc.fixtures for tests)",
+        build: |s| Box::new(qdisc::QdiscCollector::new(&s.qdisc)),
+    },
+    Spec {
         name: "rapl",
         default_enabled: true,
         about: "RAPL energy counters (/sys/class/powercap)",
@@ -294,7 +300,12 @@ pub const ALL: &[Spec] = &[
         name: "tapestats",
         default_enabled: true,
         about: "SCSI tape drive I/O statistics (/sys/class/scsi_tape)",
-        build: |s| Box::new(tapestats::Tapestats::new(&s.paths)),
+        build: |s| {
+            Box::new(tapestats::Tapestats::new(
+                &s.paths,
+                s.tapestats_ignored_devices.clone(),
+            ))
+        },
     },
     Spec {
         name: "textfile",
@@ -339,6 +350,12 @@ pub const ALL: &[Spec] = &[
         build: |s| Box::new(vmstat::Vmstat::new(s)),
     },
     Spec {
+        name: "wifi",
+        default_enabled: false,
+        about: "wireless interfaces, BSS and stations (nl80211; --collector.wifi.fixtures for tests)",
+        build: |s| Box::new(wifi::Wifi::new(s.wifi_fixtures.clone())),
+    },
+    Spec {
         name: "xfs",
         default_enabled: true,
         about: "XFS filesystem statistics per device (/sys/fs/xfs)",
@@ -369,12 +386,10 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "network_route",
     "ntp",
     "perf",
-    "qdisc",
     "runit",
     "supervisord",
     "systemd",
     "tcpstat",
-    "wifi",
 ];
 
 pub fn spec(name: &str) -> Option<&'static Spec> {
