@@ -13,7 +13,7 @@ use crate::metrics::Metrics;
 use crate::routes::{Destination, Routes};
 use crate::silences::Alertmanagers;
 use crate::store::pg::PgStore;
-use crate::store::{DbHealth, Ingest, Outbox};
+use crate::store::{DbHealth, Ingest, Outbox, WriterMetrics};
 use anyhow::{bail, Context};
 use srp_daemon::{Check, HealthReport};
 use std::path::Path;
@@ -189,16 +189,23 @@ pub async fn serve(a: ServeArgs) -> anyhow::Result<()> {
             )
         }
         None => {
+            let writer_metrics = WriterMetrics::new();
+            writer_metrics
+                .register(&registry)
+                .context("registering the writer metrics")?;
             let ingest = Ingest::spawn_with(
                 &a.data_dir,
                 a.dedupe_window,
                 a.commit_gather,
                 wake.clone(),
                 health.clone(),
+                writer_metrics,
                 &shutdown,
             )
             .with_context(|| format!("opening the outbox in {}", a.data_dir.display()))?;
-            (ingest, Outbox::open(&a.data_dir, health.clone())?)
+            let sync = ingest.wal_sync().expect("the SQLite writer has a WAL sync");
+            let outbox = Outbox::open_synced(&a.data_dir, health.clone(), sync)?;
+            (ingest, outbox)
         }
     };
     let routes = Arc::new(cfg.routes);

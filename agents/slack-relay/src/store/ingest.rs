@@ -10,7 +10,9 @@
 //! shared drain bound.
 
 use super::pg::PgStore;
+use super::wal_sync::WalSync;
 use super::{now, schema, Accepted, DbHealth, NewNotification, StoreError};
+use prometheus::{Histogram, HistogramOpts, Registry};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use srp_daemon::Shutdown;
 use std::path::Path;
@@ -32,6 +34,54 @@ pub const GATHER: Duration = Duration::from_millis(1);
 
 type Job = (NewNotification, oneshot::Sender<Result<Accepted, String>>);
 
+/// The writer's metrics: how many notifications each commit carried (one
+/// fsync covers them all: the rate is about batch size / cycle time) and
+/// how long each WAL fsync took.
+#[derive(Clone)]
+pub struct WriterMetrics {
+    pub batch_sizes: Histogram,
+    pub fsyncs: Histogram,
+}
+
+impl WriterMetrics {
+    /// Not registered anywhere (tests, or [`WriterMetrics::register`]).
+    pub fn new() -> Self {
+        let batch_sizes = Histogram::with_opts(
+            HistogramOpts::new(
+                "srp_relay_commit_batch_size",
+                "Notifications stored by one SQLite commit of the ingest writer (one WAL fsync covers them).",
+            )
+            .buckets(vec![1.0, 2.0, 4.0, 8.0, 12.0, 16.0, 24.0, 32.0, 64.0, 128.0, 512.0]),
+        )
+        .expect("static histogram options are valid");
+        let fsyncs = Histogram::with_opts(
+            HistogramOpts::new(
+                "srp_relay_wal_fsync_seconds",
+                "Time of one fsync of the SQLite WAL by the sync thread (acknowledgements wait for it).",
+            )
+            .buckets(vec![
+                0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.1, 1.0,
+            ]),
+        )
+        .expect("static histogram options are valid");
+        WriterMetrics {
+            batch_sizes,
+            fsyncs,
+        }
+    }
+
+    pub fn register(&self, registry: &Registry) -> prometheus::Result<()> {
+        registry.register(Box::new(self.batch_sizes.clone()))?;
+        registry.register(Box::new(self.fsyncs.clone()))
+    }
+}
+
+impl Default for WriterMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Hands notifications to the writer (SQLite) or stores them in the shared
 /// outbox (PostgreSQL), and waits for the commit.
 #[derive(Clone)]
@@ -44,7 +94,7 @@ pub struct Ingest {
 
 #[derive(Clone)]
 enum Backend {
-    Sqlite(mpsc::Sender<Job>),
+    Sqlite(mpsc::Sender<Job>, WalSync),
     /// Each request is its own transaction: PostgreSQL group-commits
     /// concurrent ones itself, and there is no writer to drain on a stop.
     Postgres {
@@ -75,7 +125,15 @@ impl Ingest {
         health: Arc<DbHealth>,
         shutdown: &Shutdown,
     ) -> Result<Self, StoreError> {
-        Self::spawn_with(dir, dedupe_window, GATHER, committed, health, shutdown)
+        Self::spawn_with(
+            dir,
+            dedupe_window,
+            GATHER,
+            committed,
+            health,
+            WriterMetrics::new(),
+            shutdown,
+        )
     }
 
     /// [`Ingest::spawn`] with how long a commit may wait for requests still
@@ -86,30 +144,45 @@ impl Ingest {
         gather: Duration,
         committed: Arc<Notify>,
         health: Arc<DbHealth>,
+        metrics: WriterMetrics,
         shutdown: &Shutdown,
     ) -> Result<Self, StoreError> {
-        let conn = schema::open(dir)?;
-        // Checkpoints (copying the WAL into the database, with an fsync) run
-        // on the outbox connection instead, so they never stall an
-        // acknowledgement.
-        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        let (tx, rx) = mpsc::channel::<Job>(8192);
-        let open_requests = Arc::new(AtomicUsize::new(0));
-        let submitted = Arc::new(AtomicUsize::new(0));
+        // Commits return before their fsync; the sync thread's fsync
+        // releases the answers (see `wal_sync`).
+        let conn = schema::open_unsynced(dir)?;
+        let sync = WalSync::start(&schema::db_path(dir), health.clone(), metrics.fsyncs)?;
         let writer = Writer {
             window: dedupe_window,
             committed,
             health,
-            open_requests: open_requests.clone(),
-            submitted: submitted.clone(),
+            open_requests: Arc::default(),
+            submitted: Arc::default(),
             gather,
+            sync,
+            batch_sizes: metrics.batch_sizes,
         };
-        shutdown.spawn(writer.run(conn, rx, shutdown.clone()));
-        Ok(Ingest {
-            backend: Backend::Sqlite(tx),
-            open_requests,
-            submitted,
-        })
+        writer.start(conn, shutdown)
+    }
+
+    /// A writer whose WAL syncs are `sync`'s (tests: slow or failing).
+    #[cfg(test)]
+    pub(super) fn spawn_with_sync(
+        dir: &Path,
+        sync: WalSync,
+        health: Arc<DbHealth>,
+        shutdown: &Shutdown,
+    ) -> Result<Self, StoreError> {
+        let writer = Writer {
+            window: Duration::from_secs(60),
+            committed: Arc::new(Notify::new()),
+            health,
+            open_requests: Arc::default(),
+            submitted: Arc::default(),
+            gather: GATHER,
+            sync,
+            batch_sizes: WriterMetrics::new().batch_sizes,
+        };
+        writer.start(schema::open_unsynced(dir)?, shutdown)
     }
 
     /// Store into the shared PostgreSQL outbox; outcomes are recorded in
@@ -126,6 +199,15 @@ impl Ingest {
         }
     }
 
+    /// The WAL sync thread, for the other connections of this relay that
+    /// commit without an fsync of their own (SQLite only).
+    pub fn wal_sync(&self) -> Option<WalSync> {
+        match &self.backend {
+            Backend::Sqlite(_, sync) => Some(sync.clone()),
+            Backend::Postgres { .. } => None,
+        }
+    }
+
     /// Mark an inbound request as open until the guard is dropped.
     pub fn open_request(&self) -> OpenRequest {
         self.open_requests.fetch_add(1, Ordering::SeqCst);
@@ -136,7 +218,7 @@ impl Ingest {
     /// was).
     pub async fn submit(&self, n: NewNotification) -> Result<Accepted, StoreError> {
         let tx = match &self.backend {
-            Backend::Sqlite(tx) => tx,
+            Backend::Sqlite(tx, _) => tx,
             Backend::Postgres {
                 store,
                 window,
@@ -177,9 +259,26 @@ struct Writer {
     open_requests: Arc<AtomicUsize>,
     submitted: Arc<AtomicUsize>,
     gather: Duration,
+    sync: WalSync,
+    batch_sizes: Histogram,
 }
 
 impl Writer {
+    fn start(self, conn: Connection, shutdown: &Shutdown) -> Result<Ingest, StoreError> {
+        // Checkpoints (copying the WAL into the database, with an fsync) run
+        // on the outbox connection instead, so they never stall an
+        // acknowledgement.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let (tx, rx) = mpsc::channel::<Job>(8192);
+        let ingest = Ingest {
+            backend: Backend::Sqlite(tx, self.sync.clone()),
+            open_requests: self.open_requests.clone(),
+            submitted: self.submitted.clone(),
+        };
+        shutdown.spawn(self.run(conn, rx, shutdown.clone()));
+        Ok(ingest)
+    }
+
     /// Inbound requests in progress that have not handed their
     /// notification over yet (they may still: worth waiting a moment for).
     fn still_coming(&self) -> bool {
@@ -249,11 +348,19 @@ impl Writer {
                 }
             }
         }
+        // Everything committed is answered once its fsync is done: wait
+        // for that (in order, so this waits for all of them).
+        if let Err(e) = this.sync.synced().await {
+            tracing::error!("the last commits are not on disk: {e}");
+        }
         tracing::debug!("database writer stopped");
     }
 
     fn commit_and_answer(&self, conn: &mut Connection, batch: Vec<Job>) {
-        let result = commit_batch(conn, &batch, self.window.as_secs_f64());
+        let result = self
+            .sync
+            .check()
+            .and_then(|()| commit_batch(conn, &batch, self.window.as_secs_f64()));
         self.health.record_ingest(&result);
         // Let a waiting delivery update in (at most ~1 ms per batch).
         for _ in 0..10 {
@@ -264,15 +371,31 @@ impl Writer {
         }
         match result {
             Ok(outcomes) => {
-                if outcomes
+                self.batch_sizes.observe(batch.len() as f64);
+                let stored = outcomes
                     .iter()
-                    .any(|o| matches!(o, Accepted::Stored { .. }))
-                {
-                    self.committed.notify_one();
-                }
-                for ((_, reply), o) in batch.into_iter().zip(outcomes) {
-                    let _ = reply.send(Ok(o));
-                }
+                    .any(|o| matches!(o, Accepted::Stored { .. }));
+                let committed = self.committed.clone();
+                let replies: Vec<_> = batch.into_iter().map(|(_, reply)| reply).collect();
+                // Answered only after an fsync that began after this commit
+                // returned, duplicates too (what they duplicate may be in
+                // this commit or the one before, not yet on disk).
+                self.sync.after_commit(Box::new(move |synced| match synced {
+                    Ok(()) => {
+                        if stored {
+                            committed.notify_one();
+                        }
+                        for (reply, o) in replies.into_iter().zip(outcomes) {
+                            let _ = reply.send(Ok(o));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!("cannot acknowledge {} notifications: {e}", replies.len());
+                        for reply in replies {
+                            let _ = reply.send(Err(StoreError::NotSynced(e.clone()).to_string()));
+                        }
+                    }
+                }));
             }
             Err(e) => {
                 tracing::error!("cannot commit {} notifications: {e}", batch.len());

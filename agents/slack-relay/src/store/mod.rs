@@ -20,14 +20,16 @@ pub mod message;
 pub mod outbox;
 pub mod pg;
 pub mod schema;
+pub mod wal_sync;
 
 pub use audit::AuditEntry;
 pub use dead_letters::{dead_letters, purge, replay, DeadRow};
 pub use health::DbHealth;
-pub use ingest::{Ingest, OpenRequest};
+pub use ingest::{Ingest, OpenRequest, WriterMetrics};
 pub use message::{Accepted, Kind, NewMessage, NewNotification};
 pub use outbox::{stats, MessageRef, Outbox, OutboxRow, QueueStats};
 pub use schema::{db_path, open, DB_FILE, MIGRATIONS};
+pub use wal_sync::WalSync;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -46,6 +48,10 @@ pub enum StoreError {
     /// PostgreSQL unreachable or refusing; the message has the causes.
     #[error("PostgreSQL: {0}")]
     Postgres(String),
+    /// The WAL could not be made durable (a failed fsync): nothing is
+    /// acknowledged any more until a restart.
+    #[error("not on disk: {0}; the relay must be restarted")]
+    NotSynced(String),
     #[error("the database writer has stopped")]
     WriterGone,
     #[error("background task failed: {0}")]
@@ -120,6 +126,73 @@ mod tests {
         assert_eq!(replay(&c, &[first]).unwrap(), 1);
         assert_eq!(replay(&c, &[]).unwrap(), 0);
         assert_eq!(outbox.heads().await.unwrap()[0].id, first);
+    }
+
+    #[tokio::test]
+    async fn nothing_is_acknowledged_before_the_wal_fsync() {
+        let dir = tempfile::tempdir().unwrap();
+        open(dir.path()).unwrap();
+        let health = Arc::new(DbHealth::default());
+        let fsyncs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = fsyncs.clone();
+        let sync = WalSync::start_with(
+            move || {
+                std::thread::sleep(Duration::from_millis(300));
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Ok(())
+            },
+            health.clone(),
+            WriterMetrics::new().fsyncs,
+        )
+        .unwrap();
+        let ingest = Ingest::spawn_with_sync(dir.path(), sync, health, &Shutdown::new()).unwrap();
+        let started = std::time::Instant::now();
+        assert_eq!(
+            ingest.submit(note("a")).await.unwrap(),
+            Accepted::Stored { messages: 1 }
+        );
+        assert!(
+            started.elapsed() >= Duration::from_millis(300),
+            "answered after {:?}, before the fsync ended",
+            started.elapsed()
+        );
+        assert!(fsyncs.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+        // A duplicate waits for an fsync too: what it duplicates may not be
+        // on disk yet.
+        let started = std::time::Instant::now();
+        assert_eq!(ingest.submit(note("a")).await.unwrap(), Accepted::Duplicate);
+        assert!(started.elapsed() >= Duration::from_millis(300));
+    }
+
+    #[tokio::test]
+    async fn a_failed_fsync_refuses_everything_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        open(dir.path()).unwrap();
+        let health = Arc::new(DbHealth::default());
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let c = calls.clone();
+        let sync = WalSync::start_with(
+            move || {
+                // The first fails, later ones "succeed": they prove nothing.
+                match c.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+                    0 => Err("fsync of relay.db-wal: Input/output error".into()),
+                    _ => Ok(()),
+                }
+            },
+            health.clone(),
+            WriterMetrics::new().fsyncs,
+        )
+        .unwrap();
+        let ingest =
+            Ingest::spawn_with_sync(dir.path(), sync, health.clone(), &Shutdown::new()).unwrap();
+        let e = ingest.submit(note("a")).await.unwrap_err().to_string();
+        assert!(e.contains("Input/output error"), "{e}");
+        let e = ingest.submit(note("b")).await.unwrap_err().to_string();
+        assert!(e.contains("not on disk"), "{e}");
+        assert!(health.error().unwrap().contains("not on disk"));
+        // The retry of the first is refused as well, not taken for a
+        // duplicate of a commit that may not be on disk.
+        assert!(ingest.submit(note("a")).await.is_err());
     }
 
     #[tokio::test]

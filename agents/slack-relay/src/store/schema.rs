@@ -78,14 +78,26 @@ fn retry_briefly(attempt: i32) -> bool {
 
 /// Open (creating if needed) the database under `dir` and bring its schema
 /// up to date. A file from a newer release is refused, naming the file.
+/// FULL: a commit is on disk (WAL fsynced) when it returns (the CLI, and
+/// any connection without the WAL sync thread behind it).
 pub fn open(dir: &Path) -> Result<Connection, StoreError> {
+    open_with(dir, Durability::Full)
+}
+
+/// [`open`] with a commit that returns before its fsync (NORMAL): only for
+/// the relay's own connections, whose every commit is followed by the WAL
+/// sync thread's fsync before anything depends on it (see `wal_sync`).
+pub(super) fn open_unsynced(dir: &Path) -> Result<Connection, StoreError> {
+    open_with(dir, Durability::Normal)
+}
+
+fn open_with(dir: &Path, durability: Durability) -> Result<Connection, StoreError> {
     std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
         path: dir.display().to_string(),
         source,
     })?;
     let path = db_path(dir);
-    // FULL: a commit is on disk (WAL fsynced) before it is acknowledged.
-    let mut conn = sqlite::open(&path, &Options::new(Durability::Full))?;
+    let mut conn = sqlite::open(&path, &Options::new(durability))?;
     // SQLite's own busy timeout sleeps in steps of up to 100 ms; the writer
     // and the dispatcher hold the lock for well under a millisecond, so
     // retrying in short steps keeps acknowledgements fast. (It replaces the
