@@ -420,7 +420,9 @@ impl Cli {
                 &self.tapestats_ignored_devices,
             )?,
             ipvs_backend_labels: collector::ipvs::parse_backend_labels(&self.ipvs_backend_labels)
-                .map_err(|e| anyhow::anyhow!("--collector.ipvs.backend-labels: {e}"))?,
+                .map_err(|e| {
+                anyhow::anyhow!("--collector.ipvs.backend-labels: {e}")
+            })?,
             wifi_fixtures: self.wifi_fixtures.clone(),
             qdisc: collector::qdisc::QdiscSettings {
                 fixtures: self.qdisc_fixtures.clone(),
@@ -521,7 +523,10 @@ mod tests {
         .unwrap();
         assert!(s.tapestats_ignored_devices.is_match("st1"));
         assert!(!s.tapestats_ignored_devices.is_match("st0"));
-        assert_eq!(s.ipvs_backend_labels, [false, false, true, true, false, false]);
+        assert_eq!(
+            s.ipvs_backend_labels,
+            [false, false, true, true, false, false]
+        );
         let s = parse(&[]).settings().unwrap();
         assert_eq!(s.ipvs_backend_labels, [true; 6]);
         assert!(!s.tapestats_ignored_devices.is_match("st0"));
@@ -530,7 +535,10 @@ mod tests {
             .err()
             .unwrap()
             .to_string();
-        assert!(e.contains("--collector.ipvs.backend-labels") && e.contains("zone"), "{e}");
+        assert!(
+            e.contains("--collector.ipvs.backend-labels") && e.contains("zone"),
+            "{e}"
+        );
         let e = parse(&["--collector.tapestats.ignored-devices=("])
             .settings()
             .err()

@@ -392,3 +392,50 @@ fn node_exporter_e2e_fixture_suite() {
         );
     }
 }
+
+/// `--collector.ipvs.backend-labels`: upstream's own expected outputs for
+/// its ipvs unit test (`ip_vs_result*.txt`, same `proc/net/ip_vs*` fixtures)
+/// for the default, two, one and no labels; every `node_ipvs_` line must be
+/// identical.
+#[test]
+fn ipvs_backend_labels_match_upstreams_expected_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    unpack_fixtures(dir.path());
+    let fixtures = dir.path().join("collector/fixtures");
+    for (labels, file) in [
+        (None, "ip_vs_result.txt"),
+        (
+            Some("local_address,local_port"),
+            "ip_vs_result_lbs_local_address_local_port.txt",
+        ),
+        (Some("local_port"), "ip_vs_result_lbs_local_port.txt"),
+        (Some(""), "ip_vs_result_lbs_none.txt"),
+    ] {
+        let expected = std::fs::read_to_string(fixtures.join(file)).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_srp-node-exporter"));
+        cmd.current_dir(dir.path())
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--path.procfs=collector/fixtures/proc",
+            ])
+            .args(["--collector.disable-defaults", "--collector.ipvs"])
+            .env_remove("SRP_LISTEN")
+            .env_remove("RUST_LOG");
+        if let Some(l) = labels {
+            cmd.arg(format!("--collector.ipvs.backend-labels={l}"));
+        }
+        let d = Daemon::spawn(&mut cmd);
+        let scrape = common::get(&d.url("/metrics")).expect("scrape");
+        drop(d);
+        let ours: String = scrape
+            .lines()
+            .filter(|l| l.contains("node_ipvs_"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(
+            ours, expected,
+            "--collector.ipvs.backend-labels={labels:?} ({file})"
+        );
+    }
+}

@@ -1,7 +1,8 @@
 //! `node_ipvs_*` from /proc/net/ip_vs_stats (totals) and /proc/net/ip_vs
 //! (per virtual service and backend: active and inactive connections,
 //! weight), as node_exporter 1.5 names and labels them. Backends that share
-//! a label set are summed, as upstream does.
+//! a label set are summed, as upstream does; `--collector.ipvs.backend-labels`
+//! picks the labels (fewer labels, more backends summed into one series).
 
 use super::{read, CollectError, Collector, Paths};
 use crate::exposition::{
@@ -57,6 +58,44 @@ pub fn parse_stats(path: &Path, text: &str) -> Result<[u64; 5], CollectError> {
 /// Label values: local_address, local_mark, local_port, proto, remote_address, remote_port.
 type Key = [String; 6];
 
+/// The backend label names, in the order of [`Key`] (sorted, as written).
+const LABELS: [&str; 6] = [
+    "local_address",
+    "local_mark",
+    "local_port",
+    "proto",
+    "remote_address",
+    "remote_port",
+];
+
+/// upstream's default for `--collector.ipvs.backend-labels`: all of them.
+pub const DEFAULT_BACKEND_LABELS: &str =
+    "local_address,local_port,remote_address,remote_port,proto,local_mark";
+
+/// `--collector.ipvs.backend-labels`: comma-separated label names (empty
+/// items ignored, so `""` means none) → which of [`LABELS`] to keep. An
+/// unknown name is refused, naming it, as upstream refuses to start.
+pub fn parse_backend_labels(s: &str) -> Result<[bool; 6], String> {
+    let mut keep = [false; 6];
+    let mut unknown: Vec<&str> = Vec::new();
+    for name in s.split(',').filter(|n| !n.is_empty()) {
+        match LABELS.iter().position(|l| *l == name) {
+            Some(i) => keep[i] = true,
+            None => unknown.push(name),
+        }
+    }
+    if unknown.is_empty() {
+        return Ok(keep);
+    }
+    unknown.sort_unstable();
+    unknown.dedup();
+    Err(format!(
+        "unknown IPVS backend labels: {:?} (known: {})",
+        unknown.join(", "),
+        LABELS.join(", ")
+    ))
+}
+
 /// Per backend: (labels, active, inactive, weight).
 pub fn parse_backends(path: &Path, text: &str) -> Result<Vec<(Key, f64, f64, f64)>, CollectError> {
     let mut out = Vec::new();
@@ -105,13 +144,16 @@ pub fn parse_backends(path: &Path, text: &str) -> Result<Vec<(Key, f64, f64, f64
 pub struct Ipvs {
     stats: PathBuf,
     backends: PathBuf,
+    /// Which of [`LABELS`] the backend series carry.
+    keep: [bool; 6],
 }
 
 impl Ipvs {
-    pub fn new(paths: &Paths) -> Self {
+    pub fn new(paths: &Paths, keep: [bool; 6]) -> Self {
         Self {
             stats: paths.proc("net/ip_vs_stats"),
             backends: paths.proc("net/ip_vs"),
+            keep,
         }
     }
 }
@@ -154,20 +196,19 @@ impl Collector for Ipvs {
             out.single(name, help, Counter, totals[i] as f64);
         }
         let mut sums: BTreeMap<Key, [f64; 3]> = BTreeMap::new();
-        for (k, a, i, w) in backends {
+        for (mut k, a, i, w) in backends {
+            // A label left out is blanked, so backends differing only in it
+            // share a key and are summed.
+            for (v, keep) in k.iter_mut().zip(self.keep) {
+                if !keep {
+                    v.clear();
+                }
+            }
             let e = sums.entry(k).or_default();
             e[0] += a;
             e[1] += i;
             e[2] += w;
         }
-        const LABELS: [&str; 6] = [
-            "local_address",
-            "local_mark",
-            "local_port",
-            "proto",
-            "remote_address",
-            "remote_port",
-        ];
         for (idx, name, help) in [
             (
                 0,
@@ -193,7 +234,9 @@ impl Collector for Ipvs {
                 let labels: Vec<(&str, &str)> = LABELS
                     .iter()
                     .zip(k.iter())
-                    .map(|(l, v)| (*l, v.as_str()))
+                    .zip(self.keep)
+                    .filter(|(_, keep)| *keep)
+                    .map(|((l, v), _)| (*l, v.as_str()))
                     .collect();
                 out.sample(name, &labels, v[idx]);
             }
@@ -219,7 +262,7 @@ FWM  10001000 wlc   \n  -> C0A8321A:0CEA      Tunnel  20     64         1       
             d.path(),
             &[("proc/net/ip_vs", VS), ("proc/net/ip_vs_stats", STATS)],
         );
-        let t = render(&Ipvs::new(&p));
+        let t = render(&Ipvs::new(&p, [true; 6]));
         for want in [
             "node_ipvs_connections_total 2.3765872e+07\n",
             "node_ipvs_incoming_bytes_total 8.9991519156915e+13\n",
@@ -229,5 +272,47 @@ FWM  10001000 wlc   \n  -> C0A8321A:0CEA      Tunnel  20     64         1       
             assert!(t.contains(want), "{want}: {t}");
         }
         assert!(parse_stats(Path::new("s"), "a\nb\n1 2 zz 4 5\n").is_err());
+    }
+
+    #[test]
+    fn backend_labels_pick_labels_and_sum_the_rest() {
+        let d = tempfile::tempdir().unwrap();
+        let p = fake_paths(
+            d.path(),
+            &[("proc/net/ip_vs", VS), ("proc/net/ip_vs_stats", STATS)],
+        );
+        let render_with = |flag: &str| render(&Ipvs::new(&p, parse_backend_labels(flag).unwrap()));
+        let t = render_with("local_port");
+        for want in [
+            "node_ipvs_backend_connections_active{local_port=\"0\"} 64\n",
+            "node_ipvs_backend_connections_active{local_port=\"3306\"} 248\n",
+        ] {
+            assert!(t.contains(want), "{want}: {t}");
+        }
+        // Both backends have remote port 3306: one series, summed.
+        let t = render_with("remote_port,");
+        assert!(
+            t.contains("node_ipvs_backend_weight{remote_port=\"3306\"} 120\n"),
+            "{t}"
+        );
+        assert_eq!(t.matches("node_ipvs_backend_weight{").count(), 1, "{t}");
+        let t = render_with("");
+        for want in [
+            "node_ipvs_backend_connections_active 312\n",
+            "node_ipvs_backend_connections_inactive 3\n",
+            "node_ipvs_backend_weight 120\n",
+        ] {
+            assert!(t.contains(want), "{want}: {t}");
+        }
+        assert_eq!(
+            parse_backend_labels(DEFAULT_BACKEND_LABELS).unwrap(),
+            [true; 6]
+        );
+    }
+
+    #[test]
+    fn unknown_backend_labels_are_named() {
+        let e = parse_backend_labels("proto,zone,local_port,az").unwrap_err();
+        assert!(e.contains("\"az, zone\""), "{e}");
     }
 }

@@ -1,12 +1,14 @@
 //! `node_tape_*{device}` from /sys/class/scsi_tape/st<N>/stats: SCSI tape
 //! drive I/O counts, bytes and times (the `nst`/`a`/`l`/`m` aliases of a
-//! drive are skipped, as upstream does).
+//! drive are skipped, as upstream does). Drives whose name (`st0`) matches
+//! `--collector.tapestats.ignored-devices` are left out.
 
 use super::{num, read, CollectError, Collector, Families, Paths};
 use crate::exposition::{
     Exposition,
     MetricType::{self, Counter, Gauge},
 };
+use regex::Regex;
 use std::path::PathBuf;
 
 /// (stats file, metric, help, type, scale: nanoseconds are scaled as
@@ -26,12 +28,14 @@ const STATS: [(&str, &str, &str, MetricType, Option<f64>); 10] = [
 
 pub struct Tapestats {
     dir: PathBuf,
+    ignored: Regex,
 }
 
 impl Tapestats {
-    pub fn new(paths: &Paths) -> Self {
+    pub fn new(paths: &Paths, ignored: Regex) -> Self {
         Self {
             dir: paths.sys("class/scsi_tape"),
+            ignored,
         }
     }
 }
@@ -45,6 +49,9 @@ impl Collector for Tapestats {
         let mut fam = Families::default();
         for (n, dir) in super::numbered_entries(&self.dir, "st")? {
             let device = format!("st{n}");
+            if self.ignored.is_match(&device) {
+                continue;
+            }
             let stats = dir.join("stats");
             for (file, metric, help, kind, scale) in STATS {
                 let p = stats.join(file);
@@ -90,7 +97,7 @@ mod tests {
                 ("sys/class/scsi_tape/st0a/stats/in_flight", "1\n"),
             ],
         );
-        let t = render(&Tapestats::new(&p));
+        let t = render(&Tapestats::new(&p, Regex::new("^$").unwrap()));
         for want in [
             "node_tape_io_time_seconds_total{device=\"st0\"} 9247.01108772\n",
             "node_tape_read_bytes_total{device=\"st0\"} 9.79383912e+08\n",
@@ -100,5 +107,20 @@ mod tests {
             assert!(t.contains(want), "{want}: {t}");
         }
         assert!(!t.contains("st0a") && !t.contains("nst0"), "{t}");
+    }
+
+    #[test]
+    fn ignored_devices_are_left_out() {
+        let d = tempfile::tempdir().unwrap();
+        let p = fake_paths(
+            d.path(),
+            &[
+                ("sys/class/scsi_tape/st0/stats/in_flight", "1\n"),
+                ("sys/class/scsi_tape/st1/stats/in_flight", "2\n"),
+            ],
+        );
+        let t = render(&Tapestats::new(&p, Regex::new("^st0$").unwrap()));
+        assert!(t.contains("node_tape_io_now{device=\"st1\"} 2\n"), "{t}");
+        assert!(!t.contains("\"st0\""), "{t}");
     }
 }
