@@ -166,6 +166,34 @@ pub struct Cli {
     #[arg(long = "collector.ipvs.backend-labels", default_value = collector::ipvs::DEFAULT_BACKEND_LABELS)]
     pub ipvs_backend_labels: String,
 
+    /// Regexp of systemd units to include (anchored); units must match it and not -exclude.
+    #[arg(
+        long = "collector.systemd.unit-include",
+        alias = "collector.systemd.unit-whitelist",
+        default_value = collector::systemd::UNIT_INCLUDE
+    )]
+    pub systemd_unit_include: String,
+
+    /// Regexp of systemd units to exclude (anchored).
+    #[arg(
+        long = "collector.systemd.unit-exclude",
+        alias = "collector.systemd.unit-blacklist",
+        default_value = collector::systemd::UNIT_EXCLUDE
+    )]
+    pub systemd_unit_exclude: String,
+
+    /// Add node_systemd_unit_tasks_current / _max for service units.
+    #[arg(long = "collector.systemd.enable-task-metrics")]
+    pub systemd_task_metrics: bool,
+
+    /// Add node_systemd_service_restart_total for service units.
+    #[arg(long = "collector.systemd.enable-restarts-metrics")]
+    pub systemd_restarts_metrics: bool,
+
+    /// Add node_systemd_unit_start_time_seconds.
+    #[arg(long = "collector.systemd.enable-start-time-metrics")]
+    pub systemd_start_time_metrics: bool,
+
     /// Directory of *.prom files for the textfile collector (unset: none read).
     #[arg(long = "collector.textfile.directory", value_name = "DIR")]
     pub textfile_directory: Option<PathBuf>,
@@ -423,6 +451,18 @@ impl Cli {
                 .map_err(|e| {
                 anyhow::anyhow!("--collector.ipvs.backend-labels: {e}")
             })?,
+            systemd: collector::systemd::SystemdSettings {
+                unit_include: collector::systemd::anchored(&self.systemd_unit_include).map_err(
+                    |e| anyhow::anyhow!("--collector.systemd.unit-include: invalid regexp: {e}"),
+                )?,
+                unit_exclude: collector::systemd::anchored(&self.systemd_unit_exclude).map_err(
+                    |e| anyhow::anyhow!("--collector.systemd.unit-exclude: invalid regexp: {e}"),
+                )?,
+                start_time_metrics: self.systemd_start_time_metrics,
+                task_metrics: self.systemd_task_metrics,
+                restarts_metrics: self.systemd_restarts_metrics,
+                systemctl: "systemctl".into(),
+            },
             wifi_fixtures: self.wifi_fixtures.clone(),
             qdisc: collector::qdisc::QdiscSettings {
                 fixtures: self.qdisc_fixtures.clone(),
@@ -485,7 +525,7 @@ mod tests {
             "--no-collector.perf",
             "--collector.hwmon.chip-include",
             "^x$",
-            "--collector.systemd",
+            "--collector.logind",
             "--collector.cpu.info",
             "--log.level=debug",
             "--log.format=logfmt",

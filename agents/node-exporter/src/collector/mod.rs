@@ -56,6 +56,7 @@ pub mod sockstat;
 pub mod softnet;
 pub mod stat;
 pub mod sysctl;
+pub mod systemd;
 pub mod tapestats;
 pub mod textfile;
 pub mod thermal_zone;

@@ -121,6 +121,8 @@ pub struct Settings {
     pub wifi_fixtures: Option<PathBuf>,
     /// `--collector.qdisc.*`.
     pub qdisc: super::qdisc::QdiscSettings,
+    /// `--collector.systemd.*`.
+    pub systemd: super::systemd::SystemdSettings,
 }
 
 impl Default for Settings {
@@ -152,6 +154,7 @@ impl Default for Settings {
             ipvs_backend_labels: [true; 6],
             wifi_fixtures: None,
             qdisc: Default::default(),
+            systemd: Default::default(),
         }
     }
 }

@@ -297,6 +297,12 @@ pub const ALL: &[Spec] = &[
         build: |s| Box::new(sysctl::Sysctl::new(s)),
     },
     Spec {
+        name: "systemd",
+        default_enabled: false,
+        about: "systemd unit states and summary, system state, version (systemctl; start times, tasks, restarts behind --collector.systemd.enable-*)",
+        build: |s| Box::new(systemd::Systemd::new(&s.systemd)),
+    },
+    Spec {
         name: "tapestats",
         default_enabled: true,
         about: "SCSI tape drive I/O statistics (/sys/class/scsi_tape)",
@@ -388,7 +394,6 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "perf",
     "runit",
     "supervisord",
-    "systemd",
     "tcpstat",
 ];
 
