@@ -8,7 +8,9 @@
 #
 # Knobs (environment): DURATION (default 10s), CONNECTIONS (32), THREADS (2),
 # ROWS (1000), PEER_WORKERS (uvicorn workers, default 1 as `uvicorn app:app`),
-# VERBOSE=1 to see wrk's own output.
+# ROUTES (default "health list create"), VERBOSE=1 to see wrk's own output.
+# BASELINE_BIN=/path/to/srp-api also runs that binary (an older build, for an
+# A/B in the same run and under the same load) as a third server, "baseline".
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -19,6 +21,8 @@ CONNECTIONS="${CONNECTIONS:-32}"
 THREADS="${THREADS:-2}"
 ROWS="${ROWS:-1000}"
 PEER_WORKERS="${PEER_WORKERS:-1}"
+ROUTES="${ROUTES:-health list create}"
+BASELINE_BIN="${BASELINE_BIN:-}"
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 need() { command -v "$1" >/dev/null || { say "missing $1 (${2})"; exit 1; }; }
@@ -79,7 +83,7 @@ hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 
 API_ADDR="127.0.0.1:$(free_port)"
 PEER_ADDR="127.0.0.1:$(free_port)"
-mkdir -p "$WORK/api" "$WORK/peer"
+mkdir -p "$WORK/api" "$WORK/peer" "$WORK/base"
 
 # Writes need a token (issue 20): one with projects:write for the seeding and
 # the POST run, sent to both servers (the peer ignores it), so both do the
@@ -95,6 +99,17 @@ say "starting srp-api on $API_ADDR"
 API_PID=$!
 PIDS+=("$API_PID")
 
+if [[ -n "$BASELINE_BIN" ]]; then
+  BASE_ADDR="127.0.0.1:$(free_port)"
+  BASE_TOKEN="$("$BASELINE_BIN" --database-url "sqlite:$WORK/base/srp.db" --log-level warn \
+    token create --name bench --scope projects:write | tail -n 1)"
+  say "starting the baseline $BASELINE_BIN on $BASE_ADDR"
+  (cd "$WORK/base" && exec "$BASELINE_BIN" --listen "$BASE_ADDR" --database-url "sqlite:$WORK/base/srp.db" \
+    --log-level warn 2>"$WORK/base.log") &
+  BASE_PID=$!
+  PIDS+=("$BASE_PID")
+fi
+
 say "starting the FastAPI peer on $PEER_ADDR ($PEER_WORKERS uvicorn worker(s))"
 (cd "$PEER_DIR" && DATABASE_URL="sqlite:///$WORK/peer/peer.db" exec "$VENV/bin/uvicorn" app:app \
   --host 127.0.0.1 --port "${PEER_ADDR##*:}" --workers "$PEER_WORKERS" \
@@ -104,6 +119,7 @@ PIDS+=("$PEER_PID")
 
 wait_healthy "$API_ADDR" srp-api
 wait_healthy "$PEER_ADDR" "the FastAPI peer"
+[[ -n "$BASELINE_BIN" ]] && wait_healthy "$BASE_ADDR" baseline
 sleep 1
 API_IDLE_KB="$(rss_kb "$API_PID")"
 PEER_IDLE_KB="$(rss_kb "$PEER_PID")"
@@ -111,6 +127,9 @@ PEER_IDLE_KB="$(rss_kb "$PEER_PID")"
 say "seeding $ROWS projects into each"
 "$VENV/bin/python" "$PEER_DIR/seed.py" "$API_ADDR" "$ROWS" seed
 "$VENV/bin/python" "$PEER_DIR/seed.py" "$PEER_ADDR" "$ROWS" seed
+if [[ -n "$BASELINE_BIN" ]]; then
+  SRP_TOKEN="$BASE_TOKEN" "$VENV/bin/python" "$PEER_DIR/seed.py" "$BASE_ADDR" "$ROWS" seed
+fi
 
 # wrk's latency units to milliseconds.
 to_ms() {
@@ -147,11 +166,15 @@ results=()
 misses=0
 printf '\nwrk -t%s -c%s -d%s, %s rows, machine: %s cores\n\n' "$THREADS" "$CONNECTIONS" "$DURATION" "$ROWS" "$(nproc)"
 printf '%-24s %-9s %10s %9s %9s %12s %8s\n' route server "req/s" "p50 ms" "p99 ms" "CPU us/req" non-2xx
-for route in health list create; do
+for route in $ROUTES; do
   read -r a_rps a_p50 a_p99 a_cpu a_bad a_err <<<"$(run_wrk "$API_ADDR" "$route" "api-$route-$$" "$API_PID")"
   read -r p_rps p_p50 p_p99 p_cpu p_bad p_err <<<"$(run_wrk "$PEER_ADDR" "$route" "peer-$route-$$" "$PEER_PID")"
   printf '%-24s %-9s %10s %9s %9s %12s %8s\n' "${LABEL[$route]}" srp-api "$a_rps" "$a_p50" "$a_p99" "$a_cpu" "$a_bad"
   printf '%-24s %-9s %10s %9s %9s %12s %8s\n' "" fastapi "$p_rps" "$p_p50" "$p_p99" "$p_cpu" "$p_bad"
+  if [[ -n "$BASELINE_BIN" ]]; then
+    read -r b_rps b_p50 b_p99 b_cpu b_bad _ <<<"$(SRP_TOKEN="$BASE_TOKEN" run_wrk "$BASE_ADDR" "$route" "base-$route-$$" "$BASE_PID")"
+    printf '%-24s %-9s %10s %9s %9s %12s %8s\n' "" baseline "$b_rps" "$b_p50" "$b_p99" "$b_cpu" "$b_bad"
+  fi
   ratio="$(awk -v a="$a_rps" -v p="$p_rps" 'BEGIN { if (p > 0) printf "%.1f", a / p; else print "inf" }')"
   cpu_ratio="$(awk -v a="$a_cpu" -v p="$p_cpu" 'BEGIN { if (a > 0) printf "%.1f", p / a; else print "inf" }')"
   printf '%-24s %-9s %9sx %41s\n' "" ratio "$ratio" "${cpu_ratio}x less CPU"

@@ -41,7 +41,7 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 pub struct SqliteStore {
     path: PathBuf,
     /// SQLite allows one writer at a time; one connection makes that explicit.
-    /// Shared with the group-commit thread that does the inserts.
+    /// Shared with the group commit of the inserts.
     writer: Arc<Mutex<Connection>>,
     inserter: Inserter,
     /// One reader per worker thread, picked round-robin.
@@ -116,8 +116,7 @@ impl SqliteStore {
         let meta = std::fs::metadata(path)
             .map_err(|e| StoreError::Unavailable(format!("cannot stat {}: {e}", path.display())))?;
         let writer = Arc::new(Mutex::new(writer));
-        let inserter = Inserter::spawn(writer.clone(), insert_sql(), project, write_error)
-            .map_err(|e| StoreError::Unavailable(format!("cannot start the SQLite writer: {e}")))?;
+        let inserter = Inserter::new(writer.clone(), insert_sql(), project, write_error);
         Ok(SqliteStore {
             path: path.to_path_buf(),
             writer,

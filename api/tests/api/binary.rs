@@ -207,3 +207,73 @@ fn token_commands_create_list_and_revoke() {
     let line = list.lines().find(|l| l.starts_with("jenkins")).unwrap();
     assert!(!line.ends_with("\t-"), "revocation date shown: {line}");
 }
+
+/// Nothing answered 201 is lost when the process is killed (kill -9, as a
+/// crash or the OOM killer would) in the middle of a stream of concurrent
+/// creates: the group commit answers only after its transaction committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_creates_survive_kill_9() {
+    use srp_api::store::{ProjectStore, Store};
+    use std::sync::{Arc, Mutex};
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("srp.db").display());
+    let db: srp_api::DatabaseUrl = url.parse().unwrap();
+    let token = crate::helpers::create_token(&db, "crash", &["projects:write"]).await;
+    let mut running = Daemon::spawn(
+        Command::new(BIN)
+            .args(["--listen", "127.0.0.1:0", "--database-url", &url])
+            .env_remove("DATABASE_URL")
+            .env_remove("RUST_LOG"),
+    );
+    let addr = running.addr;
+    let acked: Arc<Mutex<Vec<(String, i64)>>> = Arc::default();
+    let mut writers = Vec::new();
+    for w in 0..16 {
+        let (acked, token) = (acked.clone(), token.clone());
+        writers.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            for i in 0.. {
+                let name = format!("crash-{w}-{i}");
+                let sent = client
+                    .post(format!("http://{addr}/projects"))
+                    .bearer_auth(&token)
+                    .json(&serde_json::json!({ "name": name }))
+                    .send()
+                    .await;
+                let Ok(response) = sent else { break };
+                if response.status() != 201 {
+                    break;
+                }
+                let Ok(body) = response.json::<serde_json::Value>().await else {
+                    break;
+                };
+                let id = body["id"].as_i64().expect("a created project has an id");
+                acked.lock().unwrap().push((name, id));
+            }
+        }));
+    }
+    // Kill it while the writers are still going.
+    let enough = crate::helpers::eventually(Duration::from_secs(30), || async {
+        acked.lock().unwrap().len() >= 400
+    })
+    .await;
+    assert!(enough, "the server did not acknowledge 400 creates in 30 s");
+    running.kill();
+    for w in writers {
+        w.await.unwrap();
+    }
+
+    let acked = acked.lock().unwrap().clone();
+    let store = Store::open(&db)
+        .await
+        .expect("the database opens after the crash");
+    for (name, id) in &acked {
+        let found = store.by_name(name).await.unwrap();
+        assert_eq!(
+            found.map(|p| p.id),
+            Some(*id),
+            "{name} was answered 201 (id {id}) and is lost"
+        );
+    }
+}
