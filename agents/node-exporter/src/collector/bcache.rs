@@ -275,9 +275,8 @@ impl Bcache {
             ] {
                 fam.add(name(suffix), help, Gauge, labels(), v);
             }
-            // The backing device's own lifetime counters. (procfs 0.8, under
-            // node_exporter 1.5, reads the cache set's `stats_total` here
-            // instead; the two agree while a set has one backing device.)
+            // The backing device's own lifetime counters (as Debian's 1.5.0
+            // binary reads them; checked side by side).
             let stats = bdir.join("stats_total");
             for (file, suffix, help) in PERIOD {
                 let v = value(&stats.join(file))?;
