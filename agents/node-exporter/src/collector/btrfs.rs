@@ -2,12 +2,21 @@
 //! (`node_btrfs_info`), global reserve, space reserved / allocated / used per
 //! block group type (data, metadata, system) and RAID profile with its
 //! allocation ratio, and the size of each member device. Names, HELP and
-//! values are node_exporter 1.5's (procfs' `btrfs.Stats`), read from sysfs
-//! only: upstream's per-device error counters come from a btrfs ioctl on a
-//! mounted filesystem and are not produced here (see the README).
+//! values are node_exporter 1.5's (procfs' `btrfs.Stats`). For a filesystem
+//! that is mounted, the members come from its ioctls instead (as upstream):
+//! `node_btrfs_device_size_bytes` then carries `btrfs_dev_uuid` too, with
+//! `node_btrfs_device_unused_bytes` and `node_btrfs_device_errors_total{type}`
+//! beside it; where that fails (not mounted here, no permission), the sysfs
+//! sizes are exported as before.
 
-use super::{read, CollectError, Collector, Families, Paths};
-use crate::exposition::{Exposition, MetricType::Gauge};
+use super::btrfs_ioctl::{self, uuid_text};
+use super::filesystem::parse_mounts;
+use super::{read, CollectError, Collector, Families, FieldFilter, Paths};
+use crate::exposition::{
+    Exposition,
+    MetricType::{Counter, Gauge},
+};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Linux counts device sizes in 512-byte sectors whatever the block size.
@@ -15,15 +24,64 @@ const SECTOR: u64 = 512;
 
 const BLOCK_GROUP_TYPES: [&str; 3] = ["data", "metadata", "system"];
 
+/// The ioctl query of one mount point (a parameter so tests can stand in
+/// for a mounted filesystem).
+type Query = fn(&Path) -> std::io::Result<Option<btrfs_ioctl::Filesystem>>;
+
+/// The order of the kernel's per-device error counters, as upstream names them.
+const ERROR_TYPES: [&str; btrfs_ioctl::DEV_STAT_VALUES] =
+    ["write", "read", "flush", "corruption", "generation"];
+
 pub struct Btrfs {
     dir: PathBuf,
+    mounts: [PathBuf; 2],
+    rootfs: PathBuf,
+    /// Matches nothing: every mount is listed, only btrfs ones are used.
+    nothing: FieldFilter,
+    query: Query,
 }
 
 impl Btrfs {
     pub fn new(paths: &Paths) -> Self {
+        Self::with_query(paths, btrfs_ioctl::query)
+    }
+
+    fn with_query(paths: &Paths, query: Query) -> Self {
         Self {
             dir: paths.sys("fs/btrfs"),
+            // PID 1's view first (the host's mounts), as upstream.
+            mounts: [paths.proc("1/mounts"), paths.proc("mounts")],
+            rootfs: paths.rootfs.clone(),
+            nothing: FieldFilter::new(regex::Regex::new(r"[^\s\S]").unwrap()),
+            query,
         }
+    }
+
+    /// Members of every mounted btrfs filesystem, by fsid (hex, no dashes).
+    /// Failures are logged and leave the filesystem to sysfs, as upstream.
+    fn mounted(&self) -> HashMap<String, btrfs_ioctl::Filesystem> {
+        let mut found = HashMap::new();
+        let Some(text) = self.mounts.iter().find_map(|p| read(p).ok()) else {
+            return found;
+        };
+        let mut devices_done = std::collections::HashSet::new();
+        for m in parse_mounts(&text, &self.nothing, &self.nothing) {
+            if m.fstype != "btrfs" || devices_done.contains(&m.device) {
+                continue;
+            }
+            let path = self.rootfs.join(m.mountpoint.trim_start_matches('/'));
+            match (self.query)(&path) {
+                Ok(Some(fs)) => {
+                    devices_done.insert(m.device);
+                    found.entry(uuid_text(&fs.fsid, false)).or_insert(fs);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::debug!(mountpoint = %path.display(), error = %e, "btrfs ioctl query failed")
+                }
+            }
+        }
+        found
     }
 }
 
@@ -74,7 +132,12 @@ fn ratio(layout: &str, devices: usize) -> f64 {
     }
 }
 
-fn filesystem(fam: &mut Families, name: &str, dir: &Path) -> Result<(), CollectError> {
+fn filesystem(
+    fam: &mut Families,
+    name: &str,
+    dir: &Path,
+    mounted: &HashMap<String, btrfs_ioctl::Filesystem>,
+) -> Result<(), CollectError> {
     let devices = list(&dir.join("devices"), false)?;
     let mut uuid = text(&dir.join("metadata_uuid"))?;
     if uuid.is_empty() {
@@ -138,6 +201,10 @@ fn filesystem(fam: &mut Families, name: &str, dir: &Path) -> Result<(), CollectE
             }
         }
     }
+    if let Some(fs) = mounted.get(&uuid.replace('-', "")) {
+        ioctl_devices(fam, &uuid, fs);
+        return Ok(());
+    }
     for dev in &devices {
         let sectors = number(&dir.join("devices").join(dev).join("size"))?;
         fam.add(
@@ -149,6 +216,53 @@ fn filesystem(fam: &mut Families, name: &str, dir: &Path) -> Result<(), CollectE
         );
     }
     Ok(())
+}
+
+/// The members as the ioctls give them, labelled as upstream labels them.
+fn ioctl_devices(fam: &mut Families, uuid: &str, fs: &btrfs_ioctl::Filesystem) {
+    for d in &fs.devices {
+        // `/dev/sda1` → `sda1`, the sysfs name the other branch uses.
+        let device = d.path.rsplit('/').next().unwrap_or(&d.path).to_string();
+        let dev_uuid = if d.uuid == [0; 16] {
+            "<zero>".to_string() // what upstream's UUID type prints for it
+        } else {
+            uuid_text(&d.uuid, true)
+        };
+        let labels = |extra: Option<&str>| {
+            let mut l = vec![
+                ("btrfs_dev_uuid", dev_uuid.clone()),
+                ("device", device.clone()),
+            ];
+            if let Some(t) = extra {
+                l.push(("type", t.to_string()));
+            }
+            l.push(("uuid", uuid.to_string()));
+            l
+        };
+        fam.add(
+            "node_btrfs_device_size_bytes".into(),
+            "Size of a device that is part of the filesystem.",
+            Gauge,
+            labels(None),
+            d.total_bytes as f64,
+        );
+        fam.add(
+            "node_btrfs_device_unused_bytes".into(),
+            "Unused bytes unused on a device that is part of the filesystem.",
+            Gauge,
+            labels(None),
+            d.total_bytes.wrapping_sub(d.bytes_used) as f64,
+        );
+        for (t, v) in ERROR_TYPES.iter().zip(d.errors) {
+            fam.add(
+                "node_btrfs_device_errors_total".into(),
+                "Errors reported for the device",
+                Counter,
+                labels(Some(t)),
+                v as f64,
+            );
+        }
+    }
 }
 
 impl Collector for Btrfs {
@@ -164,9 +278,15 @@ impl Collector for Btrfs {
             Err(e) if e.is_no_data() => Vec::new(),
             Err(e) => return Err(e),
         };
+        let names: Vec<&String> = names.iter().filter(|n| n.contains('-')).collect();
+        let mounted = if names.is_empty() {
+            HashMap::new()
+        } else {
+            self.mounted()
+        };
         let mut fam = Families::default();
-        for name in names.iter().filter(|n| n.contains('-')) {
-            filesystem(&mut fam, name, &self.dir.join(name))?;
+        for name in names {
+            filesystem(&mut fam, name, &self.dir.join(name), &mounted)?;
         }
         fam.write(out);
         Ok(())
@@ -288,5 +408,80 @@ mod tests {
         assert_eq!(render(&Btrfs::new(&p)), "");
         let d = tempfile::tempdir().unwrap();
         assert_eq!(render(&Btrfs::new(&fake_paths(d.path(), &[]))), "");
+    }
+
+    fn fake_mounted(path: &Path) -> std::io::Result<Option<btrfs_ioctl::Filesystem>> {
+        if !path.ends_with("srv") {
+            return Err(std::io::Error::from_raw_os_error(libc::EACCES));
+        }
+        let mut fsid = [0u8; 16];
+        for (i, b) in fsid.iter_mut().enumerate() {
+            let hex = "7f07c59f6136449cab87e1cf2328731b";
+            *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
+        }
+        let dev = |path: &str, uuid: u8, errors| btrfs_ioctl::Device {
+            path: path.into(),
+            uuid: [uuid; 16],
+            bytes_used: 4096,
+            total_bytes: 10240,
+            errors,
+        };
+        Ok(Some(btrfs_ioctl::Filesystem {
+            fsid,
+            devices: vec![
+                dev("/dev/loop22", 0xab, [0, 3, 0, 7, 1]),
+                dev("/rootfs/dev/md1", 0, [0; 5]),
+            ],
+        }))
+    }
+
+    #[test]
+    fn a_mounted_filesystem_gets_its_members_from_the_ioctls() {
+        let d = tempfile::tempdir().unwrap();
+        let mut f = files(&[]);
+        f.push((
+            "proc/1/mounts".into(),
+            "/dev/sda1 / ext4 rw 0 0\n/dev/loop22 /srv btrfs rw 0 0\n/dev/loop22 /srv2 btrfs rw 0 0\n/dev/loop9 /locked btrfs rw 0 0\n",
+        ));
+        let f: Vec<(&str, &str)> = f.iter().map(|(p, t)| (p.as_str(), *t)).collect();
+        let t = render(&Btrfs::with_query(&fake_paths(d.path(), &f), fake_mounted));
+        let u = "uuid=\"7f07c59f-6136-449c-ab87-e1cf2328731b\"";
+        let ab = "abababab-abab-abab-abab-abababababab";
+        for want in [
+            format!("node_btrfs_device_size_bytes{{btrfs_dev_uuid=\"{ab}\",device=\"loop22\",{u}}} 10240\n"),
+            format!("node_btrfs_device_unused_bytes{{btrfs_dev_uuid=\"{ab}\",device=\"loop22\",{u}}} 6144\n"),
+            format!("# TYPE node_btrfs_device_errors_total counter\nnode_btrfs_device_errors_total{{btrfs_dev_uuid=\"{ab}\",device=\"loop22\",type=\"write\",{u}}} 0\n"),
+            format!("node_btrfs_device_errors_total{{btrfs_dev_uuid=\"{ab}\",device=\"loop22\",type=\"read\",{u}}} 3\n"),
+            format!("node_btrfs_device_errors_total{{btrfs_dev_uuid=\"{ab}\",device=\"loop22\",type=\"generation\",{u}}} 1\n"),
+            format!("node_btrfs_device_size_bytes{{btrfs_dev_uuid=\"<zero>\",device=\"md1\",{u}}} 10240\n"),
+        ] {
+            assert!(t.contains(&want), "{want}: {t}");
+        }
+        // The sysfs sizes are not written beside them.
+        assert!(!t.contains("device=\"loop23\""), "{t}");
+        assert_eq!(t.matches("node_btrfs_device_size_bytes{").count(), 2, "{t}");
+        assert_eq!(
+            t.matches("node_btrfs_device_errors_total{").count(),
+            10,
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn without_a_usable_mount_the_sysfs_sizes_stay() {
+        let d = tempfile::tempdir().unwrap();
+        let mut f = files(&[]);
+        // Mounted, but the query fails (as for a locked-down container).
+        f.push(("proc/mounts".into(), "/dev/loop9 /locked btrfs rw 0 0\n"));
+        let f: Vec<(&str, &str)> = f.iter().map(|(p, t)| (p.as_str(), *t)).collect();
+        let t = render(&Btrfs::with_query(&fake_paths(d.path(), &f), fake_mounted));
+        assert!(
+            t.contains("node_btrfs_device_size_bytes{device=\"loop23\","),
+            "{t}"
+        );
+        assert!(
+            !t.contains("btrfs_dev_uuid") && !t.contains("errors_total"),
+            "{t}"
+        );
     }
 }

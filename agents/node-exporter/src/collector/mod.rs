@@ -10,6 +10,7 @@ pub mod arp;
 pub mod bcache;
 pub mod bonding;
 pub mod btrfs;
+mod btrfs_ioctl;
 pub mod buddyinfo;
 pub mod cgroups;
 pub mod conntrack;
