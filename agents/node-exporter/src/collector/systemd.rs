@@ -19,6 +19,7 @@ use regex::Regex;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// node_exporter's defaults for `--collector.systemd.unit-include` / `-exclude`.
 pub const UNIT_INCLUDE: &str = ".+";
@@ -71,11 +72,17 @@ pub struct Unit {
 
 pub struct Systemd {
     s: SystemdSettings,
+    /// systemctl refused `--timestamp=` (systemd before 248): timestamps are
+    /// then read in its default format, in UTC, to the second.
+    no_timestamp_option: AtomicBool,
 }
 
 impl Systemd {
     pub fn new(s: &SystemdSettings) -> Self {
-        Self { s: s.clone() }
+        Self {
+            s: s.clone(),
+            no_timestamp_option: AtomicBool::new(false),
+        }
     }
 
     /// Run systemctl; its stdout, or an error carrying its stderr.
@@ -84,6 +91,8 @@ impl Systemd {
         let out = Command::new(&self.s.systemctl)
             .args(args)
             .env("LC_ALL", "C")
+            // Timestamps in UTC whatever the host's zone (old systemctl has no --timestamp=).
+            .env("TZ", "UTC")
             .env("SYSTEMD_COLORS", "0")
             .env_remove("SYSTEMD_PAGER")
             .output()
@@ -239,14 +248,28 @@ impl Collector for Systemd {
             HashMap::new()
         } else {
             let mut args = vec![
-                "show".to_string(),
-                "--timestamp=us+utc".into(),
-                "--property=Id,Type,NRestarts,TasksCurrent,TasksMax,ActiveEnterTimestamp,LastTriggerUSec,NAccepted,NConnections,NRefused".into(),
-                "--".into(),
+                "show",
+                "--timestamp=us+utc",
+                "--property=Id,Type,NRestarts,TasksCurrent,TasksMax,ActiveEnterTimestamp,LastTriggerUSec,NAccepted,NConnections,NRefused",
+                "--",
             ];
-            args.extend(units.iter().map(|u| u.name.clone()));
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            parse_show(&self.systemctl(&args)?)
+            args.extend(units.iter().map(|u| u.name.as_str()));
+            if self.no_timestamp_option.load(Ordering::Relaxed) {
+                args.remove(1);
+            }
+            let text = match self.systemctl(&args) {
+                Err(e)
+                    if args[1].starts_with("--timestamp")
+                        && e.to_string().contains("timestamp") =>
+                {
+                    tracing::info!("systemctl has no --timestamp= (systemd < 248): unit timestamps are read to the second: {e}");
+                    self.no_timestamp_option.store(true, Ordering::Relaxed);
+                    args.remove(1);
+                    self.systemctl(&args)?
+                }
+                r => r?,
+            };
+            parse_show(&text)
         };
         let none = HashMap::new();
         let prop = |u: &Unit, k: &str| -> Option<&str> {
@@ -510,6 +533,44 @@ mod tests {
         assert!(
             !t.contains("node_systemd_unit_tasks_max{name=\"systemd-journald.service\"}"),
             "infinity: {t}"
+        );
+    }
+
+    #[test]
+    fn systemctl_without_timestamp_option() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("systemctl");
+        let body = format!(
+            "#!/bin/sh\necho \"$@\" >> '{log}'\ncase \"$1 $2\" in\n  'show --property=Version,SystemState') echo Version=247.3-7; echo SystemState=running ;;\n  'show --timestamp=us+utc') echo \"systemctl: unrecognized option '--timestamp=us+utc'\" >&2; exit 1 ;;\n  'show --property=Id'*) [ \"$TZ\" = UTC ] || exit 3; sed -E 's/\\.[0-9]{{6}} UTC/ UTC/' '{f}/show-units.txt' ;;\n  list-units*) cat '{f}/list-units.txt' ;;\n  *) exit 2 ;;\nesac\n",
+            log = d.path().join("args.log").display(),
+            f = FIXTURES
+        );
+        std::fs::write(&path, body).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let c = Systemd::new(&SystemdSettings {
+            systemctl: path,
+            start_time_metrics: true,
+            ..Default::default()
+        });
+        for _ in 0..2 {
+            let t = render(&c);
+            assert!(
+                t.contains("node_systemd_version{version=\"247.3-7\"} 247.3\n"),
+                "{t}"
+            );
+            assert!(t.contains("node_systemd_system_running 1\n"), "{t}");
+            assert!(
+                t.contains(
+                    "node_systemd_unit_start_time_seconds{name=\"cron.service\"} 1.796133731e+09\n"
+                ),
+                "{t}"
+            );
+        }
+        let args = std::fs::read_to_string(d.path().join("args.log")).unwrap();
+        assert_eq!(
+            args.matches("--timestamp").count(),
+            1,
+            "tried once, then remembered: {args}"
         );
     }
 
