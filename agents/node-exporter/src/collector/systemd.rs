@@ -10,7 +10,7 @@
 //! library out of the exporter; the price is the three process starts,
 //! measured in the README.
 
-use super::{CollectError, Collector};
+use super::{CollectError, Collector, Families};
 use crate::exposition::{
     Exposition,
     MetricType::{Counter, Gauge},
@@ -137,16 +137,21 @@ pub fn parse_units(text: &str) -> Vec<Unit> {
 pub fn parse_show(text: &str) -> HashMap<String, HashMap<String, String>> {
     let mut units = HashMap::new();
     for block in text.split("\n\n") {
-        let props: HashMap<String, String> = block
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        if let Some(id) = props.get("Id").cloned() {
-            units.insert(id, props);
+        let p = props(block);
+        if let Some(id) = p.get("Id").cloned() {
+            units.insert(id, p);
         }
     }
     units
+}
+
+/// One block of `Key=value` lines.
+pub fn props(block: &str) -> HashMap<String, String> {
+    block
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// upstream's version: the first `NNN[.N]` of the Version property.
@@ -222,9 +227,7 @@ impl Collector for Systemd {
 
     fn collect(&self, out: &mut Exposition) -> Result<(), CollectError> {
         let manager = self.systemctl(&["show", "--property=Version,SystemState"])?;
-        let manager = parse_show(&format!("Id=\n{manager}"))
-            .remove("")
-            .unwrap_or_default();
+        let manager = props(&manager);
         let version_full = manager.get("Version").cloned().unwrap_or_default();
         let version = parse_version(&version_full);
 
@@ -281,23 +284,33 @@ impl Collector for Systemd {
         };
         let num = |u: &Unit, k: &str| prop(u, k).and_then(|v| v.parse::<u64>().ok());
 
-        let name = "node_systemd_version";
-        out.family(name, "Detected systemd version", Gauge);
-        out.sample(name, &[("version", &version_full)], version);
+        // Families: a family without samples (no timers, no sockets) is left
+        // out, as client_golang leaves it out.
+        let mut fam = Families::default();
+        let name_label = |u: &Unit| vec![("name", u.name.clone())];
+        fam.add(
+            "node_systemd_version".into(),
+            "Detected systemd version",
+            Gauge,
+            vec![("version", version_full.clone())],
+            version,
+        );
 
         // Summary over every unit systemd holds, as upstream (not filtered).
         let mut summary: BTreeMap<&str, f64> = STATES.iter().map(|s| (*s, 0.0)).collect();
         for u in &all {
             *summary.entry(u.active.as_str()).or_insert(0.0) += 1.0;
         }
-        let name = "node_systemd_units";
-        out.family(name, "Summary of systemd unit states", Gauge);
-        for (state, n) in &summary {
-            out.sample(name, &[("state", state)], *n);
+        for (state, n) in summary {
+            fam.add(
+                "node_systemd_units".into(),
+                "Summary of systemd unit states",
+                Gauge,
+                vec![("state", state.to_string())],
+                n,
+            );
         }
 
-        let name = "node_systemd_unit_state";
-        out.family(name, "Systemd unit", Gauge);
         for u in &units {
             let kind = if u.name.ends_with(".service") || u.name.ends_with(".mount") {
                 prop(u, "Type").unwrap_or_default()
@@ -305,32 +318,59 @@ impl Collector for Systemd {
                 ""
             };
             for state in STATES {
-                let v = if u.active == state { 1.0 } else { 0.0 };
-                out.sample(
-                    name,
-                    &[("name", &u.name), ("state", state), ("type", kind)],
-                    v,
+                fam.add(
+                    "node_systemd_unit_state".into(),
+                    "Systemd unit",
+                    Gauge,
+                    vec![
+                        ("name", u.name.clone()),
+                        ("state", state.into()),
+                        ("type", kind.into()),
+                    ],
+                    if u.active == state { 1.0 } else { 0.0 },
                 );
             }
         }
 
-        let services = || units.iter().filter(|u| u.name.ends_with(".service"));
-        if self.s.restarts_metrics {
-            let name = "node_systemd_service_restart_total";
-            out.family(name, "Service unit count of Restart triggers", Counter);
-            for u in services() {
+        for u in units.iter().filter(|u| u.name.ends_with(".service")) {
+            if self.s.restarts_metrics {
                 if let Some(n) = num(u, "NRestarts") {
-                    out.sample(name, &[("name", &u.name)], n as f64);
+                    fam.add(
+                        "node_systemd_service_restart_total".into(),
+                        "Service unit count of Restart triggers",
+                        Counter,
+                        name_label(u),
+                        n as f64,
+                    );
+                }
+            }
+            if self.s.task_metrics {
+                // "[not set]" / "infinity" are D-Bus's UINT64_MAX, which upstream leaves out.
+                for (key, suffix, help) in [
+                    (
+                        "TasksCurrent",
+                        "current",
+                        "Current number of tasks per Systemd unit",
+                    ),
+                    (
+                        "TasksMax",
+                        "max",
+                        "Maximum number of tasks per Systemd unit",
+                    ),
+                ] {
+                    if let Some(n) = num(u, key).filter(|n| *n != u64::MAX) {
+                        fam.add(
+                            format!("node_systemd_unit_tasks_{suffix}"),
+                            help,
+                            Gauge,
+                            name_label(u),
+                            n as f64,
+                        );
+                    }
                 }
             }
         }
         if self.s.start_time_metrics {
-            let name = "node_systemd_unit_start_time_seconds";
-            out.family(
-                name,
-                "Start time of the unit since unix epoch in seconds.",
-                Gauge,
-            );
             for u in &units {
                 let us = if u.active != "active" {
                     Some(0)
@@ -338,73 +378,62 @@ impl Collector for Systemd {
                     prop(u, "ActiveEnterTimestamp").and_then(parse_timestamp_us)
                 };
                 if let Some(us) = us {
-                    out.sample(name, &[("name", &u.name)], us as f64 / 1e6);
-                }
-            }
-        }
-        if self.s.task_metrics {
-            // "[not set]" / "infinity" are D-Bus's UINT64_MAX, which upstream leaves out.
-            for (key, suffix, help) in [
-                (
-                    "TasksCurrent",
-                    "current",
-                    "Current number of tasks per Systemd unit",
-                ),
-                (
-                    "TasksMax",
-                    "max",
-                    "Maximum number of tasks per Systemd unit",
-                ),
-            ] {
-                let name = format!("node_systemd_unit_tasks_{suffix}");
-                out.family(&name, help, Gauge);
-                for u in services() {
-                    if let Some(n) = num(u, key).filter(|n| *n != u64::MAX) {
-                        out.sample(&name, &[("name", &u.name)], n as f64);
-                    }
+                    fam.add(
+                        "node_systemd_unit_start_time_seconds".into(),
+                        "Start time of the unit since unix epoch in seconds.",
+                        Gauge,
+                        name_label(u),
+                        us as f64 / 1e6,
+                    );
                 }
             }
         }
         if version >= MIN_VERSION_SYSTEM_STATE {
-            let name = "node_systemd_timer_last_trigger_seconds";
-            out.family(name, "Seconds since epoch of last trigger.", Gauge);
             for u in units.iter().filter(|u| u.name.ends_with(".timer")) {
                 if let Some(us) = prop(u, "LastTriggerUSec").and_then(parse_timestamp_us) {
-                    out.sample(name, &[("name", &u.name)], us as f64 / 1e6);
+                    fam.add(
+                        "node_systemd_timer_last_trigger_seconds".into(),
+                        "Seconds since epoch of last trigger.",
+                        Gauge,
+                        name_label(u),
+                        us as f64 / 1e6,
+                    );
                 }
             }
         }
-        let sockets: Vec<&&Unit> = units
-            .iter()
-            .filter(|u| u.name.ends_with(".socket"))
-            .collect();
-        for (key, suffix, help, kind) in [
-            (
-                "NAccepted",
-                "accepted_connections_total",
-                "Total number of accepted socket connections",
-                Counter,
-            ),
-            (
-                "NConnections",
-                "current_connections",
-                "Current number of socket connections",
-                Gauge,
-            ),
-            // A gauge despite its name, as upstream.
-            (
-                "NRefused",
-                "refused_connections_total",
-                "Total number of refused socket connections",
-                Gauge,
-            ),
-        ] {
-            let name = format!("node_systemd_socket_{suffix}");
-            out.family(&name, help, kind);
-            for u in &sockets {
-                if let Some(n) = num(u, key) {
-                    out.sample(&name, &[("name", &u.name)], n as f64);
-                }
+        // As upstream: no NAccepted, nothing for the socket; no NConnections,
+        // nothing more; NRefused (systemd 239+) when present. NRefused is a
+        // gauge despite its name, as upstream.
+        for u in units.iter().filter(|u| u.name.ends_with(".socket")) {
+            let rows = [
+                (
+                    "NAccepted",
+                    "accepted_connections_total",
+                    "Total number of accepted socket connections",
+                    Counter,
+                ),
+                (
+                    "NConnections",
+                    "current_connections",
+                    "Current number of socket connections",
+                    Gauge,
+                ),
+                (
+                    "NRefused",
+                    "refused_connections_total",
+                    "Total number of refused socket connections",
+                    Gauge,
+                ),
+            ];
+            for (key, suffix, help, kind) in rows {
+                let Some(n) = num(u, key) else { break };
+                fam.add(
+                    format!("node_systemd_socket_{suffix}"),
+                    help,
+                    kind,
+                    name_label(u),
+                    n as f64,
+                );
             }
         }
         if version >= MIN_VERSION_SYSTEM_STATE {
@@ -414,13 +443,15 @@ impl Collector for Systemd {
                     "show --property=SystemState: no SystemState in the answer",
                 )
             })?;
-            out.single(
-                "node_systemd_system_running",
+            fam.add(
+                "node_systemd_system_running".into(),
                 "Whether the system is operational (see 'systemctl is-system-running')",
                 Gauge,
+                Vec::new(),
                 if state == "running" { 1.0 } else { 0.0 },
             );
         }
+        fam.write(out);
         Ok(())
     }
 }
@@ -495,6 +526,17 @@ mod tests {
         ] {
             assert!(!t.contains(absent), "{absent}: {t}");
         }
+        let helps = t.matches("# HELP ").count();
+        let samples_of = |f: &str| {
+            t.lines()
+                .filter(|l| l.starts_with(&format!("{f}{{")) || l.starts_with(&format!("{f} ")))
+                .count()
+        };
+        for l in t.lines().filter_map(|l| l.strip_prefix("# HELP ")) {
+            let f = l.split(' ').next().unwrap();
+            assert!(samples_of(f) > 0, "{f} has no samples: {t}");
+        }
+        assert_eq!(helps, 8, "{t}");
         for off in ["start_time", "tasks", "restart"] {
             assert!(!t.contains(off), "{off} is behind a flag: {t}");
         }
