@@ -11,11 +11,12 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 
 # Debian packages: the real Prometheus, promtool, Alertmanager, amtool, node_exporter
 # (parity peer), postgres_exporter, the linters and load tools, and xfsprogs (the disk
-# guard grows a loop-device XFS online in its tests; cloud-guest-utils's growpart grows the partition first).
+# guard grows a loop-device XFS online in its tests; cloud-guest-utils's growpart grows the partition first),
+# and btrfs-progs (the node exporter's btrfs test builds and scrubs a loop-device raid1).
 APT_PKGS=(
   prometheus prometheus-alertmanager prometheus-node-exporter prometheus-postgres-exporter
   shellcheck yamllint debootstrap wrk hyperfine time python3-venv jq curl
-  xfsprogs cloud-guest-utils
+  xfsprogs cloud-guest-utils btrfs-progs
 )
 missing=()
 for p in "${APT_PKGS[@]}"; do
