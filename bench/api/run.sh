@@ -139,9 +139,24 @@ to_ms() {
     printf "%.2f", n }'
 }
 
-# run_wrk ADDR ROUTE TAG PID -> "rps p50 p99 cpu_us_per_request non2xx errors"
+# srp-api's own view of a route's latency, from its http_request_duration_seconds
+# histogram: "requests_within_5ms requests" for the route. Against wrk's p99 it
+# tells the time spent handling the request from the time outside it (the
+# scheduler, wrk itself, socket queues).
+declare -A METHOD=([health]=GET [list]=GET [create]=POST)
+declare -A ROUTE=([health]=/health [list]=/projects [create]=/projects)
+server_hist() {
+  curl -fsS "http://$1/metrics" | awk -v m="${METHOD[$2]}" -v r="${ROUTE[$2]}" '
+    index($1, "http_request_duration_seconds_bucket{method=\"" m "\",route=\"" r "\",") == 1 {
+      if (index($1, "le=\"0.005\"")) fast = $2
+      if (index($1, "le=\"+Inf\"")) all = $2 }
+    END { printf "%d %d", fast, all }'
+}
+
+# run_wrk ADDR ROUTE TAG PID -> "rps p50 p99 cpu_us_per_request non2xx server_over_5ms errors"
 run_wrk() {
-  local addr=$1 route=$2 tag=$3 pid=$4 out cpu0 cpu1
+  local addr=$1 route=$2 tag=$3 pid=$4 out cpu0 cpu1 h0=(0 0) h1=(0 0)
+  [[ $tag == peer-* ]] || read -r -a h0 <<<"$(server_hist "$addr" "$route")"
   cpu0="$(cpu_ticks "$pid")"
   case "$route" in
     health) out="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "http://$addr/health")" ;;
@@ -149,6 +164,7 @@ run_wrk() {
     create) out="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$HERE/post.lua" "http://$addr/projects" -- "$tag")" ;;
   esac
   cpu1="$(cpu_ticks "$pid")"
+  [[ $tag == peer-* ]] || read -r -a h1 <<<"$(server_hist "$addr" "$route")"
   if [[ -n "${VERBOSE:-}" ]]; then echo "$out" >&2; fi
   local rps p50 p99 non2xx errors requests cpu_us
   rps="$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")"
@@ -158,28 +174,35 @@ run_wrk() {
   errors="$(awk '/Socket errors/ {print $0}' <<<"$out" | tr -s ' ')"
   requests="$(awk '/requests in/ {print $1}' <<<"$out")"
   cpu_us="$(awk -v t=$((cpu1 - cpu0)) -v hz="$CLK_TCK" -v n="$requests" 'BEGIN { printf "%.0f", t * 1e6 / hz / n }')"
-  echo "$rps $p50 $p99 $cpu_us ${non2xx:-0} ${errors:+yes}"
+  local over="-"
+  if [[ $tag != peer-* ]]; then
+    over="$(awk -v f=$((h1[0] - h0[0])) -v a=$((h1[1] - h0[1])) 'BEGIN { if (a > 0) printf "%.2f%%", 100 * (a - f) / a; else print "-" }')"
+  fi
+  echo "$rps $p50 $p99 $cpu_us ${non2xx:-0} $over ${errors:+yes}"
 }
 
 declare -A LABEL=([health]="GET /health" [list]="GET /projects?limit=20" [create]="POST /projects")
 results=()
 misses=0
 printf '\nwrk -t%s -c%s -d%s, %s rows, machine: %s cores\n\n' "$THREADS" "$CONNECTIONS" "$DURATION" "$ROWS" "$(nproc)"
-printf '%-24s %-9s %10s %9s %9s %12s %8s\n' route server "req/s" "p50 ms" "p99 ms" "CPU us/req" non-2xx
+printf '%-24s %-9s %10s %9s %9s %12s %8s %10s\n' route server "req/s" "p50 ms" "p99 ms" "CPU us/req" non-2xx "srv >5ms"
 for route in $ROUTES; do
-  read -r a_rps a_p50 a_p99 a_cpu a_bad a_err <<<"$(run_wrk "$API_ADDR" "$route" "api-$route-$$" "$API_PID")"
-  read -r p_rps p_p50 p_p99 p_cpu p_bad p_err <<<"$(run_wrk "$PEER_ADDR" "$route" "peer-$route-$$" "$PEER_PID")"
-  printf '%-24s %-9s %10s %9s %9s %12s %8s\n' "${LABEL[$route]}" srp-api "$a_rps" "$a_p50" "$a_p99" "$a_cpu" "$a_bad"
-  printf '%-24s %-9s %10s %9s %9s %12s %8s\n' "" fastapi "$p_rps" "$p_p50" "$p_p99" "$p_cpu" "$p_bad"
+  read -r a_rps a_p50 a_p99 a_cpu a_bad a_over a_err <<<"$(run_wrk "$API_ADDR" "$route" "api-$route-$$" "$API_PID")"
+  # The baseline right after srp-api, so that the A/B sees the same load.
   if [[ -n "$BASELINE_BIN" ]]; then
-    read -r b_rps b_p50 b_p99 b_cpu b_bad _ <<<"$(SRP_TOKEN="$BASE_TOKEN" run_wrk "$BASE_ADDR" "$route" "base-$route-$$" "$BASE_PID")"
-    printf '%-24s %-9s %10s %9s %9s %12s %8s\n' "" baseline "$b_rps" "$b_p50" "$b_p99" "$b_cpu" "$b_bad"
+    read -r b_rps b_p50 b_p99 b_cpu b_bad b_over _ <<<"$(SRP_TOKEN="$BASE_TOKEN" run_wrk "$BASE_ADDR" "$route" "base-$route-$$" "$BASE_PID")"
   fi
+  read -r p_rps p_p50 p_p99 p_cpu p_bad _ p_err <<<"$(run_wrk "$PEER_ADDR" "$route" "peer-$route-$$" "$PEER_PID")"
+  printf '%-24s %-9s %10s %9s %9s %12s %8s %10s\n' "${LABEL[$route]}" srp-api "$a_rps" "$a_p50" "$a_p99" "$a_cpu" "$a_bad" "$a_over"
+  if [[ -n "$BASELINE_BIN" ]]; then
+    printf '%-24s %-9s %10s %9s %9s %12s %8s %10s\n' "" baseline "$b_rps" "$b_p50" "$b_p99" "$b_cpu" "$b_bad" "$b_over"
+  fi
+  printf '%-24s %-9s %10s %9s %9s %12s %8s\n' "" fastapi "$p_rps" "$p_p50" "$p_p99" "$p_cpu" "$p_bad"
   ratio="$(awk -v a="$a_rps" -v p="$p_rps" 'BEGIN { if (p > 0) printf "%.1f", a / p; else print "inf" }')"
   cpu_ratio="$(awk -v a="$a_cpu" -v p="$p_cpu" 'BEGIN { if (a > 0) printf "%.1f", p / a; else print "inf" }')"
   printf '%-24s %-9s %9sx %41s\n' "" ratio "$ratio" "${cpu_ratio}x less CPU"
   [[ -n "$a_err$p_err" ]] && say "socket errors during ${LABEL[$route]} (see wrk output above)"
-  results+=("${LABEL[$route]}|$ratio|$a_p99|$cpu_ratio")
+  results+=("${LABEL[$route]}|$ratio|$a_p99|$cpu_ratio|$a_over")
 done
 
 API_AFTER_KB="$(hwm_kb "$API_PID")"
@@ -191,12 +214,12 @@ printf '%-24s %-9s %10s %12s\n' "" fastapi "$(mb "$PEER_IDLE_KB")" "$(mb "$PEER_
 
 printf '\ntargets (issue 2):\n'
 for r in "${results[@]}"; do
-  IFS='|' read -r label ratio p99 cpu_ratio <<<"$r"
+  IFS='|' read -r label ratio p99 cpu_ratio over <<<"$r"
   ok_ratio="$(awk -v r="$ratio" 'BEGIN { print (r == "inf" || r >= 30) ? "met" : "MISSED" }')"
   ok_p99="$(awk -v p="$p99" 'BEGIN { print (p < 5) ? "met" : "MISSED" }')"
   [[ $ok_ratio == met && $ok_p99 == met ]] || misses=$((misses + 1))
-  printf '  %-24s >=30x req/s: %-6s (%sx; %sx in CPU per request)   p99 < 5 ms: %-6s (%s ms)\n' \
-    "$label" "$ok_ratio" "$ratio" "$cpu_ratio" "$ok_p99" "$p99"
+  printf '  %-24s >=30x req/s: %-6s (%sx; %sx in CPU per request)   p99 < 5 ms: %-6s (%s ms; %s of requests over 5 ms in srp-api'"'"'s own histogram)\n' \
+    "$label" "$ok_ratio" "$ratio" "$cpu_ratio" "$ok_p99" "$p99" "$over"
 done
 ok_rss="$(awk -v k="$API_IDLE_KB" 'BEGIN { print (k < 10240) ? "met" : "MISSED" }')"
 [[ $ok_rss == met ]] || misses=$((misses + 1))
