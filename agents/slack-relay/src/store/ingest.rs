@@ -362,13 +362,18 @@ impl Writer {
             .check()
             .and_then(|()| commit_batch(conn, &batch, self.window.as_secs_f64()));
         self.health.record_ingest(&result);
-        // Let a waiting delivery update in (at most ~1 ms per batch).
+        self.answer_after_sync(batch, result);
+        // Let a waiting delivery update in (at most ~1 ms per batch); after
+        // the batch went to the sync thread, so its fsync does not wait.
         for _ in 0..10 {
             if !self.health.delivery_waiting() {
                 break;
             }
             std::thread::sleep(Duration::from_micros(100));
         }
+    }
+
+    fn answer_after_sync(&self, batch: Vec<Job>, result: Result<Vec<Accepted>, StoreError>) {
         match result {
             Ok(outcomes) => {
                 self.batch_sizes.observe(batch.len() as f64);
