@@ -44,6 +44,13 @@ pub struct Config {
     #[arg(long, env = "SRP_CHANGE_FAILURE_WINDOW", default_value = "1h", value_parser = parse_duration)]
     pub change_failure_window: Duration,
 
+    /// How long a start waits for PostgreSQL to accept connections before
+    /// it gives up: the server may still be starting (`After=postgresql.service`
+    /// orders the start, it does not wait for the server to listen) or slow on
+    /// a loaded host. SQLite is never waited for.
+    #[arg(long, env = "SRP_DATABASE_START_WAIT", default_value = "30s", value_parser = parse_duration)]
+    pub database_start_wait: Duration,
+
     #[command(flatten)]
     pub log: srp_daemon::LogArgs,
 }

@@ -1,12 +1,12 @@
 //! Wiring: open the store, build the registry and router, bind, serve.
 
 use crate::build_info::BUILD;
-use crate::config::Config;
+use crate::config::{Config, DatabaseUrl};
 use crate::dora::{Dora, DoraCollector, REFRESH_INTERVAL};
 use crate::http::metrics::ApiMetrics;
 use crate::http::token_cache::TokenCache;
 use crate::http::{self, AppState, RouterParts};
-use crate::store::{ProjectStore, Store};
+use crate::store::{ProjectStore, Store, StoreError};
 use anyhow::Context;
 use axum::Router;
 use prometheus::IntGauge;
@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::time::Instant;
 
 /// How often `srp_api_db_up` is refreshed when nobody calls /health.
 const DB_PROBE_INTERVAL: Duration = Duration::from_secs(5);
@@ -52,7 +53,7 @@ impl Application {
             .database()
             .context("invalid --database-url / DATABASE_URL")?;
         let store = Arc::new(
-            Store::open(&database)
+            open_store(&database, config.database_start_wait)
                 .await
                 .with_context(|| format!("cannot use the database {}", database.redacted()))?,
         );
@@ -145,5 +146,27 @@ impl Application {
         });
         srp_daemon::serve(self.listener, self.router, shutdown).await?;
         Ok(())
+    }
+}
+
+/// Open the store; PostgreSQL is retried, with a growing pause, while it does
+/// not answer and `wait` has not run out, so a start races neither the server's
+/// own start nor a slow first connection. Any other failure (and SQLite's,
+/// which a wait cannot cure) is returned at once.
+async fn open_store(database: &DatabaseUrl, wait: Duration) -> Result<Store, StoreError> {
+    let deadline = Instant::now() + wait;
+    let mut pause = Duration::from_millis(250);
+    loop {
+        match Store::open(database).await {
+            Err(StoreError::Unavailable(detail))
+                if matches!(database, DatabaseUrl::Postgres(_))
+                    && Instant::now() + pause < deadline =>
+            {
+                tracing::warn!(error = %detail, retry_in = ?pause, "PostgreSQL does not answer yet; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(4));
+            }
+            other => return other,
+        }
     }
 }

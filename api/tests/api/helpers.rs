@@ -196,6 +196,7 @@ pub fn config(db: &DatabaseUrl) -> Config {
         require_token_for_reads: false,
         token_cache_ttl: Duration::from_secs(1),
         change_failure_window: Duration::from_secs(3600),
+        database_start_wait: Duration::from_secs(30),
         log: srp_daemon::LogArgs {
             log_format: srp_daemon::LogFormat::Text,
             log_level: "warn".into(),

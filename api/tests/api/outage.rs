@@ -2,10 +2,12 @@
 //! reports degraded, refuses writes with 503, and recovers by itself.
 
 use crate::helpers::{
-    eventually, postgres_url, sample, spawn_on, with_search_path, Backend, TestApp, TestDb,
+    config, eventually, postgres_url, sample, spawn_on, with_search_path, Backend, TestApp, TestDb,
 };
 use serde_json::json;
+use srp_api::Application;
 use srp_api::DatabaseUrl;
+use srp_daemon::Shutdown;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -155,11 +157,8 @@ impl Drop for Proxy {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_connection_cut_then_restored() {
-    let Some(mut db) = TestDb::new(Backend::Postgres).await else {
-        return;
-    };
+/// Point `db` at its own server and schema through a new [`Proxy`].
+async fn through_proxy(db: &mut TestDb) -> Proxy {
     let schema = db.schema.clone().unwrap();
     // Same server and schema, reached through the proxy.
     let url = postgres_url();
@@ -182,6 +181,15 @@ async fn postgres_connection_cut_then_restored() {
     );
     let base = url.replacen(&host_port, &proxy.addr.to_string(), 1);
     db.url = DatabaseUrl::Postgres(with_search_path(&base, &schema));
+    proxy
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_connection_cut_then_restored() {
+    let Some(mut db) = TestDb::new(Backend::Postgres).await else {
+        return;
+    };
+    let proxy = through_proxy(&mut db).await;
     let app = spawn_on(db, |_| {}).await;
     app.create("before").await;
     assert_eq!(app.get("/health").await.status, 200);
@@ -207,4 +215,64 @@ async fn postgres_connection_cut_then_restored() {
         .map(|p| p["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["before", "after"]);
+}
+
+/// A start while PostgreSQL does not answer yet waits for it
+/// (`--database-start-wait`) instead of failing: a unit ordered after
+/// postgresql.service still races the server's own start, and a loaded host's
+/// first connection can be slow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_not_answering_at_start_is_waited_for() {
+    let Some(mut db) = TestDb::new(Backend::Postgres).await else {
+        return;
+    };
+    let proxy = through_proxy(&mut db).await;
+    proxy.cut();
+    let cfg = config(&db.url);
+    let start = tokio::spawn(async move { Application::build(&cfg).await });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !start.is_finished(),
+        "the start gave up while PostgreSQL did not answer: {:?}",
+        start.await.unwrap().err()
+    );
+    proxy.restore();
+    let app = tokio::time::timeout(Duration::from_secs(20), start)
+        .await
+        .expect("the start still waits after PostgreSQL answers again")
+        .unwrap()
+        .expect("the application starts once PostgreSQL answers");
+    let addr = app.local_addr();
+    let shutdown = Shutdown::new();
+    let server = tokio::spawn(app.run(shutdown.clone()));
+    let health = reqwest::get(format!("http://{addr}/health")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    shutdown.trigger();
+    server.await.unwrap().unwrap();
+}
+
+/// A server that never answers fails the start once the wait is over, with
+/// an error naming the database (its password hidden).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_never_answering_fails_the_start_after_the_wait() {
+    let Some(mut db) = TestDb::new(Backend::Postgres).await else {
+        return;
+    };
+    let proxy = through_proxy(&mut db).await;
+    proxy.cut();
+    let mut cfg = config(&db.url);
+    cfg.database_start_wait = Duration::from_secs(1);
+    let began = std::time::Instant::now();
+    let err = match tokio::time::timeout(Duration::from_secs(20), Application::build(&cfg))
+        .await
+        .expect("the start gives up after its wait")
+    {
+        Ok(_) => panic!("the start succeeded with PostgreSQL unreachable"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        began.elapsed() >= Duration::from_millis(700),
+        "gave up before the wait: {err}"
+    );
+    assert!(err.contains("cannot use the database postgres://"), "{err}");
 }
