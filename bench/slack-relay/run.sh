@@ -24,7 +24,7 @@
 #           each commit starts at once instead of waiting up to 1 ms for the
 #           requests still on their way
 #
-# Usage: bench/slack-relay/run.sh [DURATION_S]   (needs wrk, curl, python3;
+# Usage: [BENCH_CASES="sink paced pg2"] bench/slack-relay/run.sh [DURATION_S]   (needs wrk, curl, python3;
 # sqlite3 optional; psql and PostgreSQL at $BENCH_PG_URL, default
 # postgres://postgres@127.0.0.1:5432/test, for pg2)
 set -euo pipefail
@@ -51,6 +51,7 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+echo "secret-bench-token" >"$WORK/token"
 
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'; }
 
@@ -60,7 +61,6 @@ run_case() {
   port=$(free_port)
   data="$WORK/$name"
   log="$WORK/$name.log"
-  echo "secret-bench-token" >"$WORK/token"
   "$BIN" --listen "127.0.0.1:$port" --data-dir "$data" --auth-token-file "$WORK/token" \
     --log-level warn "$@" 2>"$log" &
   local pid=$!
@@ -115,8 +115,12 @@ run_case() {
 }
 
 echo "srp-slack-relay ingest benchmark: $CONNS concurrent senders, ${DURATION}s each, $(nproc) CPUs, $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-run_case sink --sink-file "$WORK/sink.jsonl"
-run_case paced --slack-webhook-url "http://127.0.0.1:9/hooks/closed" --retry-base 1s
+# BENCH_CASES: which of sink, paced, pg2 to run (all by default), e.g. to
+# A/B one case of two binaries back to back.
+CASES=" ${BENCH_CASES:-sink paced pg2} "
+want() { [[ "$CASES" == *" $1 "* ]]; }
+if want sink; then run_case sink --sink-file "$WORK/sink.jsonl"; fi
+if want paced; then run_case paced --slack-webhook-url "http://127.0.0.1:9/hooks/closed" --retry-base 1s; fi
 if [ -n "${BENCH_COMPARE_GATHER:-}" ]; then
   # The same two with every commit started at once (--commit-gather 0s, the
   # writer before commit gathering), side by side under the same load.
@@ -166,6 +170,6 @@ PY
   PGOPTIONS="-c client_min_messages=warning" psql -q "$base" -c "DROP SCHEMA $schema CASCADE" || true
 }
 
-run_pg2
+if want pg2; then run_pg2; fi
 echo "targets: sqlite >= 5000 accepted/s; pg2 >= 2000 accepted/s together, p99 < 50 ms"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
