@@ -5,6 +5,7 @@
 //! a blocking thread would cost. The only long wait is a lock held by another
 //! process, and that is bounded by the busy timeouts below.
 
+mod checkpoint;
 mod ledger;
 
 use super::group_commit::Inserter;
@@ -35,8 +36,6 @@ const COLUMNS: &str = "id, name, description, created_at, updated_at";
 const WRITE_BUSY_TIMEOUT: Duration = Duration::from_secs(1);
 /// Short, so that /health answers promptly while another process holds the lock.
 const HEALTH_BUSY_TIMEOUT: Duration = Duration::from_millis(250);
-/// How often the background thread copies the WAL into the database file.
-const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
 pub struct SqliteStore {
     path: PathBuf,
@@ -88,7 +87,16 @@ impl SqliteStore {
         writer
             .pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(describe)?;
-        let checkpointer = spawn_checkpointer(Connection::open(path).map_err(describe)?);
+        // The WAL restarts from its beginning after a complete checkpoint;
+        // this cuts the file back then, instead of keeping its largest size.
+        writer
+            .pragma_update(None, "journal_size_limit", checkpoint::JOURNAL_SIZE_LIMIT)
+            .map_err(describe)?;
+        let writer = Arc::new(Mutex::new(writer));
+        let checkpointer =
+            checkpoint::spawn(Connection::open(path).map_err(describe)?, writer.clone()).map_err(
+                |e| StoreError::Unavailable(format!("cannot start the SQLite checkpointer: {e}")),
+            )?;
 
         let open_reader = || -> Result<Connection, StoreError> {
             let c = Connection::open_with_flags(
@@ -115,7 +123,6 @@ impl SqliteStore {
 
         let meta = std::fs::metadata(path)
             .map_err(|e| StoreError::Unavailable(format!("cannot stat {}: {e}", path.display())))?;
-        let writer = Arc::new(Mutex::new(writer));
         let inserter = Inserter::new(writer.clone(), insert_sql(), project, write_error);
         Ok(SqliteStore {
             path: path.to_path_buf(),
@@ -154,25 +161,6 @@ impl SqliteStore {
             .map_err(|e| format!("cannot take the write lock: {e}"))?;
         conn.execute_batch("ROLLBACK").map_err(|e| e.to_string())
     }
-}
-
-/// Runs a PASSIVE checkpoint every [`CHECKPOINT_INTERVAL`] until the store
-/// is dropped. PASSIVE never blocks readers or the writer; once every frame is
-/// copied, the next write starts the WAL over, so it stays small.
-fn spawn_checkpointer(conn: Connection) -> std::sync::mpsc::Sender<()> {
-    let (stop, stopped) = std::sync::mpsc::channel::<()>();
-    std::thread::Builder::new()
-        .name("sqlite-checkpoint".into())
-        .spawn(move || {
-            use std::sync::mpsc::RecvTimeoutError;
-            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_INTERVAL) {
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    tracing::debug!(error = %e, "SQLite checkpoint failed; retrying later");
-                }
-            }
-        })
-        .expect("spawning the SQLite checkpoint thread");
-    stop
 }
 
 fn insert_sql() -> String {
