@@ -223,46 +223,62 @@ fn push_go_g(buf: &mut String, v: f64) {
 /// order alone. Histogram and summary samples keep their order (bucket, sum,
 /// count belong together per series).
 pub fn sort_families(text: &str) -> String {
+    // One pass over the lines, keeping (start, end) offsets instead of
+    // per-family vectors, and no sorting where the order already holds (most
+    // families are written sorted, or have one sample): this runs on every
+    // scrape, over ~1,000 lines.
     struct Family<'a> {
         name: &'a str,
-        kind: &'a str,
-        header: Vec<&'a str>,
-        samples: Vec<&'a str>,
+        histogram: bool,
+        /// Range into `lines`: header lines first, then `samples` samples.
+        first: usize,
+        headers: usize,
+        samples: usize,
     }
+    let mut lines: Vec<&str> = Vec::with_capacity(text.len() / 48);
     let mut families: Vec<Family> = Vec::with_capacity(256);
-    for line in text.lines() {
-        let comment = line
-            .strip_prefix("# HELP ")
-            .map(|r| (r, false))
-            .or_else(|| line.strip_prefix("# TYPE ").map(|r| (r, true)));
+    for line in text.split('\n') {
+        let b = line.as_bytes();
+        let comment = if b.starts_with(b"# HELP ") {
+            Some((&line[7..], false))
+        } else if b.starts_with(b"# TYPE ") {
+            Some((&line[7..], true))
+        } else {
+            None
+        };
         if let Some((rest, is_type)) = comment {
-            let mut parts = rest.splitn(2, ' ');
-            let name = parts.next().unwrap_or("");
+            let (name, after) = rest.split_once(' ').unwrap_or((rest, ""));
             let same = families
                 .last()
-                .is_some_and(|f| f.name == name && f.samples.is_empty());
+                .is_some_and(|f| f.name == name && f.samples == 0);
             if !same {
                 families.push(Family {
                     name,
-                    kind: "",
-                    header: Vec::new(),
-                    samples: Vec::new(),
+                    histogram: false,
+                    first: lines.len(),
+                    headers: 0,
+                    samples: 0,
                 });
             }
             let f = families.last_mut().expect("pushed above");
             if is_type {
-                f.kind = parts.next().unwrap_or("").trim();
+                f.histogram = matches!(after.trim(), "histogram" | "summary");
             }
-            f.header.push(line);
+            f.headers += 1;
+            lines.push(line);
             continue;
         }
-        if line.is_empty() || line.starts_with('#') {
+        if b.is_empty() || b[0] == b'#' {
             continue;
         }
-        let name = &line[..line.find(['{', ' ']).unwrap_or(line.len())];
+        let name_end = b
+            .iter()
+            .position(|&c| c == b'{' || c == b' ')
+            .unwrap_or(b.len());
+        let name = &line[..name_end];
         let belongs = families.last().is_some_and(|f| {
             name == f.name
-                || (matches!(f.kind, "histogram" | "summary")
+                || (f.histogram
                     && name
                         .strip_prefix(f.name)
                         .is_some_and(|s| matches!(s, "_bucket" | "_sum" | "_count")))
@@ -270,25 +286,30 @@ pub fn sort_families(text: &str) -> String {
         if !belongs {
             families.push(Family {
                 name,
-                kind: "",
-                header: Vec::new(),
-                samples: Vec::new(),
+                histogram: false,
+                first: lines.len(),
+                headers: 0,
+                samples: 0,
             });
         }
-        families
-            .last_mut()
-            .expect("pushed above")
-            .samples
-            .push(line);
+        families.last_mut().expect("pushed above").samples += 1;
+        lines.push(line);
     }
-    families.sort_by(|a, b| a.name.cmp(b.name));
+    if !families.is_sorted_by(|a, b| a.name <= b.name) {
+        families.sort_by(|a, b| a.name.cmp(b.name));
+    }
     let mut out = String::with_capacity(text.len() + 1);
-    for f in &mut families {
-        if !matches!(f.kind, "histogram" | "summary") {
-            f.samples
-                .sort_by(|a, b| label_values(a).cmp(label_values(b)));
+    for f in &families {
+        let all = &mut lines[f.first..f.first + f.headers + f.samples];
+        let samples = &mut all[f.headers..];
+        let by_labels = |a: &&str, b: &&str| label_values(a).cmp(label_values(b));
+        if !f.histogram
+            && samples.len() > 1
+            && !samples.is_sorted_by(|a, b| by_labels(a, b).is_le())
+        {
+            samples.sort_by(by_labels);
         }
-        for l in f.header.iter().chain(&f.samples) {
+        for l in all.iter() {
             out.push_str(l);
             out.push('\n');
         }
@@ -306,8 +327,9 @@ fn label_values(line: &str) -> impl Iterator<Item = &str> + Clone {
     };
     let mut rest = labels;
     std::iter::from_fn(move || {
-        let start = rest.find("=\"")? + 2;
+        // Label names hold no quote, so the next `"` opens the next value.
         let bytes = rest.as_bytes();
+        let start = bytes.iter().position(|&c| c == b'"')? + 1;
         let mut i = start;
         while i < bytes.len() && bytes[i] != b'"' {
             i += if bytes[i] == b'\\' { 2 } else { 1 };
@@ -319,6 +341,10 @@ fn label_values(line: &str) -> impl Iterator<Item = &str> + Clone {
 }
 
 fn escape_help(buf: &mut String, s: &str) {
+    if !s.bytes().any(|c| c == b'\\' || c == b'\n') {
+        buf.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '\\' => buf.push_str("\\\\"),
@@ -329,6 +355,10 @@ fn escape_help(buf: &mut String, s: &str) {
 }
 
 pub fn escape_label_value(buf: &mut String, s: &str) {
+    if !s.bytes().any(|c| c == b'\\' || c == b'"' || c == b'\n') {
+        buf.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '\\' => buf.push_str("\\\\"),
