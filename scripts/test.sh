@@ -45,10 +45,11 @@ suite "ansible" bash ansible/tests/run.sh
 suite "terraform" bash terraform/tests/run.sh
 # The end-to-end alert chain runs the binaries the Rust suite built.
 suite "end-to-end alert chain" bash -c 'cargo build --locked --bins -p srp-api -p srp-node-exporter -p srp-scan-exporter -p srp-disk-guard -p srp-slack-relay && python3 scripts/e2e.py'
-# The Debian packages installed and proven in a booted Debian 12 guest (QEMU);
-# about 16 minutes here at load 8-9, plus 8-15 the first time the guest image
-# is built (cached in /var/cache/srp-estate by build-image.sh's hash).
-suite "estate (packages in a booted Debian 12 guest)" bash deploy/estate/test.sh
+# The Debian packages installed, site.yml converged twice and the estate proven
+# in a booted Debian 12 guest (QEMU); about 24 minutes here at load 7-9, plus
+# 6-15 the first time the guest image is built (cached in /var/cache/srp-estate
+# by build-image.sh's hash).
+suite "estate (site.yml converged into a booted Debian 12 guest)" bash deploy/estate/test.sh
 
 printf '\n'
 if ((failed)); then
