@@ -137,38 +137,17 @@ pub fn parse_link(payload: &[u8]) -> Option<Link> {
     (!l.name.is_empty()).then_some(l)
 }
 
-/// Split a receive buffer into messages; `Ok(true)` once the dump is done.
+/// The links of a receive buffer; `Ok(true)` once the dump is done.
 fn parse_messages(buf: &[u8], out: &mut Vec<Link>) -> io::Result<bool> {
-    let mut i = 0;
-    while i + 16 <= buf.len() {
-        let len = u32_at(buf, i) as usize;
-        let ty = u16_at(buf, i + 4);
-        if len < 16 || i + len > buf.len() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "truncated netlink message",
-            ));
-        }
-        match ty {
-            NLMSG_DONE => return Ok(true),
-            NLMSG_ERROR => {
-                let code = if len >= 20 {
-                    u32_at(buf, i + 16) as i32
-                } else {
-                    0
-                };
-                return Err(io::Error::from_raw_os_error(-code));
-            }
-            RTM_NEWLINK => {
-                if let Some(l) = parse_link(&buf[i + 16..i + len]) {
-                    out.push(l);
-                }
-            }
-            _ => {}
-        }
-        i += align4(len);
-    }
-    Ok(false)
+    let mut messages = Vec::new();
+    let done = split_messages(buf, &mut messages)?;
+    out.extend(
+        messages
+            .iter()
+            .filter(|(ty, _)| *ty == RTM_NEWLINK)
+            .filter_map(|(_, payload)| parse_link(payload)),
+    );
+    Ok(done)
 }
 
 /// Dump every link of the current network namespace.
