@@ -72,6 +72,7 @@ pub mod zfs;
 pub mod zoneinfo;
 
 mod families;
+mod held_files;
 mod procfs;
 mod settings;
 mod table;

@@ -14,12 +14,10 @@ pub fn read(path: &Path) -> Result<String, CollectError> {
 
 /// `std::fs::read_to_string` without its statx call: /proc and /sys files
 /// report size 0 anyway, and a scrape reads over a hundred of them.
+/// procfs and sysfs files stay open between scrapes ([`super::held_files`]).
 pub fn read_file(path: impl AsRef<Path>) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path.as_ref())?;
     let mut buf = Vec::with_capacity(4096);
-    // `take` routes around File's size-hinting read_to_end.
-    Read::by_ref(&mut f).take(u64::MAX).read_to_end(&mut buf)?;
+    super::held_files::read_into(path.as_ref(), &mut buf)?;
     String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
