@@ -6,13 +6,12 @@
 //! WAL is never wholly copied when the next transaction starts, the writer
 //! never starts it over, and it grows without bound (425 MB after 10 s of
 //! 21,000 `POST /projects` a second, measured before this). So when a pass
-//! leaves more than [`MAX_WAL_FRAMES`] in the WAL, a last pass runs while
-//! holding the writer's lock: it only copies what came in during the pass
-//! before, nothing can be appended meanwhile, and the next commit starts the WAL
-//! over (`journal_size_limit` then shrinks the file). Two more passes beside
-//! the writer come first, so that the one under its lock finds only the
-//! frames of the last few milliseconds: commits wait for little more than its
-//! fsyncs, only under sustained write load, at most once an interval.
+//! leaves more than [`MAX_WAL_FRAMES`] in the WAL, a second pass runs while
+//! holding the writer's lock: it only copies what came in during the first
+//! one, nothing can be appended meanwhile, and the next commit starts the WAL
+//! over (`journal_size_limit` then shrinks the file). Commits wait for that
+//! short pass and its fsyncs; it only happens under sustained write load, at
+//! most once an interval.
 
 use rusqlite::Connection;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
@@ -25,10 +24,6 @@ pub const INTERVAL: Duration = Duration::from_secs(1);
 /// 64 MB of 4 KB pages: past this, a pass that could not finish is finished
 /// under the writer's lock. Below it the WAL is left to the next pass.
 pub const MAX_WAL_FRAMES: i64 = 16_384;
-
-/// PASSIVE passes run after the first, still beside the writer, before the
-/// pass under its lock.
-const CATCH_UP_PASSES: usize = 2;
 
 /// What the WAL file is cut back to when it starts over (bytes).
 pub const JOURNAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
@@ -53,12 +48,6 @@ pub fn run_once(
     // when a commit finds every frame copied.
     if frames <= max_frames {
         return Ok(frames - copied);
-    }
-    // Catch up beside the writer first: each pass copies only what arrived
-    // during the one before, far less each time, so the pass the writer
-    // waits for copies a few frames and costs little more than its fsyncs.
-    for _ in 0..CATCH_UP_PASSES {
-        passive(conn)?;
     }
     let _writer = writer.lock().unwrap_or_else(|p| p.into_inner());
     let (frames, copied) = passive(conn)?;
