@@ -137,62 +137,15 @@ pub fn parse_link(payload: &[u8]) -> Option<Link> {
     (!l.name.is_empty()).then_some(l)
 }
 
-/// The links of a receive buffer; `Ok(true)` once the dump is done.
-fn parse_messages(buf: &[u8], out: &mut Vec<Link>) -> io::Result<bool> {
-    let mut messages = Vec::new();
-    let done = split_messages(buf, &mut messages)?;
-    out.extend(
-        messages
-            .iter()
-            .filter(|(ty, _)| *ty == RTM_NEWLINK)
-            .filter_map(|(_, payload)| parse_link(payload)),
-    );
-    Ok(done)
-}
-
 /// Dump every link of the current network namespace.
 pub fn dump_links() -> io::Result<Vec<Link>> {
-    // SAFETY: plain socket calls on a descriptor owned below.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::NETLINK_ROUTE,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fd is fresh and ours.
-    let fd: std::os::fd::OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) };
-    use std::os::fd::AsRawFd;
-
-    // nlmsghdr (16) + ifinfomsg (16), AF_UNSPEC: all links.
-    let mut req = [0u8; 32];
-    req[0..4].copy_from_slice(&32u32.to_ne_bytes());
-    req[4..6].copy_from_slice(&RTM_GETLINK.to_ne_bytes());
-    req[6..8].copy_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
-    req[8..12].copy_from_slice(&1u32.to_ne_bytes());
-    // SAFETY: sending our buffer on our socket (the kernel is the default peer).
-    if unsafe { libc::send(fd.as_raw_fd(), req.as_ptr().cast(), req.len(), 0) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let mut links = Vec::with_capacity(8);
-    let mut buf = vec![0u8; 32 * 1024];
-    loop {
-        // SAFETY: receiving into our buffer.
-        let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        if n == 0 || parse_messages(&buf[..n as usize], &mut links)? {
-            return Ok(links);
-        }
-    }
+    // The body is an ifinfomsg (16 bytes), AF_UNSPEC: all links.
+    let messages = request(libc::NETLINK_ROUTE, RTM_GETLINK, true, &[0u8; 16])?;
+    Ok(messages
+        .iter()
+        .filter(|(ty, _)| *ty == RTM_NEWLINK)
+        .filter_map(|(_, payload)| parse_link(payload))
+        .collect())
 }
 
 /// One netlink message of a reply: its type and its payload (after the
@@ -202,7 +155,7 @@ pub type Message = (u16, Vec<u8>);
 /// Send one request on a fresh `protocol` socket (NETLINK_ROUTE,
 /// NETLINK_GENERIC, …) and collect its replies. `dump` asks for every object
 /// (ended by NLMSG_DONE); otherwise the kernel's ACK ends the reply. Used by
-/// the qdisc and wifi collectors; [`dump_links`] keeps its own tuned loop.
+/// [`dump_links`] and the qdisc and wifi collectors.
 pub fn request(
     protocol: libc::c_int,
     msg_type: u16,
